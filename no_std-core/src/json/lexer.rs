@@ -1,0 +1,672 @@
+//! The one tokenizer: a bounded pull parser that validates as it goes (integers only, no
+//! duplicate keys, no lone surrogates, valid UTF-8, depth bound) and, when a [`Canon`] is
+//! switched on, writes the canonical form of what it reads, so signatures are checked over the
+//! bytes received without a canonical copy ever being held.
+
+use super::source::Source;
+use super::{Discard, Sink, StrOut, Tee};
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{MAX_DEPTH, MAX_KEY_STACK};
+use core::cmp::Ordering;
+use sha2::{Digest, Sha256};
+
+/// What the tokenizer does with canonical output and key order.
+pub(crate) trait Canon {
+    /// Whether canonical bytes are being produced now.
+    fn on(&self) -> bool;
+    /// Canonical bytes.
+    fn out(&mut self, bytes: &[u8]);
+    /// A container opened at `depth`.
+    fn open(&mut self, _depth: usize) {}
+    /// An object key starts at `depth`.
+    fn key_begin(&mut self, _depth: usize) {}
+    /// Decoded bytes of the key being read.
+    fn key_push(&mut self, _bytes: &[u8]) {}
+    /// The key is complete; `first` when it is the object's first.
+    fn key_end(&mut self, _depth: usize, _first: bool, _offset: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Extraction only: no canonical output, any key order.
+pub(crate) struct NoCanon;
+
+impl Canon for NoCanon {
+    fn on(&self) -> bool {
+        false
+    }
+    fn out(&mut self, _: &[u8]) {}
+}
+
+/// The previous key of every open object, stacked in one buffer, to check canonical order.
+pub(crate) struct KeyStack {
+    buf: [u8; MAX_KEY_STACK],
+    base: [u16; MAX_DEPTH + 2],
+    end: [u16; MAX_DEPTH + 2],
+    depth: usize,
+    len: usize,
+    overflow: bool,
+}
+
+impl KeyStack {
+    pub(crate) const fn new() -> Self {
+        Self {
+            buf: [0; MAX_KEY_STACK],
+            base: [0; MAX_DEPTH + 2],
+            end: [0; MAX_DEPTH + 2],
+            depth: 0,
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    fn open(&mut self, depth: usize) {
+        let below = depth.checked_sub(1).and_then(|d| self.end.get(d)).copied().unwrap_or(0);
+        if let (Some(b), Some(e)) = (self.base.get_mut(depth), self.end.get_mut(depth)) {
+            *b = below;
+            *e = below;
+        }
+    }
+
+    fn begin(&mut self, depth: usize) {
+        self.depth = depth;
+        self.len = 0;
+        self.overflow = false;
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.end.get(self.depth).copied().unwrap_or(0)) + self.len;
+        match self.buf.get_mut(at..at + bytes.len()) {
+            Some(dst) if !self.overflow => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            _ => self.overflow = true,
+        }
+    }
+
+    /// Compares the new key with the previous one and keeps it. `Ok(false)` on overflow.
+    fn end(&mut self, first: bool, offset: usize) -> Result<bool> {
+        if self.overflow {
+            return Ok(false);
+        }
+        let d = self.depth;
+        let (base, end) = (
+            usize::from(self.base.get(d).copied().unwrap_or(0)),
+            usize::from(self.end.get(d).copied().unwrap_or(0)),
+        );
+        let bad = Error::at(ErrorKind::Limit, offset);
+        if !first {
+            let prev = self.buf.get(base..end).ok_or(bad)?;
+            let new = self.buf.get(end..end + self.len).ok_or(bad)?;
+            match prev.cmp(new) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(Error::at(ErrorKind::DuplicateKey, offset)),
+                Ordering::Greater => return Err(Error::at(ErrorKind::NotCanonical, offset)),
+            }
+        }
+        self.buf.copy_within(end..end + self.len, base);
+        if let Some(e) = self.end.get_mut(d) {
+            *e = (base + self.len) as u16;
+        }
+        Ok(true)
+    }
+}
+
+/// Canonical output into a sink, optionally checking that keys already come sorted.
+pub(crate) struct Canonical<'s, T: Sink + ?Sized> {
+    sink: Option<&'s mut T>,
+    /// Emitting now (streaming switches this on for `signed` only).
+    pub(crate) on: bool,
+    order: Option<KeyStack>,
+    /// Set when a key was too long to check (general mode falls back to sorting).
+    pub(crate) unchecked: bool,
+    /// Strict: order problems are errors (streaming); otherwise only noted.
+    strict: bool,
+    /// Also hashes canonical output (key IDs in streaming mode).
+    pub(crate) tap: Option<Sha256>,
+}
+
+impl<'s, T: Sink + ?Sized> Canonical<'s, T> {
+    /// Writes canonical bytes to `sink`, trusting that the input is sorted.
+    pub(crate) fn emit(sink: &'s mut T) -> Self {
+        Self { sink: Some(sink), on: true, order: None, unchecked: false, strict: false, tap: None }
+    }
+    /// Writes canonical bytes while requiring sorted keys (streaming mode).
+    pub(crate) fn strict(sink: &'s mut T, on: bool) -> Self {
+        Self { sink: Some(sink), on, order: Some(KeyStack::new()), unchecked: false, strict: true, tap: None }
+    }
+}
+
+impl Canonical<'static, Sha256> {
+    /// Only checks whether keys are sorted (general mode, before choosing how to emit).
+    pub(crate) fn check_order() -> Self {
+        Self { sink: None, on: false, order: Some(KeyStack::new()), unchecked: false, strict: false, tap: None }
+    }
+}
+
+impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
+    #[inline]
+    fn on(&self) -> bool {
+        self.on
+    }
+    #[inline]
+    fn out(&mut self, bytes: &[u8]) {
+        if let Some(s) = &mut self.sink {
+            s.write(bytes);
+        }
+        if let Some(t) = &mut self.tap {
+            t.update(bytes);
+        }
+    }
+    fn open(&mut self, depth: usize) {
+        if let Some(k) = &mut self.order {
+            k.open(depth);
+        }
+    }
+    fn key_begin(&mut self, depth: usize) {
+        if let Some(k) = &mut self.order {
+            k.begin(depth);
+        }
+    }
+    fn key_push(&mut self, bytes: &[u8]) {
+        if let Some(k) = &mut self.order {
+            k.push(bytes);
+        }
+    }
+    fn key_end(&mut self, _depth: usize, first: bool, offset: usize) -> Result<()> {
+        let Some(k) = &mut self.order else { return Ok(()) };
+        match k.end(first, offset) {
+            Ok(true) => Ok(()),
+            Ok(false) if self.strict => Err(Error::at(ErrorKind::Limit, offset)),
+            Ok(false) => {
+                self.unchecked = true;
+                Ok(())
+            }
+            Err(e) if self.strict || e.kind() == ErrorKind::DuplicateKey => Err(e),
+            Err(_) => {
+                self.unchecked = true;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes decoded string bytes in canonical form: only `\` and `"` escaped.
+struct Escaped<'a, K>(&'a mut K);
+
+impl<K: Canon> StrOut for Escaped<'_, K> {
+    fn push(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'"' || b == b'\\') {
+            let (run, rest) = bytes.split_at(i);
+            self.0.out(run);
+            self.0.out(b"\\");
+            self.0.out(rest.get(..1).unwrap_or_default());
+            bytes = rest.get(1..).unwrap_or_default();
+        }
+        self.0.out(bytes);
+    }
+}
+
+/// Feeds the key stack.
+struct KeyOut<'a, K>(&'a mut K);
+
+impl<K: Canon> StrOut for KeyOut<'_, K> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.key_push(bytes);
+    }
+}
+
+/// A JSON integer: its sign and its value when it fits in a `u64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Int {
+    pub(crate) negative: bool,
+    pub(crate) value: Option<u64>,
+}
+
+/// The kind of the next value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+/// The pull tokenizer.
+pub(crate) struct Lexer<S, K> {
+    pub(crate) src: S,
+    pub(crate) canon: K,
+    depth: usize,
+    objects: u64,
+    first: u64,
+    /// Offset of the opening quote of the last key read.
+    pub(crate) key_at: usize,
+}
+
+fn is_plain(b: u8) -> bool {
+    (0x20..0x80).contains(&b) && b != b'"' && b != b'\\'
+}
+
+impl<S: Source, K: Canon> Lexer<S, K> {
+    pub(crate) fn new(src: S, canon: K) -> Self {
+        Self { src, canon, depth: 0, objects: 0, first: 0, key_at: 0 }
+    }
+
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn err(&self, kind: ErrorKind) -> Error {
+        Error::at(kind, self.src.offset())
+    }
+
+    #[inline]
+    fn emit(&mut self, bytes: &[u8]) {
+        if self.canon.on() {
+            self.canon.out(bytes);
+        }
+    }
+
+    fn ws(&mut self) -> Result<Option<u8>> {
+        loop {
+            match self.src.peek()? {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => self.src.bump(),
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Offset of the next value (after white space).
+    pub(crate) fn value_offset(&mut self) -> Result<usize> {
+        self.ws()?;
+        Ok(self.src.offset())
+    }
+
+    /// The kind of the next value, without consuming it.
+    pub(crate) fn peek_kind(&mut self) -> Result<Kind> {
+        match self.ws()? {
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            _ => Err(self.err(ErrorKind::Syntax)),
+        }
+    }
+
+    fn bit(&self) -> u64 {
+        1u64 << (self.depth & 63)
+    }
+
+    fn open(&mut self, object: bool) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(ErrorKind::Depth));
+        }
+        self.src.bump();
+        self.emit(if object { b"{" } else { b"[" });
+        self.depth += 1;
+        let bit = self.bit();
+        self.first |= bit;
+        if object {
+            self.objects |= bit;
+        } else {
+            self.objects &= !bit;
+        }
+        self.canon.open(self.depth);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.src.bump();
+        let object = self.objects & self.bit() != 0;
+        self.emit(if object { b"}" } else { b"]" });
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn expect(&mut self, kind: Kind) -> Result<()> {
+        if self.peek_kind()? == kind {
+            Ok(())
+        } else {
+            Err(self.err(ErrorKind::WrongType))
+        }
+    }
+
+    /// Consumes `{`.
+    pub(crate) fn begin_object(&mut self) -> Result<()> {
+        self.expect(Kind::Object)?;
+        self.open(true)
+    }
+
+    /// Consumes `[`.
+    pub(crate) fn begin_array(&mut self) -> Result<()> {
+        self.expect(Kind::Array)?;
+        self.open(false)
+    }
+
+    /// Reads the next member's key into `out` and the `:` after it; `false` at the end of the
+    /// object (which is then consumed).
+    pub(crate) fn next_key(&mut self, out: &mut impl StrOut) -> Result<bool> {
+        let bit = self.bit();
+        let first = self.first & bit != 0;
+        match self.ws()? {
+            Some(b'}') => {
+                self.close();
+                return Ok(false);
+            }
+            Some(b'"') if first => {}
+            Some(b',') if !first => {
+                self.src.bump();
+                self.emit(b",");
+                if self.ws()? != Some(b'"') {
+                    return Err(self.err(ErrorKind::Syntax));
+                }
+            }
+            _ => return Err(self.err(ErrorKind::Syntax)),
+        }
+        self.first &= !bit;
+        let at = self.src.offset();
+        self.key_at = at;
+        self.canon.key_begin(self.depth);
+        self.decode_string(out, true)?;
+        self.canon.key_end(self.depth, first, at)?;
+        if self.ws()? != Some(b':') {
+            return Err(self.err(ErrorKind::Syntax));
+        }
+        self.src.bump();
+        self.emit(b":");
+        Ok(true)
+    }
+
+    /// Moves to the next array element; `false` at the end of the array (then consumed).
+    pub(crate) fn next_item(&mut self) -> Result<bool> {
+        let bit = self.bit();
+        let first = self.first & bit != 0;
+        match self.ws()? {
+            Some(b']') => {
+                self.close();
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.src.bump();
+                self.emit(b",");
+                Ok(true)
+            }
+            Some(_) if first => {
+                self.first &= !bit;
+                Ok(true)
+            }
+            _ => Err(self.err(ErrorKind::Syntax)),
+        }
+    }
+
+    /// Reads a string value, decoded, into `out`.
+    pub(crate) fn string(&mut self, out: &mut impl StrOut) -> Result<()> {
+        self.expect(Kind::String)?;
+        self.decode_string(out, false)
+    }
+
+    fn decode_string(&mut self, out: &mut impl StrOut, key: bool) -> Result<()> {
+        self.src.bump(); // the opening quote
+        let on = self.canon.on();
+        if on {
+            self.canon.out(b"\"");
+        }
+        loop {
+            // Fast path: a run of plain ASCII.
+            let run = self.src.take_while(is_plain)?;
+            if !run.is_empty() {
+                out.push(run);
+                if on {
+                    self.canon.out(run);
+                }
+                if key {
+                    self.canon.key_push(run);
+                }
+                continue;
+            }
+            let at = self.src.offset();
+            let Some(b) = self.src.peek()? else {
+                return Err(self.err(ErrorKind::Syntax));
+            };
+            self.src.bump();
+            let mut tmp = [0u8; 4];
+            let decoded: &[u8] = match b {
+                b'"' => break,
+                b'\\' => {
+                    let n = self.escape(&mut tmp, at)?;
+                    tmp.get(..n).unwrap_or_default()
+                }
+                0x00..=0x1f => return Err(Error::at(ErrorKind::Syntax, at)),
+                0x80..=0xff => {
+                    let n = self.utf8(b, &mut tmp, at)?;
+                    tmp.get(..n).unwrap_or_default()
+                }
+                _ => {
+                    tmp[0] = b;
+                    tmp.get(..1).unwrap_or_default()
+                }
+            };
+            out.push(decoded);
+            if on {
+                Escaped(&mut self.canon).push(decoded);
+            }
+            if key {
+                KeyOut(&mut self.canon).push(decoded);
+            }
+        }
+        if on {
+            self.canon.out(b"\"");
+        }
+        Ok(())
+    }
+
+    fn next_byte(&mut self) -> Result<u8> {
+        let b = self.src.peek()?.ok_or_else(|| self.err(ErrorKind::Syntax))?;
+        self.src.bump();
+        Ok(b)
+    }
+
+    fn hex4(&mut self, at: usize) -> Result<u32> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let c = self.next_byte()?;
+            let d = (c as char).to_digit(16).ok_or(Error::at(ErrorKind::Syntax, at))?;
+            v = (v << 4) | d;
+        }
+        Ok(v)
+    }
+
+    /// Decodes the escape after a backslash into UTF-8; returns its length.
+    fn escape(&mut self, tmp: &mut [u8; 4], at: usize) -> Result<usize> {
+        let c = match self.next_byte()? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = self.hex4(at)?;
+                let cp = match hi {
+                    0xD800..=0xDBFF => {
+                        if self.src.peek()? != Some(b'\\') {
+                            return Err(Error::at(ErrorKind::Surrogate, at));
+                        }
+                        self.src.bump();
+                        if self.next_byte()? != b'u' {
+                            return Err(Error::at(ErrorKind::Surrogate, at));
+                        }
+                        let lo = self.hex4(at)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return Err(Error::at(ErrorKind::Surrogate, at));
+                        }
+                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return Err(Error::at(ErrorKind::Surrogate, at)),
+                    _ => hi,
+                };
+                char::from_u32(cp).ok_or(Error::at(ErrorKind::Surrogate, at))?
+            }
+            _ => return Err(Error::at(ErrorKind::Syntax, at)),
+        };
+        Ok(c.encode_utf8(tmp).len())
+    }
+
+    /// Validates one multi-byte UTF-8 sequence starting with `lead`.
+    fn utf8(&mut self, lead: u8, tmp: &mut [u8; 4], at: usize) -> Result<usize> {
+        let bad = Error::at(ErrorKind::Utf8, at);
+        let (n, lo, hi) = match lead {
+            0xC2..=0xDF => (2, 0x80, 0xBF),
+            0xE0 => (3, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
+            0xED => (3, 0x80, 0x9F), // no encoded surrogates
+            0xF0 => (4, 0x90, 0xBF),
+            0xF1..=0xF3 => (4, 0x80, 0xBF),
+            0xF4 => (4, 0x80, 0x8F),
+            _ => return Err(bad),
+        };
+        tmp[0] = lead;
+        for i in 1..n {
+            let c = self.src.peek()?.ok_or(bad)?;
+            let (l, h) = if i == 1 { (lo, hi) } else { (0x80, 0xBF) };
+            if c < l || c > h {
+                return Err(bad);
+            }
+            self.src.bump();
+            if let Some(slot) = tmp.get_mut(i) {
+                *slot = c;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads an integer; fractions and exponents are `Float`.
+    pub(crate) fn integer(&mut self) -> Result<Int> {
+        self.expect(Kind::Number)?;
+        let negative = self.src.peek()? == Some(b'-');
+        if negative {
+            self.src.bump();
+        }
+        let at = self.src.offset();
+        let mut value = Some(0u64);
+        match self.src.peek()? {
+            Some(b'0') => {
+                self.src.bump();
+                self.emit(b"0"); // "-0" is 0 in canonical form
+                if matches!(self.src.peek()?, Some(b'0'..=b'9')) {
+                    return Err(self.err(ErrorKind::Syntax));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                if negative {
+                    self.emit(b"-");
+                }
+                loop {
+                    let run = self.src.take_while(|b| b.is_ascii_digit())?;
+                    if run.is_empty() {
+                        break;
+                    }
+                    for &d in run {
+                        value = value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+                    }
+                    if self.canon.on() {
+                        self.canon.out(run);
+                    }
+                }
+            }
+            _ => return Err(Error::at(ErrorKind::Syntax, at)),
+        }
+        if matches!(self.src.peek()?, Some(b'.' | b'e' | b'E')) {
+            return Err(Error::at(ErrorKind::Float, at));
+        }
+        Ok(Int { negative, value: if negative && value != Some(0) { None } else { value } })
+    }
+
+    /// Reads a non-negative integer that fits in `u64`.
+    pub(crate) fn uint(&mut self) -> Result<u64> {
+        let at = self.value_offset()?;
+        let i = self.integer()?;
+        match (i.negative && i.value != Some(0), i.value) {
+            (false, Some(v)) => Ok(v),
+            _ => Err(Error::at(ErrorKind::BadValue, at)),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<()> {
+        for &w in word {
+            if self.next_byte()? != w {
+                return Err(self.err(ErrorKind::Syntax));
+            }
+        }
+        self.emit(word);
+        Ok(())
+    }
+
+    /// Reads `true` or `false`.
+    pub(crate) fn boolean(&mut self) -> Result<bool> {
+        match self.ws()? {
+            Some(b't') => self.literal(b"true").map(|()| true),
+            Some(b'f') => self.literal(b"false").map(|()| false),
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    /// Skips (validates, and emits when on) one whole value, without recursion.
+    pub(crate) fn skip(&mut self) -> Result<()> {
+        let base = self.depth;
+        loop {
+            match self.peek_kind()? {
+                Kind::Object => self.open(true)?,
+                Kind::Array => self.open(false)?,
+                Kind::String => self.decode_string(&mut Discard, false)?,
+                Kind::Number => {
+                    self.integer()?;
+                }
+                Kind::Bool => {
+                    self.boolean()?;
+                }
+                Kind::Null => self.literal(b"null")?,
+            }
+            // Find the next value to read, closing finished containers.
+            loop {
+                if self.depth <= base {
+                    return Ok(());
+                }
+                let more = if self.objects & self.bit() != 0 {
+                    self.next_key(&mut Discard)?
+                } else {
+                    self.next_item()?
+                };
+                if more {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Requires the end of input after the top-level value.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        match self.ws()? {
+            None => Ok(()),
+            Some(_) => Err(self.err(ErrorKind::Trailing)),
+        }
+    }
+
+    /// Reads a string value and keeps it only if it fits (`Text::overflow` otherwise).
+    pub(crate) fn text<const N: usize>(&mut self) -> Result<super::Text<N>> {
+        let mut t = super::Text::default();
+        self.string(&mut t)?;
+        Ok(t)
+    }
+
+    /// Reads a string into `out` and also passes it to `also`.
+    pub(crate) fn string_tee(&mut self, out: &mut impl StrOut, also: &mut impl StrOut) -> Result<()> {
+        self.string(&mut Tee(out, also))
+    }
+}

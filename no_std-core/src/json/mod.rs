@@ -1,0 +1,86 @@
+//! JSON, the TUF way: one bounded pull tokenizer over a byte [`source`], and canonical JSON
+//! (securesystemslib's `encode_canonical`) produced on the fly into a [`Sink`].
+//!
+//! General mode reads from a slice ([`source::SliceSource`]); streaming mode from an
+//! `embedded_io::Read` ([`source::ReadSource`]). Both share [`lexer::Lexer`].
+
+pub(crate) mod canonical;
+pub(crate) mod lexer;
+pub(crate) mod source;
+
+pub use canonical::canonicalize_into;
+#[cfg(feature = "alloc")]
+pub use canonical::canonicalize;
+
+/// Receives canonical bytes (a hasher, a signature verifier, a buffer).
+pub trait Sink {
+    /// Appends bytes.
+    fn write(&mut self, bytes: &[u8]);
+}
+
+impl Sink for sha2::Sha256 {
+    fn write(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(self, bytes);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Sink for alloc::vec::Vec<u8> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Receives the decoded bytes of a JSON string.
+pub(crate) trait StrOut {
+    fn push(&mut self, bytes: &[u8]);
+}
+
+/// Drops what it is given.
+pub(crate) struct Discard;
+
+impl StrOut for Discard {
+    fn push(&mut self, _: &[u8]) {}
+}
+
+/// A decoded string of bounded length; `overflow` is set instead of failing when it does not fit
+/// (an unknown long key is simply not one of ours).
+#[derive(Clone, Default)]
+pub(crate) struct Text<const N: usize> {
+    pub(crate) buf: heapless::Vec<u8, N>,
+    pub(crate) overflow: bool,
+}
+
+impl<const N: usize> Text<N> {
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.overflow = false;
+    }
+
+    /// The text, unless it overflowed.
+    pub(crate) fn get(&self) -> Option<&[u8]> {
+        (!self.overflow).then_some(self.buf.as_slice())
+    }
+
+    pub(crate) fn is(&self, s: &[u8]) -> bool {
+        self.get() == Some(s)
+    }
+}
+
+impl<const N: usize> StrOut for Text<N> {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.overflow || self.buf.extend_from_slice(bytes).is_err() {
+            self.overflow = true;
+        }
+    }
+}
+
+/// Writes both.
+pub(crate) struct Tee<'a, A: ?Sized, B: ?Sized>(pub(crate) &'a mut A, pub(crate) &'a mut B);
+
+impl<A: StrOut + ?Sized, B: StrOut + ?Sized> StrOut for Tee<'_, A, B> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.push(bytes);
+        self.1.push(bytes);
+    }
+}

@@ -1,0 +1,58 @@
+//! Every bound in one place. The core holds nothing whose size depends on a document's size:
+//! each collection has a fixed capacity from here, and exceeding one is `ErrorKind::Limit`.
+
+/// Deepest JSON nesting accepted (containers, the outermost counts 1).
+pub const MAX_DEPTH: usize = 32;
+/// Keys stored for one root or one set of delegations.
+pub const MAX_KEYS: usize = 16;
+/// Key IDs authorised for one role.
+pub const MAX_ROLE_KEYS: usize = 8;
+/// Signatures on one metadata file that are checked (others are ignored).
+pub const MAX_SIGNATURES: usize = 16;
+/// Longest role name.
+pub const MAX_ROLE_NAME: usize = 96;
+/// Longest target path the search accepts, and longest object key read as data.
+pub const MAX_PATH: usize = 256;
+/// Sum of the lengths of the object keys on the current path, in streaming mode (the sort check
+/// keeps the previous key of every open object).
+pub const MAX_KEY_STACK: usize = 640;
+/// Canonical bytes of a target's `custom` object kept for the caller.
+pub const MAX_CUSTOM: usize = 1024;
+/// Delegated roles pending on the search stack.
+pub const MAX_SEARCH_STACK: usize = 16;
+/// Keys held for pending delegated roles (shared by the stack entries).
+pub const MAX_SEARCH_KEYS: usize = 16;
+/// Snapshot meta entries (besides `targets.json`) kept for later checks without `alloc`.
+pub const MAX_RETAINED_META: usize = 8;
+/// Longest signature accepted: ed25519 is 64 bytes, DER ECDSA P-256 at most 72, RSA up to 4096 bits.
+pub const MAX_SIGNATURE: usize = if cfg!(feature = "std") { 512 } else { 72 };
+
+/// Per-file length bounds and search budgets (python-tuf's `UpdaterConfig` defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes accepted for `N.root.json`.
+    pub root_max_length: u64,
+    /// Most bytes accepted for `timestamp.json`.
+    pub timestamp_max_length: u64,
+    /// Most bytes for `snapshot.json` when timestamp declares no length.
+    pub snapshot_max_length: u64,
+    /// Most bytes for a targets role when snapshot declares no length.
+    pub targets_max_length: u64,
+    /// Root versions fetched in one refresh.
+    pub max_root_rotations: u32,
+    /// Delegated roles visited in one target search.
+    pub max_delegations: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            root_max_length: 512_000,
+            timestamp_max_length: 16_384,
+            snapshot_max_length: 2_000_000,
+            targets_max_length: 5_000_000,
+            max_root_rotations: 256,
+            max_delegations: 32,
+        }
+    }
+}

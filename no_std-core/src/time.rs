@@ -1,0 +1,94 @@
+//! Time is an argument: the core never reads a clock. `expires` is strict
+//! `YYYY-MM-DDTHH:MM:SSZ` (TUF §4.2), turned into UNIX seconds.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Seconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixTime(pub i64);
+
+impl UnixTime {
+    /// Parses `YYYY-MM-DDTHH:MM:SSZ` exactly: no fractions, no offsets, no lower-case letters.
+    pub fn parse_expires(s: &[u8]) -> Result<Self> {
+        let bad = || Error::new(ErrorKind::BadValue, "expires");
+        let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', i0, i1, b':', s0, s1, b'Z'] =
+            *s
+        else {
+            return Err(bad());
+        };
+        let num = |digits: &[u8]| -> Result<i64> {
+            let mut v = 0i64;
+            for &c in digits {
+                if !c.is_ascii_digit() {
+                    return Err(bad());
+                }
+                v = v * 10 + i64::from(c - b'0');
+            }
+            Ok(v)
+        };
+        let year = num(&[y0, y1, y2, y3])?;
+        let month = num(&[m0, m1])?;
+        let day = num(&[d0, d1])?;
+        let (hour, min, sec) = (num(&[h0, h1])?, num(&[i0, i1])?, num(&[s0, s1])?);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return Err(bad());
+        }
+        if hour > 23 || min > 59 || sec > 59 {
+            return Err(bad());
+        }
+        Ok(Self(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec))
+    }
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_instants() {
+        assert_eq!(UnixTime::parse_expires(b"1970-01-01T00:00:00Z"), Ok(UnixTime(0)));
+        assert_eq!(UnixTime::parse_expires(b"2030-01-01T00:00:00Z"), Ok(UnixTime(1_893_456_000)));
+        assert_eq!(UnixTime::parse_expires(b"2024-02-29T23:59:59Z"), Ok(UnixTime(1_709_251_199)));
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        for s in [
+            &b"2030-01-01T00:00:00"[..],
+            b"2030-01-01T00:00:00.5Z",
+            b"2030-01-01 00:00:00Z",
+            b"2030-01-01T00:00:00+00:00",
+            b"2023-02-29T00:00:00Z",
+            b"2030-13-01T00:00:00Z",
+            b"2030-01-01T24:00:00Z",
+            b"2030-01-01t00:00:00z",
+            b"",
+        ] {
+            assert!(UnixTime::parse_expires(s).is_err(), "{s:?}");
+        }
+    }
+}

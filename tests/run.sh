@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every otuf test on a fresh machine: installs what the tests need, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- set-up (idempotent) ---
+rustup target add thumbv7em-none-eabihf >/dev/null
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import tuf, securesystemslib' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet -r tests/python/requirements.txt
+fi
+
+# --- the core builds for a Cortex-M4 without std or a heap ---
+cargo build -p otuf-core --no-default-features --target thumbv7em-none-eabihf
+cargo build -p otuf-core --no-default-features --features ecdsa --target thumbv7em-none-eabihf
+
+# --- fixtures are reproducible from their committed generators ---
+.venv/bin/python tests/fixtures/canonical/generate.py --check
+
+# --- unit, property and interop tests ---
+cargo test --workspace --all-features
+cargo test -p otuf-core --no-default-features
