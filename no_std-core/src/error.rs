@@ -116,7 +116,9 @@ impl ErrorKind {
             Self::Trailing => "bytes after the end of the JSON value",
             Self::Depth => "nesting deeper than the limit",
             Self::Limit => "over a size or count limit",
-            Self::NotCanonical => "object keys are not in canonical order (streaming mode needs them sorted)",
+            Self::NotCanonical => {
+                "object keys are not in canonical order (streaming mode needs them sorted)"
+            }
             Self::MissingField => "required field is missing",
             Self::WrongType => "field has the wrong JSON type",
             Self::BadValue => "field has a malformed value",
@@ -187,11 +189,21 @@ pub struct Error {
 impl Error {
     /// A new error for `kind` at `field` (`""` when no field applies).
     pub const fn new(kind: ErrorKind, field: &'static str) -> Self {
-        Self { kind, role: RoleKind::None, field, offset: None }
+        Self {
+            kind,
+            role: RoleKind::None,
+            field,
+            offset: None,
+        }
     }
 
     pub(crate) const fn at(kind: ErrorKind, offset: usize) -> Self {
-        Self { kind, role: RoleKind::None, field: "", offset: Some(offset as u32) }
+        Self {
+            kind,
+            role: RoleKind::None,
+            field: "",
+            offset: Some(offset as u32),
+        }
     }
 
     /// The check that failed.
@@ -238,7 +250,12 @@ impl fmt::Display for Error {
         if !matches!(self.role, RoleKind::None) {
             write!(f, "{} metadata: ", self.role.name())?;
         }
-        write!(f, "{} check failed: {}", self.kind.name(), self.kind.describe())?;
+        write!(
+            f,
+            "{} check failed: {}",
+            self.kind.name(),
+            self.kind.describe()
+        )?;
         if !self.field.is_empty() {
             write!(f, " (field `{}`)", self.field)?;
         }
@@ -262,7 +279,8 @@ mod tests {
 
     #[test]
     fn display_names_role_check_and_field() {
-        let e = Error::new(ErrorKind::MetaHash, "meta.snapshot.json.hashes").in_role(RoleKind::Timestamp);
+        let e = Error::new(ErrorKind::MetaHash, "meta.snapshot.json.hashes")
+            .in_role(RoleKind::Timestamp);
         assert_eq!(
             e.to_string(),
             "timestamp metadata: meta_hash check failed: hash differs from the one its parent declared (field `meta.snapshot.json.hashes`)"

@@ -36,7 +36,9 @@ impl UnixTime {
         if hour > 23 || min > 59 || sec > 59 {
             return Err(bad());
         }
-        Ok(Self(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec))
+        Ok(Self(
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec,
+        ))
     }
 }
 
@@ -70,9 +72,18 @@ mod tests {
 
     #[test]
     fn parses_known_instants() {
-        assert_eq!(UnixTime::parse_expires(b"1970-01-01T00:00:00Z"), Ok(UnixTime(0)));
-        assert_eq!(UnixTime::parse_expires(b"2030-01-01T00:00:00Z"), Ok(UnixTime(1_893_456_000)));
-        assert_eq!(UnixTime::parse_expires(b"2024-02-29T23:59:59Z"), Ok(UnixTime(1_709_251_199)));
+        assert_eq!(
+            UnixTime::parse_expires(b"1970-01-01T00:00:00Z"),
+            Ok(UnixTime(0))
+        );
+        assert_eq!(
+            UnixTime::parse_expires(b"2030-01-01T00:00:00Z"),
+            Ok(UnixTime(1_893_456_000))
+        );
+        assert_eq!(
+            UnixTime::parse_expires(b"2024-02-29T23:59:59Z"),
+            Ok(UnixTime(1_709_251_199))
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ fn refuses_malformed_input_naming_the_check() {
         let input = fs::read(dir.join(file)).unwrap();
         match canonicalize(&input) {
             Ok(_) => wrong.push(format!("{file}: accepted, expected {kind}")),
-            Err(e) if e.kind().name() != kind => wrong.push(format!("{file}: {e}, expected {kind}")),
+            Err(e) if e.kind().name() != kind => {
+                wrong.push(format!("{file}: {e}, expected {kind}"))
+            }
             Err(_) => {}
         }
     }

@@ -101,13 +101,16 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
                         let _ = batch.insert(at, Member { key, value });
                     }
                 }
-                let Some(last) = batch.last().copied() else { break scan.src.pos };
+                let Some(last) = batch.last().copied() else {
+                    break scan.src.pos;
+                };
                 for m in &batch {
                     if !first {
                         sink.write(b",");
                     }
                     first = false;
-                    Lexer::new(SliceSource { buf, pos: m.key }, Canonical::emit(&mut *sink)).string(&mut Discard)?;
+                    Lexer::new(SliceSource { buf, pos: m.key }, Canonical::emit(&mut *sink))
+                        .string(&mut Discard)?;
                     sink.write(b":");
                     emit_sorted(buf, m.value, sink)?;
                 }
@@ -156,7 +159,13 @@ struct Decoded<'a> {
 
 impl<'a> Decoded<'a> {
     fn new(buf: &'a [u8], quote: usize) -> Self {
-        Self { buf, pos: quote + 1, pending: [0; 4], next: 0, len: 0 }
+        Self {
+            buf,
+            pos: quote + 1,
+            pending: [0; 4],
+            next: 0,
+            len: 0,
+        }
     }
 
     fn hex4(&mut self) -> Option<u32> {
@@ -191,7 +200,9 @@ impl Iterator for Decoded<'_> {
                         let hi = self.hex4()?;
                         let cp = if (0xD800..0xDC00).contains(&hi) {
                             self.pos += 2; // the validated `\u` of the low surrogate
-                            0x10000 + ((hi - 0xD800) << 10) + (self.hex4()?.wrapping_sub(0xDC00) & 0x3FF)
+                            0x10000
+                                + ((hi - 0xD800) << 10)
+                                + (self.hex4()?.wrapping_sub(0xDC00) & 0x3FF)
                         } else {
                             hi
                         };
@@ -220,9 +231,15 @@ mod tests {
 
     #[test]
     fn sorted_and_unsorted_agree() {
-        assert_eq!(canon(r#"{"b":1,"a":[true,null,"x\"y\\z"]}"#).unwrap(), br#"{"a":[true,null,"x\"y\\z"],"b":1}"#);
+        assert_eq!(
+            canon(r#"{"b":1,"a":[true,null,"x\"y\\z"]}"#).unwrap(),
+            br#"{"a":[true,null,"x\"y\\z"],"b":1}"#
+        );
         assert_eq!(canon(" { \"a\" : -0 } ").unwrap(), br#"{"a":0}"#);
-        assert_eq!(canon(r#"{"\u00e9":"\n","e":"\/"}"#).unwrap(), "{\"e\":\"/\",\"é\":\"\n\"}".as_bytes());
+        assert_eq!(
+            canon(r#"{"\u00e9":"\n","e":"\/"}"#).unwrap(),
+            "{\"e\":\"/\",\"é\":\"\n\"}".as_bytes()
+        );
     }
 
     #[test]
@@ -245,7 +262,13 @@ mod tests {
 
     #[test]
     fn duplicates_found_in_either_path() {
-        assert_eq!(canon(r#"{"a":1,"a":2}"#).unwrap_err().kind(), ErrorKind::DuplicateKey);
-        assert_eq!(canon(r#"{"b":1,"a":1,"\u0062":2}"#).unwrap_err().kind(), ErrorKind::DuplicateKey);
+        assert_eq!(
+            canon(r#"{"a":1,"a":2}"#).unwrap_err().kind(),
+            ErrorKind::DuplicateKey
+        );
+        assert_eq!(
+            canon(r#"{"b":1,"a":1,"\u0062":2}"#).unwrap_err().kind(),
+            ErrorKind::DuplicateKey
+        );
     }
 }

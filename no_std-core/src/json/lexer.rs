@@ -26,6 +26,17 @@ pub(crate) trait Canon {
     fn key_end(&mut self, _depth: usize, _first: bool, _offset: usize) -> Result<()> {
         Ok(())
     }
+    /// Where canonical output can also be copied (streaming mode), `None` in general mode,
+    /// which re-reads the value's bytes instead.
+    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+        None
+    }
+}
+
+/// A copy of canonical output: hashed (key IDs) or kept (a target's `custom`).
+pub(crate) enum Tap {
+    Hash(Sha256),
+    Keep(crate::metadata::meta::CustomBuf),
 }
 
 /// Extraction only: no canonical output, any key order.
@@ -61,7 +72,11 @@ impl KeyStack {
     }
 
     fn open(&mut self, depth: usize) {
-        let below = depth.checked_sub(1).and_then(|d| self.end.get(d)).copied().unwrap_or(0);
+        let below = depth
+            .checked_sub(1)
+            .and_then(|d| self.end.get(d))
+            .copied()
+            .unwrap_or(0);
         if let (Some(b), Some(e)) = (self.base.get_mut(depth), self.end.get_mut(depth)) {
             *b = below;
             *e = below;
@@ -123,25 +138,51 @@ pub(crate) struct Canonical<'s, T: Sink + ?Sized> {
     pub(crate) unchecked: bool,
     /// Strict: order problems are errors (streaming); otherwise only noted.
     strict: bool,
-    /// Also hashes canonical output (key IDs in streaming mode).
-    pub(crate) tap: Option<Sha256>,
+    /// Also copies canonical output (key IDs and `custom` in streaming mode).
+    pub(crate) tap: Option<Tap>,
 }
 
 impl<'s, T: Sink + ?Sized> Canonical<'s, T> {
+    /// The sink canonical bytes go to.
+    pub(crate) fn sink(&mut self) -> Option<&mut T> {
+        self.sink.as_deref_mut()
+    }
+
     /// Writes canonical bytes to `sink`, trusting that the input is sorted.
     pub(crate) fn emit(sink: &'s mut T) -> Self {
-        Self { sink: Some(sink), on: true, order: None, unchecked: false, strict: false, tap: None }
+        Self {
+            sink: Some(sink),
+            on: true,
+            order: None,
+            unchecked: false,
+            strict: false,
+            tap: None,
+        }
     }
     /// Writes canonical bytes while requiring sorted keys (streaming mode).
     pub(crate) fn strict(sink: &'s mut T, on: bool) -> Self {
-        Self { sink: Some(sink), on, order: Some(KeyStack::new()), unchecked: false, strict: true, tap: None }
+        Self {
+            sink: Some(sink),
+            on,
+            order: Some(KeyStack::new()),
+            unchecked: false,
+            strict: true,
+            tap: None,
+        }
     }
 }
 
 impl Canonical<'static, Sha256> {
     /// Only checks whether keys are sorted (general mode, before choosing how to emit).
     pub(crate) fn check_order() -> Self {
-        Self { sink: None, on: false, order: Some(KeyStack::new()), unchecked: false, strict: false, tap: None }
+        Self {
+            sink: None,
+            on: false,
+            order: Some(KeyStack::new()),
+            unchecked: false,
+            strict: false,
+            tap: None,
+        }
     }
 }
 
@@ -155,9 +196,14 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
         if let Some(s) = &mut self.sink {
             s.write(bytes);
         }
-        if let Some(t) = &mut self.tap {
-            t.update(bytes);
+        match &mut self.tap {
+            Some(Tap::Hash(h)) => h.update(bytes),
+            Some(Tap::Keep(k)) => k.write(bytes),
+            None => {}
         }
+    }
+    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+        Some(&mut self.tap)
     }
     fn open(&mut self, depth: usize) {
         if let Some(k) = &mut self.order {
@@ -175,7 +221,9 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
         }
     }
     fn key_end(&mut self, _depth: usize, first: bool, offset: usize) -> Result<()> {
-        let Some(k) = &mut self.order else { return Ok(()) };
+        let Some(k) = &mut self.order else {
+            return Ok(());
+        };
         match k.end(first, offset) {
             Ok(true) => Ok(()),
             Ok(false) if self.strict => Err(Error::at(ErrorKind::Limit, offset)),
@@ -252,7 +300,14 @@ fn is_plain(b: u8) -> bool {
 
 impl<S: Source, K: Canon> Lexer<S, K> {
     pub(crate) fn new(src: S, canon: K) -> Self {
-        Self { src, canon, depth: 0, objects: 0, first: 0, key_at: 0 }
+        Self {
+            src,
+            canon,
+            depth: 0,
+            objects: 0,
+            first: 0,
+            key_at: 0,
+        }
     }
 
     pub(crate) fn depth(&self) -> usize {
@@ -465,7 +520,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     fn next_byte(&mut self) -> Result<u8> {
-        let b = self.src.peek()?.ok_or_else(|| self.err(ErrorKind::Syntax))?;
+        let b = self
+            .src
+            .peek()?
+            .ok_or_else(|| self.err(ErrorKind::Syntax))?;
         self.src.bump();
         Ok(b)
     }
@@ -474,7 +532,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         let mut v = 0u32;
         for _ in 0..4 {
             let c = self.next_byte()?;
-            let d = (c as char).to_digit(16).ok_or(Error::at(ErrorKind::Syntax, at))?;
+            let d = (c as char)
+                .to_digit(16)
+                .ok_or(Error::at(ErrorKind::Syntax, at))?;
             v = (v << 4) | d;
         }
         Ok(v)
@@ -573,7 +633,8 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                         break;
                     }
                     for &d in run {
-                        value = value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+                        value =
+                            value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(d - b'0')));
                     }
                     if self.canon.on() {
                         self.canon.out(run);
@@ -585,7 +646,14 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         if matches!(self.src.peek()?, Some(b'.' | b'e' | b'E')) {
             return Err(Error::at(ErrorKind::Float, at));
         }
-        Ok(Int { negative, value: if negative && value != Some(0) { None } else { value } })
+        Ok(Int {
+            negative,
+            value: if negative && value != Some(0) {
+                None
+            } else {
+                value
+            },
+        })
     }
 
     /// Reads a non-negative integer that fits in `u64`.
@@ -666,7 +734,11 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     /// Reads a string into `out` and also passes it to `also`.
-    pub(crate) fn string_tee(&mut self, out: &mut impl StrOut, also: &mut impl StrOut) -> Result<()> {
+    pub(crate) fn string_tee(
+        &mut self,
+        out: &mut impl StrOut,
+        also: &mut impl StrOut,
+    ) -> Result<()> {
         self.string(&mut Tee(out, also))
     }
 }

@@ -8,9 +8,9 @@ pub(crate) mod canonical;
 pub(crate) mod lexer;
 pub(crate) mod source;
 
-pub use canonical::canonicalize_into;
 #[cfg(feature = "alloc")]
 pub use canonical::canonicalize;
+pub use canonical::canonicalize_into;
 
 /// Receives canonical bytes (a hasher, a signature verifier, a buffer).
 pub trait Sink {

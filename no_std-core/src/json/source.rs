@@ -15,6 +15,10 @@ pub(crate) trait Source {
     /// Consumes and returns the longest buffered run of bytes satisfying `f` (possibly empty,
     /// possibly shorter than the whole run: call again).
     fn take_while(&mut self, f: impl Fn(u8) -> bool) -> Result<&[u8]>;
+    /// The whole input, when it is addressable (general mode).
+    fn whole(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// General mode: the whole file is addressable.
@@ -31,6 +35,9 @@ impl<'a> SliceSource<'a> {
 }
 
 impl Source for SliceSource<'_> {
+    fn whole(&self) -> Option<&[u8]> {
+        Some(self.buf)
+    }
     #[inline]
     fn peek(&mut self) -> Result<Option<u8>> {
         Ok(self.buf.get(self.pos).copied())
@@ -61,7 +68,10 @@ pub(crate) struct FileDigests {
 
 impl FileDigests {
     pub(crate) fn new(sha256: bool, sha512: bool) -> Self {
-        Self { sha256: sha256.then(Sha256::new), sha512: sha512.then(Sha512::new) }
+        Self {
+            sha256: sha256.then(Sha256::new),
+            sha512: sha512.then(Sha512::new),
+        }
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
@@ -89,7 +99,17 @@ pub(crate) struct ReadSource<'b, R> {
 
 impl<'b, R: embedded_io::Read> ReadSource<'b, R> {
     pub(crate) fn new(reader: R, buf: &'b mut [u8], max_length: u64, digests: FileDigests) -> Self {
-        Self { reader, buf, start: 0, end: 0, consumed_before: 0, total: 0, max_length, eof: false, digests }
+        Self {
+            reader,
+            buf,
+            start: 0,
+            end: 0,
+            consumed_before: 0,
+            total: 0,
+            max_length,
+            eof: false,
+            digests,
+        }
     }
 
     /// Total bytes read from the reader so far.
@@ -104,12 +124,18 @@ impl<'b, R: embedded_io::Read> ReadSource<'b, R> {
         self.consumed_before += self.end;
         self.start = 0;
         self.end = 0;
-        let n = self.reader.read(self.buf).map_err(|_| Error::at(ErrorKind::Io, self.consumed_before))?;
+        let n = self
+            .reader
+            .read(self.buf)
+            .map_err(|_| Error::at(ErrorKind::Io, self.consumed_before))?;
         if n == 0 {
             self.eof = true;
             return Ok(());
         }
-        let chunk = self.buf.get(..n).ok_or(Error::at(ErrorKind::Io, self.consumed_before))?;
+        let chunk = self
+            .buf
+            .get(..n)
+            .ok_or(Error::at(ErrorKind::Io, self.consumed_before))?;
         self.total += n as u64;
         if self.total > self.max_length {
             return Err(Error::at(ErrorKind::LengthExceeded, self.consumed_before));
@@ -140,7 +166,11 @@ impl<R: embedded_io::Read> Source for ReadSource<'_, R> {
             }
             self.fill()?;
         }
-        Ok(self.buf.get(self.start).copied().filter(|_| self.start < self.end))
+        Ok(self
+            .buf
+            .get(self.start)
+            .copied()
+            .filter(|_| self.start < self.end))
     }
     #[inline]
     fn bump(&mut self) {

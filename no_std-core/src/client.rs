@@ -1,0 +1,260 @@
+//! The client workflow as a sans-IO state machine: it says what to fetch next and how many
+//! bytes to accept at most; the caller fetches and hands the bytes (or a reader) back.
+//!
+//! ```text
+//!   caller                         Client
+//!   ------                         ------
+//!   next()            ─────────▶   Fetch { role: Root, version: N+1, max_length }
+//!   handle(bytes)     ─────────▶   verified, persist
+//!   not_found()       ─────────▶   (404 on N+1.root.json: the chain is complete)
+//!   next()            ─────────▶   Fetch { role: Timestamp, .. }
+//!   offer_local(..)?  ─────────▶   cached copy: a rollback baseline or, when still
+//!                                  current, no download needed
+//!   ...               ─────────▶   Ready: targets can be searched (search.rs)
+//! ```
+
+use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::limits::Limits;
+use crate::time::UnixTime;
+use crate::trusted::{Freshness, Input, NoReader, TrustedSet};
+
+/// A top-level role the refresh asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `N.root.json`.
+    Root,
+    /// `timestamp.json`.
+    Timestamp,
+    /// `snapshot.json` (`V.snapshot.json` under consistent snapshots).
+    Snapshot,
+    /// `targets.json` (`V.targets.json` under consistent snapshots).
+    Targets,
+}
+
+/// What the caller does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Fetch this file: accept at most `max_length` bytes.
+    Fetch {
+        /// Which role.
+        role: Role,
+        /// The version in the file name (`N.root.json`, or consistent snapshots), if any.
+        version: Option<u64>,
+        /// Most bytes to accept (endless-data defence).
+        max_length: u64,
+    },
+    /// Metadata is up to date; targets may be searched.
+    Ready,
+}
+
+/// What `handle` established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// The file verified and is now trusted: persist exactly these bytes.
+    Persist,
+    /// The file verified but changes nothing (same timestamp version): keep the cached copy.
+    Unchanged,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Root { next: u64, fetched: u32 },
+    Timestamp,
+    Snapshot,
+    Targets,
+    Ready,
+}
+
+/// The refresh state machine over a [`TrustedSet`].
+pub struct Client {
+    set: TrustedSet,
+    phase: Phase,
+}
+
+impl Client {
+    /// Starts a refresh from the trusted root at reference time `now`.
+    pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
+        let set = TrustedSet::new(trusted_root, now, limits)?;
+        let next = set.root().common.version.saturating_add(1);
+        Ok(Self {
+            set,
+            phase: Phase::Root { next, fetched: 0 },
+        })
+    }
+
+    /// The verified state.
+    pub fn trusted(&self) -> &TrustedSet {
+        &self.set
+    }
+
+    /// The verified state, to declare retained roles before the snapshot is read.
+    pub fn trusted_mut(&mut self) -> &mut TrustedSet {
+        &mut self.set
+    }
+
+    /// What to fetch next. Fails when the trusted snapshot does not list `targets.json`.
+    pub fn next(&self) -> Result<Next> {
+        let consistent = self.set.root().consistent_snapshot;
+        Ok(match self.phase {
+            Phase::Root { next, .. } => Next::Fetch {
+                role: Role::Root,
+                version: Some(next),
+                max_length: self.set.limits().root_max_length,
+            },
+            Phase::Timestamp => Next::Fetch {
+                role: Role::Timestamp,
+                version: None,
+                max_length: self.set.limits().timestamp_max_length,
+            },
+            Phase::Snapshot => Next::Fetch {
+                role: Role::Snapshot,
+                version: self
+                    .set
+                    .timestamp()
+                    .filter(|_| consistent)
+                    .map(|t| t.snapshot_meta.version),
+                max_length: self.set.snapshot_max_length(),
+            },
+            Phase::Targets => {
+                let (meta, max_length) = self.set.targets_meta("targets")?;
+                Next::Fetch {
+                    role: Role::Targets,
+                    version: consistent.then_some(meta.version),
+                    max_length,
+                }
+            }
+            Phase::Ready => Next::Ready,
+        })
+    }
+
+    /// The server has no `N.root.json`: the root chain is complete.
+    pub fn not_found(&mut self) -> Result<()> {
+        match self.phase {
+            Phase::Root { .. } => {
+                self.phase = Phase::Timestamp;
+                Ok(())
+            }
+            _ => Err(Error::new(
+                ErrorKind::Misuse,
+                "only a missing root version ends a step",
+            )),
+        }
+    }
+
+    /// Offers the locally cached copy of the file `next()` asks for. A timestamp is loaded as
+    /// the rollback baseline (the remote one is still needed: returns `false`); a snapshot or
+    /// targets that is still current makes the download unnecessary (returns `true`). Errors
+    /// mean the cache is unusable, which is not fatal: fetch instead.
+    pub fn offer_local(&mut self, bytes: &[u8]) -> Result<bool> {
+        match self.phase {
+            Phase::Timestamp => self
+                .set
+                .update_timestamp(Input::<NoReader>::Bytes(bytes))
+                .map(|_| false),
+            Phase::Snapshot => {
+                self.set
+                    .update_snapshot(Input::<NoReader>::Bytes(bytes), true)?;
+                self.phase = Phase::Targets;
+                Ok(true)
+            }
+            Phase::Targets => {
+                self.set.update_targets(Input::<NoReader>::Bytes(bytes))?;
+                self.phase = Phase::Ready;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Verifies the downloaded file `next()` asked for (general mode).
+    pub fn handle(&mut self, bytes: &[u8]) -> Result<Handled> {
+        if let Phase::Root { .. } = self.phase {
+            return self.handle_root(|set| set.update_root(bytes));
+        }
+        self.handle_input(Input::<NoReader>::Bytes(bytes))
+    }
+
+    /// Verifies the downloaded file `next()` asked for, streamed from `reader` (a root needs
+    /// [`handle_root_stream`](Self::handle_root_stream)).
+    pub fn handle_stream<R: embedded_io::Read>(
+        &mut self,
+        reader: R,
+        chunk: &mut [u8],
+    ) -> Result<Handled> {
+        if let Phase::Root { .. } = self.phase {
+            return Err(Error::new(
+                ErrorKind::Misuse,
+                "use handle_root_stream for root",
+            ));
+        }
+        self.handle_input(Input::Stream { reader, chunk })
+    }
+
+    /// Verifies `N.root.json` streamed from a source `open` can read twice (see
+    /// [`TrustedSet::update_root_stream`]).
+    pub fn handle_root_stream<R: embedded_io::Read>(
+        &mut self,
+        open: impl FnMut() -> R,
+        chunk: &mut [u8],
+    ) -> Result<Handled> {
+        self.handle_root(|set| set.update_root_stream(open, chunk))
+    }
+
+    fn handle_root(
+        &mut self,
+        update: impl FnOnce(&mut TrustedSet) -> Result<()>,
+    ) -> Result<Handled> {
+        let Phase::Root { next, fetched } = self.phase else {
+            return Err(Error::new(ErrorKind::Misuse, "not fetching root"));
+        };
+        update(&mut self.set)?;
+        let fetched = fetched + 1;
+        self.phase = if fetched >= self.set.limits().max_root_rotations {
+            Phase::Timestamp
+        } else {
+            Phase::Root {
+                next: next + 1,
+                fetched,
+            }
+        };
+        Ok(Handled::Persist)
+    }
+
+    fn handle_input<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<Handled> {
+        match self.phase {
+            Phase::Timestamp => {
+                let fresh = self.set.update_timestamp(input)?;
+                self.phase = Phase::Snapshot;
+                Ok(if fresh == Freshness::Updated {
+                    Handled::Persist
+                } else {
+                    Handled::Unchanged
+                })
+            }
+            Phase::Snapshot => {
+                self.set.update_snapshot(input, false)?;
+                self.phase = Phase::Targets;
+                Ok(Handled::Persist)
+            }
+            Phase::Targets => {
+                self.set.update_targets(input)?;
+                self.phase = Phase::Ready;
+                Ok(Handled::Persist)
+            }
+            Phase::Root { .. } | Phase::Ready => {
+                Err(Error::new(ErrorKind::Misuse, "nothing to handle"))
+            }
+        }
+    }
+
+    /// The role a failure in the current step is about.
+    pub fn current_role(&self) -> RoleKind {
+        match self.phase {
+            Phase::Root { .. } => RoleKind::Root,
+            Phase::Timestamp => RoleKind::Timestamp,
+            Phase::Snapshot => RoleKind::Snapshot,
+            Phase::Targets => RoleKind::Targets,
+            Phase::Ready => RoleKind::None,
+        }
+    }
+}

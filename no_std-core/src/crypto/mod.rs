@@ -1,0 +1,160 @@
+//! Public keys, key IDs and signature verification over streamed canonical bytes.
+//!
+//! `ed25519` always; `ecdsa-sha2-nistp256` with feature `ecdsa`; `rsassa-pss-sha256` with `std`.
+//! A key of any other type is kept as [`PublicKey::Unsupported`]: it is authorised but can never
+//! produce a valid signature, so it cannot help reach a threshold.
+
+mod pem;
+mod verifier;
+
+pub(crate) use verifier::{verifier_threshold, Signatures, Verifiers};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::Text;
+use crate::limits::MAX_KEYS;
+
+/// A key ID: the SHA-256 of the canonical key object.
+pub type KeyId = [u8; 32];
+
+/// A public key the core can verify with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicKey {
+    /// `ed25519` / `ed25519`.
+    Ed25519([u8; 32]),
+    /// `ecdsa` / `ecdsa-sha2-nistp256`, the SEC1 uncompressed point.
+    #[cfg(feature = "ecdsa")]
+    EcdsaP256(p256::ecdsa::VerifyingKey),
+    /// `rsa` / `rsassa-pss-sha256`.
+    #[cfg(feature = "std")]
+    RsaPss(alloc::boxed::Box<rsa::RsaPublicKey>),
+    /// A key type or scheme the core does not verify (or a malformed public key).
+    Unsupported,
+}
+
+/// A key with its ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// Its key ID.
+    pub keyid: KeyId,
+    /// Its public half.
+    pub public: PublicKey,
+}
+
+/// The keys of a root or of a set of delegations.
+pub type KeySet = heapless::Vec<Key, MAX_KEYS>;
+
+/// Finds a key by ID.
+pub(crate) fn find<'k>(keys: &'k [Key], keyid: &KeyId) -> Option<&'k Key> {
+    keys.iter().find(|k| &k.keyid == keyid)
+}
+
+/// Decodes lower-case hex into `out`, which it must fill exactly.
+pub(crate) fn hex_decode(hex: &[u8], out: &mut [u8]) -> Option<()> {
+    if hex.len() != out.len() * 2 {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let d = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        *o = (d(*pair.first()?)? << 4) | d(*pair.get(1)?)?;
+    }
+    Some(())
+}
+
+/// Reads a 64-hex-digit key ID.
+pub(crate) fn parse_keyid(hex: &[u8]) -> Option<KeyId> {
+    let mut id = [0u8; 32];
+    hex_decode(hex, &mut id).map(|()| id)
+}
+
+/// Longest `keyval.public` read: a 4096-bit RSA PEM is about 800 bytes.
+const MAX_PUBLIC: usize = 1024;
+
+/// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
+/// part of the object, covered by its key ID).
+pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<PublicKey> {
+    let mut keytype: Option<Text<32>> = None;
+    let mut scheme: Option<Text<32>> = None;
+    let mut public: Option<Text<MAX_PUBLIC>> = None;
+    let mut name = Text::<16>::default();
+    lx.begin_object().map_err(|e| e.in_field("keys"))?;
+    loop {
+        name.clear();
+        if !lx.next_key(&mut name)? {
+            break;
+        }
+        match name.get() {
+            Some(b"keytype") => keytype = Some(lx.text().map_err(|e| e.in_field("keys.keytype"))?),
+            Some(b"scheme") => scheme = Some(lx.text().map_err(|e| e.in_field("keys.scheme"))?),
+            Some(b"keyval") => {
+                lx.begin_object().map_err(|e| e.in_field("keys.keyval"))?;
+                let mut field = Text::<16>::default();
+                loop {
+                    field.clear();
+                    if !lx.next_key(&mut field)? {
+                        break;
+                    }
+                    if field.is(b"public") {
+                        public = Some(lx.text().map_err(|e| e.in_field("keys.keyval.public"))?);
+                    } else {
+                        lx.skip()?;
+                    }
+                }
+            }
+            _ => lx.skip()?,
+        }
+    }
+    let missing = |f| Error::new(ErrorKind::MissingField, f);
+    let keytype = keytype.ok_or(missing("keys.keytype"))?;
+    let scheme = scheme.ok_or(missing("keys.scheme"))?;
+    let public = public.ok_or(missing("keys.keyval.public"))?;
+    Ok(decode_public(keytype.get(), scheme.get(), public.get()).unwrap_or(PublicKey::Unsupported))
+}
+
+fn decode_public(
+    keytype: Option<&[u8]>,
+    scheme: Option<&[u8]>,
+    public: Option<&[u8]>,
+) -> Option<PublicKey> {
+    let public = public?;
+    match (keytype?, scheme?) {
+        (b"ed25519", b"ed25519") => {
+            let mut pk = [0u8; 32];
+            hex_decode(public, &mut pk)?;
+            Some(PublicKey::Ed25519(pk))
+        }
+        #[cfg(feature = "ecdsa")]
+        (b"ecdsa" | b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp256") => {
+            use p256::pkcs8::DecodePublicKey;
+            let mut der = [0u8; 128];
+            let der = pem::decode(public, &mut der)?;
+            p256::ecdsa::VerifyingKey::from_public_key_der(der)
+                .ok()
+                .map(PublicKey::EcdsaP256)
+        }
+        #[cfg(feature = "std")]
+        (b"rsa", b"rsassa-pss-sha256") => {
+            use rsa::pkcs8::DecodePublicKey;
+            let mut der = [0u8; 1100];
+            let der = pem::decode(public, &mut der)?;
+            rsa::RsaPublicKey::from_public_key_der(der)
+                .ok()
+                .map(|k| PublicKey::RsaPss(alloc::boxed::Box::new(k)))
+        }
+        _ => None,
+    }
+}
+
+impl PublicKey {
+    /// Whether two keys are the same public key (a key is counted once towards a threshold
+    /// even when listed under two key IDs).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        !matches!(self, Self::Unsupported) && self == other
+    }
+}

@@ -1,0 +1,246 @@
+//! Signature checks fed chunk by chunk with the canonical bytes of `signed`.
+
+use super::{find, Key, KeyId, PublicKey};
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::{Sink, Text};
+use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES};
+use crate::metadata::RoleKeys;
+
+/// One signature from the envelope.
+#[derive(Clone)]
+pub(crate) struct Sig {
+    keyid: KeyId,
+    bytes: heapless::Vec<u8, MAX_SIGNATURE>,
+}
+
+/// The envelope's `signatures`, for key IDs that parse (others can match no key).
+#[derive(Clone, Default)]
+pub(crate) struct Signatures(heapless::Vec<Sig, MAX_SIGNATURES>);
+
+impl Signatures {
+    /// Reads the `signatures` array. Two signatures with one key ID are refused, as python-tuf does.
+    pub(crate) fn parse<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Self> {
+        let field = "signatures";
+        let mut out = Self::default();
+        let mut seen_ids: heapless::Vec<KeyId, MAX_SIGNATURES> = heapless::Vec::new();
+        lx.begin_array().map_err(|e| e.in_field(field))?;
+        while lx.next_item()? {
+            let mut keyid: Option<Text<64>> = None;
+            let mut sig: Option<Text<{ MAX_SIGNATURE * 2 }>> = None;
+            let mut name = Text::<8>::default();
+            lx.begin_object().map_err(|e| e.in_field(field))?;
+            loop {
+                name.clear();
+                if !lx.next_key(&mut name)? {
+                    break;
+                }
+                match name.get() {
+                    Some(b"keyid") if keyid.is_none() => keyid = Some(lx.text()?),
+                    Some(b"sig") if sig.is_none() => sig = Some(lx.text()?),
+                    Some(b"keyid" | b"sig") => {
+                        return Err(Error::new(ErrorKind::DuplicateKey, "signatures"))
+                    }
+                    _ => lx.skip()?,
+                }
+            }
+            let keyid = keyid.ok_or(Error::new(ErrorKind::MissingField, "signatures.keyid"))?;
+            let sig = sig.ok_or(Error::new(ErrorKind::MissingField, "signatures.sig"))?;
+            let Some(id) = keyid.get().and_then(super::parse_keyid) else {
+                continue;
+            };
+            if seen_ids.contains(&id) {
+                return Err(Error::new(ErrorKind::BadValue, "signatures.keyid"));
+            }
+            seen_ids
+                .push(id)
+                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+            let Some(hex) = sig.get() else { continue };
+            let mut bytes = heapless::Vec::new();
+            if bytes.resize(hex.len() / 2, 0).is_err()
+                || super::hex_decode(hex, &mut bytes).is_none()
+            {
+                continue; // not a signature any key can have made
+            }
+            out.0
+                .push(Sig { keyid: id, bytes })
+                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+        }
+        Ok(out)
+    }
+
+    fn get(&self, keyid: &KeyId) -> Option<&Sig> {
+        self.0.iter().find(|s| &s.keyid == keyid)
+    }
+}
+
+enum Check {
+    Ed25519(ed25519_compact::VerifyingState),
+    #[cfg(feature = "ecdsa")]
+    EcdsaP256(
+        p256::ecdsa::VerifyingKey,
+        p256::ecdsa::Signature,
+        sha2::Sha256,
+    ),
+    #[cfg(feature = "std")]
+    RsaPss(
+        alloc::boxed::Box<rsa::RsaPublicKey>,
+        alloc::vec::Vec<u8>,
+        sha2::Sha256,
+    ),
+}
+
+impl Check {
+    fn new(key: &PublicKey, sig: &[u8]) -> Option<Self> {
+        match key {
+            PublicKey::Ed25519(pk) => {
+                let sig = ed25519_compact::Signature::from_slice(sig).ok()?;
+                ed25519_compact::PublicKey::new(*pk)
+                    .verify_incremental(&sig)
+                    .ok()
+                    .map(Self::Ed25519)
+            }
+            #[cfg(feature = "ecdsa")]
+            PublicKey::EcdsaP256(vk) => {
+                let sig = p256::ecdsa::Signature::from_der(sig)
+                    .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
+                    .ok()?;
+                Some(Self::EcdsaP256(*vk, sig, sha2::Digest::new()))
+            }
+            #[cfg(feature = "std")]
+            PublicKey::RsaPss(k) => {
+                Some(Self::RsaPss(k.clone(), sig.to_vec(), sha2::Digest::new()))
+            }
+            PublicKey::Unsupported => None,
+        }
+    }
+
+    fn absorb(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Ed25519(st) => st.absorb(bytes),
+            #[cfg(feature = "ecdsa")]
+            Self::EcdsaP256(_, _, h) => sha2::Digest::update(h, bytes),
+            #[cfg(feature = "std")]
+            Self::RsaPss(_, _, h) => sha2::Digest::update(h, bytes),
+        }
+    }
+
+    fn verify(self) -> bool {
+        match self {
+            Self::Ed25519(st) => st.verify().is_ok(),
+            #[cfg(feature = "ecdsa")]
+            Self::EcdsaP256(vk, sig, h) => {
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                let digest = sha2::Digest::finalize(h);
+                // Accept high-S signatures, as the reference (pyca/cryptography) does.
+                let sig = sig.normalize_s().unwrap_or(sig);
+                vk.verify_prehash(&digest, &sig).is_ok()
+            }
+            #[cfg(feature = "std")]
+            Self::RsaPss(k, sig, h) => {
+                let digest = sha2::Digest::finalize(h);
+                use rsa::traits::{PublicKeyParts, SignatureScheme};
+                // securesystemslib verifies with any salt length (PSS.AUTO); signers use the
+                // digest length (current) or the maximum (older releases).
+                let max_salt = k.size().saturating_sub(32 + 2);
+                [32, max_salt, 0].into_iter().any(|salt| {
+                    rsa::Pss::new_with_salt::<sha2::Sha256>(salt)
+                        .verify(&k, &digest, &sig)
+                        .is_ok()
+                })
+            }
+        }
+    }
+}
+
+/// Verifiers for every authorised key that signed, fed together.
+pub(crate) struct Verifiers {
+    checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Verifiers {
+    pub(crate) fn new() -> Self {
+        Self {
+            checks: heapless::Vec::new(),
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// Starts a check for each of `role`'s keys that has a signature (each key ID once).
+    pub(crate) fn add_role(
+        &mut self,
+        keys: &[Key],
+        role: &RoleKeys,
+        sigs: &Signatures,
+    ) -> Result<()> {
+        for keyid in &role.keyids {
+            if self.checks.iter().any(|(id, _)| id == keyid) {
+                continue;
+            }
+            let (Some(key), Some(sig)) = (find(keys, keyid), sigs.get(keyid)) else {
+                continue;
+            };
+            if let Some(check) = Check::new(&key.public, &sig.bytes) {
+                self.checks
+                    .push((*keyid, check))
+                    .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        let data = self.buf.get(..self.len).unwrap_or_default();
+        for (_, c) in &mut self.checks {
+            c.absorb(data);
+        }
+        self.len = 0;
+    }
+
+    /// Key IDs whose signature verified.
+    pub(crate) fn finish(mut self) -> heapless::Vec<KeyId, MAX_ROLE_KEYS> {
+        self.flush();
+        let mut ok = heapless::Vec::new();
+        for (id, c) in self.checks {
+            if c.verify() {
+                let _ = ok.push(id); // same capacity as `checks`
+            }
+        }
+        ok
+    }
+}
+
+impl Sink for Verifiers {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.flush();
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            for (_, c) in &mut self.checks {
+                c.absorb(bytes);
+            }
+        }
+    }
+}
+
+/// Whether `valid` signatures by distinct keys reach `role`'s threshold.
+pub(crate) fn verifier_threshold(keys: &[Key], role: &RoleKeys, valid: &[KeyId]) -> bool {
+    let mut counted: heapless::Vec<&PublicKey, MAX_ROLE_KEYS> = heapless::Vec::new();
+    for keyid in role.keyids.iter().filter(|id| valid.contains(id)) {
+        let Some(key) = find(keys, keyid) else {
+            continue;
+        };
+        if counted.iter().any(|k| k.same_as(&key.public)) {
+            continue;
+        }
+        let _ = counted.push(&key.public); // role.keyids has the same capacity
+    }
+    counted.len() as u64 >= role.threshold
+}

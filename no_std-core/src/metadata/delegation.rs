@@ -1,0 +1,363 @@
+//! Delegations of a targets role, evaluated for one target path as they are read: only the
+//! roles that the path is delegated to are kept (in order, up to the first terminating one),
+//! with the keys they need, so nothing grows with the number of delegations.
+
+use super::root::{parse_keys, parse_role};
+use super::succinct::bin_name;
+use super::{RoleKeys, RoleName};
+use crate::crypto::KeySet;
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::Text;
+use crate::limits::{MAX_PATH, MAX_SEARCH_STACK};
+use sha2::{Digest, Sha256};
+
+/// A delegated role that the searched path is delegated to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegated {
+    /// The role's name.
+    pub name: RoleName,
+    /// Its keys and threshold.
+    pub role: RoleKeys,
+    /// Whether the search stops after this role.
+    pub terminating: bool,
+}
+
+/// The delegations of one targets role, as they matter to one target path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matches {
+    /// The delegation keys.
+    pub keys: KeySet,
+    /// The roles to visit, in order.
+    pub roles: heapless::Vec<Delegated, MAX_SEARCH_STACK>,
+}
+
+const TOP_LEVEL: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
+
+/// Reads a `delegations` object, keeping the roles `path` is delegated to.
+pub(crate) fn parse<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    path: Option<&str>,
+) -> Result<Matches> {
+    let mut out = Matches::default();
+    let (mut has_keys, mut has_roles, mut has_succinct) = (false, false, false);
+    let mut stopped = false;
+    let mut key = Text::<16>::default();
+    lx.begin_object().map_err(|e| e.in_field("delegations"))?;
+    loop {
+        key.clear();
+        if !lx.next_key(&mut key)? {
+            break;
+        }
+        match key.get() {
+            Some(b"keys") => {
+                parse_keys(lx, &mut out.keys).map_err(|e| e.in_field("delegations.keys"))?;
+                has_keys = true;
+            }
+            Some(b"roles") => {
+                has_roles = true;
+                lx.begin_array()
+                    .map_err(|e| e.in_field("delegations.roles"))?;
+                while lx.next_item()? {
+                    let role = parse_delegated_role(lx, path)?;
+                    if let (Some(role), false) = (role, stopped) {
+                        stopped = role.terminating;
+                        out.roles
+                            .push(role)
+                            .map_err(|_| Error::new(ErrorKind::Limit, "delegations.roles"))?;
+                    }
+                }
+            }
+            Some(b"succinct_roles") => {
+                has_succinct = true;
+                let (mut bits, mut prefix) = (None, None);
+                let role = parse_role(lx, |lx, k| {
+                    match k {
+                        b"bit_length" => bits = Some(lx.uint()?),
+                        b"name_prefix" => prefix = Some(lx.text::<64>()?),
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                })
+                .map_err(|e| e.in_field("delegations.succinct_roles"))?;
+                let bits = bits.ok_or(Error::new(
+                    ErrorKind::MissingField,
+                    "succinct_roles.bit_length",
+                ))?;
+                let prefix = prefix.ok_or(Error::new(
+                    ErrorKind::MissingField,
+                    "succinct_roles.name_prefix",
+                ))?;
+                let prefix = prefix
+                    .get()
+                    .and_then(|p| core::str::from_utf8(p).ok())
+                    .ok_or(Error::new(ErrorKind::Limit, "succinct_roles.name_prefix"))?;
+                let bits = u32::try_from(bits)
+                    .map_err(|_| Error::new(ErrorKind::BadValue, "succinct_roles.bit_length"))?;
+                let name = bin_name(prefix, bits, path.unwrap_or_default())
+                    .map_err(|e| e.in_field("succinct_roles.bit_length"))?;
+                if path.is_some() {
+                    out.roles
+                        .push(Delegated {
+                            name,
+                            role,
+                            terminating: false,
+                        })
+                        .map_err(|_| Error::new(ErrorKind::Limit, "delegations"))?;
+                }
+            }
+            _ => lx.skip()?,
+        }
+    }
+    if !has_keys {
+        return Err(Error::new(ErrorKind::MissingField, "delegations.keys"));
+    }
+    if has_roles == has_succinct {
+        return Err(Error::new(
+            ErrorKind::BadValue,
+            "delegations (exactly one of roles, succinct_roles)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads one entry of `roles`; `Some` when `path` is delegated to it.
+fn parse_delegated_role<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    path: Option<&str>,
+) -> Result<Option<Delegated>> {
+    let (mut name, mut terminating) = (None, None);
+    let (mut has_paths, mut has_prefixes, mut matched) = (false, false, false);
+    let hash = path.map(|p| Sha256::digest(p.as_bytes()));
+    let role = parse_role(lx, |lx, k| {
+        match k {
+            b"name" => name = Some(lx.text::<{ crate::limits::MAX_ROLE_NAME }>()?),
+            b"terminating" => terminating = Some(lx.boolean()?),
+            b"paths" => {
+                has_paths = true;
+                lx.begin_array()?;
+                while lx.next_item()? {
+                    let pattern: Text<MAX_PATH> = lx.text()?;
+                    let pattern = pattern
+                        .get()
+                        .ok_or(Error::new(ErrorKind::Limit, "delegations.roles.paths"))?;
+                    let pattern = core::str::from_utf8(pattern)
+                        .map_err(|_| Error::new(ErrorKind::Utf8, "paths"))?;
+                    matched |= path.is_some_and(|p| glob_match(pattern, p));
+                }
+            }
+            b"path_hash_prefixes" => {
+                has_prefixes = true;
+                lx.begin_array()?;
+                while lx.next_item()? {
+                    let prefix: Text<64> = lx.text()?;
+                    let prefix = prefix
+                        .get()
+                        .ok_or(Error::new(ErrorKind::BadValue, "path_hash_prefixes"))?;
+                    matched |= hash.as_ref().is_some_and(|h| hex_starts_with(h, prefix));
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })
+    .map_err(|e| e.in_field("delegations.roles"))?;
+    let name = name.ok_or(Error::new(
+        ErrorKind::MissingField,
+        "delegations.roles.name",
+    ))?;
+    let name = name
+        .get()
+        .and_then(|n| core::str::from_utf8(n).ok())
+        .ok_or(Error::new(ErrorKind::Limit, "delegations.roles.name"))?;
+    if name.is_empty() || TOP_LEVEL.contains(&name) {
+        return Err(Error::new(ErrorKind::BadValue, "delegations.roles.name"));
+    }
+    let terminating = terminating.ok_or(Error::new(
+        ErrorKind::MissingField,
+        "delegations.roles.terminating",
+    ))?;
+    if has_paths == has_prefixes {
+        return Err(Error::new(
+            ErrorKind::BadValue,
+            "delegations.roles (exactly one of paths, path_hash_prefixes)",
+        ));
+    }
+    if !matched {
+        return Ok(None);
+    }
+    let name = RoleName::try_from(name)
+        .map_err(|_| Error::new(ErrorKind::Limit, "delegations.roles.name"))?;
+    Ok(Some(Delegated {
+        name,
+        role,
+        terminating,
+    }))
+}
+
+/// Whether the lower-case hex of `digest` starts with `prefix`.
+fn hex_starts_with(digest: &[u8], prefix: &[u8]) -> bool {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    prefix.len() <= digest.len() * 2
+        && prefix.iter().enumerate().all(|(i, &c)| {
+            let byte = digest.get(i / 2).copied().unwrap_or(0);
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0xf };
+            HEX.get(usize::from(nibble)) == Some(&c)
+        })
+}
+
+/// TUF's `paths` pattern match (python-tuf's `_is_target_in_pathpattern`): both split on `/`
+/// into the same number of parts, each part matched by `fnmatch` (`*`, `?`, `[...]`, `[!...]`),
+/// so `*` never crosses a `/`.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let (mut pp, mut tp) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (pp.next(), tp.next()) {
+            (None, None) => return true,
+            (Some(p), Some(t)) if fnmatch(p, t) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// One-character matcher of a pattern: a literal, `?`, or a bracket set.
+enum Atom<'p> {
+    Star,
+    Any,
+    Char(char),
+    Set { items: &'p str, negate: bool },
+}
+
+/// Splits the next atom off `p` (Python's `fnmatch.translate` rules for brackets).
+fn next_atom(p: &str) -> Option<(Atom<'_>, &str)> {
+    let mut chars = p.chars();
+    let c = chars.next()?;
+    let rest = chars.as_str();
+    Some(match c {
+        '*' => (Atom::Star, rest),
+        '?' => (Atom::Any, rest),
+        '[' => {
+            let body = rest;
+            let negate = body.starts_with('!');
+            let start = usize::from(negate);
+            // A `]` right after `[` or `[!` is a literal member.
+            let search_from =
+                start + usize::from(body.get(start..).is_some_and(|b| b.starts_with(']')));
+            match body.get(search_from..).and_then(|b| b.find(']')) {
+                Some(end) => {
+                    let close = search_from + end;
+                    let items = body.get(start..close).unwrap_or_default();
+                    (
+                        Atom::Set { items, negate },
+                        body.get(close + 1..).unwrap_or_default(),
+                    )
+                }
+                None => (Atom::Char('['), rest),
+            }
+        }
+        c => (Atom::Char(c), rest),
+    })
+}
+
+fn set_contains(items: &str, c: char) -> bool {
+    let chars: heapless::Vec<char, MAX_PATH> = items.chars().take(MAX_PATH).collect();
+    let mut i = 0;
+    while let Some(&lo) = chars.get(i) {
+        if chars.get(i + 1) == Some(&'-') {
+            if let Some(&hi) = chars.get(i + 2) {
+                if lo <= c && c <= hi {
+                    return true;
+                }
+                i += 3;
+                continue;
+            }
+        }
+        if lo == c {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn atom_matches(atom: &Atom<'_>, c: char) -> bool {
+    match atom {
+        Atom::Star => true,
+        Atom::Any => true,
+        Atom::Char(x) => *x == c,
+        Atom::Set { items, negate } => set_contains(items, c) != *negate,
+    }
+}
+
+/// `fnmatch.fnmatchcase` for one path part: greedy `*` with backtracking to the last star.
+fn fnmatch(pattern: &str, text: &str) -> bool {
+    let (mut p, mut t) = (pattern, text);
+    let mut backtrack: Option<(&str, &str)> = None;
+    loop {
+        match next_atom(p) {
+            Some((Atom::Star, rest)) => {
+                backtrack = Some((rest, t));
+                p = rest;
+                continue;
+            }
+            Some((atom, rest)) => {
+                let mut tc = t.chars();
+                if let Some(c) = tc.next() {
+                    if atom_matches(&atom, c) {
+                        p = rest;
+                        t = tc.as_str();
+                        continue;
+                    }
+                }
+            }
+            None if t.is_empty() => return true,
+            None => {}
+        }
+        // Mismatch: let the last star swallow one more character.
+        let Some((after_star, star_t)) = backtrack else {
+            return false;
+        };
+        let mut tc = star_t.chars();
+        if tc.next().is_none() {
+            return false;
+        }
+        backtrack = Some((after_star, tc.as_str()));
+        p = after_star;
+        t = tc.as_str();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_stays_within_a_part() {
+        assert!(glob_match("firmware/*", "firmware/a.bin"));
+        assert!(!glob_match("firmware/*", "firmware/x/a.bin"));
+        assert!(glob_match("*/*.bin", "a/b.bin"));
+        assert!(glob_match("*", "ß"));
+        assert!(!glob_match("*", "a/b"));
+        assert!(glob_match("a*b*c", "aXbYbc"));
+    }
+
+    #[test]
+    fn brackets_and_question_marks() {
+        assert!(glob_match("v?.bin", "v1.bin"));
+        assert!(glob_match("v?.bin", "vß.bin"));
+        assert!(!glob_match("v?.bin", "v12.bin"));
+        assert!(glob_match("[a-c]x", "bx"));
+        assert!(!glob_match("[!a-c]x", "bx"));
+        assert!(glob_match("[]]", "]"));
+        assert!(glob_match("[", "["));
+        assert!(glob_match("[!]]", "a"));
+    }
+
+    #[test]
+    fn hex_prefixes() {
+        assert!(hex_starts_with(&[0xab, 0xcd], b"abc"));
+        assert!(!hex_starts_with(&[0xab, 0xcd], b"abd"));
+        assert!(hex_starts_with(&[0xab], b""));
+    }
+}

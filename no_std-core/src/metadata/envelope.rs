@@ -1,0 +1,207 @@
+//! The signed envelope `{"signatures": [...], "signed": {...}}` and its signature check, in
+//! both modes.
+//!
+//! General mode reads the whole file once to extract `signed` (any member order), then feeds
+//! the canonical form of `signed` to the verifiers. Streaming mode reads the file once: the
+//! `signatures` come first in canonical order, so the verifiers are ready when `signed` starts
+//! and consume its canonical bytes while the body is being extracted.
+
+use super::{parse_signed, Body, Common, RoleKeys};
+use crate::crypto::{Key, KeyId, Signatures, Verifiers};
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::canonical::emit_value;
+use crate::json::lexer::{Canon, Canonical, Lexer, NoCanon, Tap};
+use crate::json::source::{FileDigests, ReadSource, SliceSource, Source};
+use crate::json::{Sink, Text};
+use crate::limits::MAX_ROLE_KEYS;
+use sha2::{Digest, Sha256};
+
+/// Who must have signed: a role's keys and threshold.
+pub(crate) type Authority<'k> = (&'k [Key], &'k RoleKeys);
+
+/// A file read in general mode, its signatures not yet checked.
+pub(crate) struct General<'a> {
+    buf: &'a [u8],
+    signed_at: usize,
+    sigs: Signatures,
+    pub(crate) common: Common,
+}
+
+impl<'a> General<'a> {
+    /// Reads the envelope and, through `body`, the role's fields.
+    pub(crate) fn parse<B: Body>(buf: &'a [u8], body: &mut B) -> Result<Self> {
+        let mut lx = Lexer::new(SliceSource::new(buf), NoCanon);
+        let (mut sigs, mut signed) = (None, None);
+        let mut key = Text::<16>::default();
+        lx.begin_object()?;
+        loop {
+            key.clear();
+            if !lx.next_key(&mut key)? {
+                break;
+            }
+            match key.get() {
+                Some(b"signatures") if sigs.is_none() => sigs = Some(Signatures::parse(&mut lx)?),
+                Some(b"signed") if signed.is_none() => {
+                    let at = lx.value_offset()?;
+                    signed = Some((at, parse_signed(&mut lx, body)?));
+                }
+                Some(b"signatures" | b"signed") => {
+                    return Err(Error::at(ErrorKind::DuplicateKey, lx.key_at))
+                }
+                _ => lx.skip()?,
+            }
+        }
+        lx.finish()?;
+        let sigs = sigs.ok_or(Error::new(ErrorKind::MissingField, "signatures"))?;
+        let (signed_at, common) = signed.ok_or(Error::new(ErrorKind::MissingField, "signed"))?;
+        Ok(Self {
+            buf,
+            signed_at,
+            sigs,
+            common,
+        })
+    }
+
+    /// Requires every authority's threshold over the canonical form of `signed`.
+    pub(crate) fn verify(&self, authorities: &[Authority<'_>]) -> Result<()> {
+        let mut v = Verifiers::new();
+        for (keys, role) in authorities {
+            v.add_role(keys, role, &self.sigs)?;
+        }
+        emit_value(self.buf, self.signed_at, &mut v)?;
+        let valid = v.finish();
+        check_thresholds(authorities, &valid)
+    }
+}
+
+fn check_thresholds(authorities: &[Authority<'_>], valid: &[KeyId]) -> Result<()> {
+    for (keys, role) in authorities {
+        if !crate::crypto::verifier_threshold(keys, role, valid) {
+            return Err(Error::new(ErrorKind::Threshold, "signatures"));
+        }
+    }
+    Ok(())
+}
+
+/// What streaming a file established.
+pub(crate) struct Streamed {
+    pub(crate) common: Common,
+    /// Key IDs whose signature verified.
+    pub(crate) valid: heapless::Vec<KeyId, MAX_ROLE_KEYS>,
+    /// Digests of the whole file (those requested).
+    pub(crate) digests: FileDigests,
+    /// Its length.
+    pub(crate) length: u64,
+}
+
+/// Reads and verifies a canonical-order file in one pass from `reader`, through `chunk`.
+pub(crate) fn stream<R: embedded_io::Read, B: Body>(
+    reader: R,
+    chunk: &mut [u8],
+    max_length: u64,
+    digests: FileDigests,
+    body: &mut B,
+    authority: Authority<'_>,
+) -> Result<Streamed> {
+    let mut verifiers = Verifiers::new();
+    let (common, digests, length) = {
+        let src = ReadSource::new(reader, chunk, max_length, digests);
+        let mut lx = Lexer::new(src, Canonical::strict(&mut verifiers, false));
+        let mut common = None;
+        let mut seen_sigs = false;
+        let mut key = Text::<16>::default();
+        lx.begin_object()?;
+        loop {
+            key.clear();
+            if !lx.next_key(&mut key)? {
+                break;
+            }
+            match key.get() {
+                Some(b"signatures") => {
+                    let sigs = Signatures::parse(&mut lx)?;
+                    seen_sigs = true;
+                    let (keys, role) = authority;
+                    lx.canon
+                        .sink()
+                        .ok_or(Error::new(ErrorKind::Misuse, ""))?
+                        .add_role(keys, role, &sigs)?;
+                }
+                Some(b"signed") => {
+                    lx.canon.on = true;
+                    common = Some(parse_signed(&mut lx, body)?);
+                    lx.canon.on = false;
+                }
+                _ => lx.skip()?,
+            }
+        }
+        lx.finish()?;
+        lx.src.drain()?;
+        if !seen_sigs {
+            return Err(Error::new(ErrorKind::MissingField, "signatures"));
+        }
+        let common = common.ok_or(Error::new(ErrorKind::MissingField, "signed"))?;
+        let length = lx.src.total();
+        (common, core::mem::take(&mut lx.src.digests), length)
+    };
+    Ok(Streamed {
+        common,
+        valid: verifiers.finish(),
+        digests,
+        length,
+    })
+}
+
+/// Requires `authority`'s threshold among the key IDs a stream verified.
+pub(crate) fn require(authority: Authority<'_>, valid: &[KeyId]) -> Result<()> {
+    check_thresholds(&[authority], valid)
+}
+
+/// Reads one value and returns the SHA-256 of its canonical form (a key ID), whatever the mode.
+pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
+    lx: &mut Lexer<S, K>,
+    read: impl FnOnce(&mut Lexer<S, K>) -> Result<T>,
+) -> Result<(T, [u8; 32])> {
+    let start = lx.value_offset()?;
+    let tapped = lx
+        .canon
+        .tap()
+        .map(|t| *t = Some(Tap::Hash(Sha256::new())))
+        .is_some();
+    let value = read(lx)?;
+    if tapped {
+        return match lx.canon.tap().and_then(Option::take) {
+            Some(Tap::Hash(h)) => Ok((value, h.finalize().into())),
+            _ => Err(Error::new(ErrorKind::Misuse, "")),
+        };
+    }
+    let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
+    let mut h = Sha256::new();
+    emit_value(buf, start, &mut h)?;
+    Ok((value, h.finalize().into()))
+}
+
+/// Reads one value and writes its canonical form to `sink`, whatever the mode.
+pub(crate) fn capture_canonical<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    sink: &mut impl Sink,
+) -> Result<()> {
+    let start = lx.value_offset()?;
+    let tapped = lx
+        .canon
+        .tap()
+        .map(|t| *t = Some(Tap::Keep(Default::default())))
+        .is_some();
+    lx.skip()?;
+    if tapped {
+        return match lx.canon.tap().and_then(Option::take) {
+            Some(Tap::Keep(k)) if !k.overflow => {
+                sink.write(&k.buf);
+                Ok(())
+            }
+            Some(Tap::Keep(_)) => Err(Error::new(ErrorKind::Limit, "custom")),
+            _ => Err(Error::new(ErrorKind::Misuse, "")),
+        };
+    }
+    let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
+    emit_value(buf, start, sink)
+}

@@ -1,0 +1,277 @@
+//! `meta` entries (METAFILES) and target file info (TARGETS), with the hashes they pin.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::Text;
+use crate::limits::MAX_CUSTOM;
+use sha2::{Digest, Sha256, Sha512};
+
+/// The hashes listed for a file. An algorithm other than sha256/sha512 cannot be checked, so a
+/// file listing one never matches (as in python-tuf).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hashes {
+    /// `sha256`.
+    pub sha256: Option<[u8; 32]>,
+    /// `sha512`.
+    pub sha512: Option<[u8; 64]>,
+    /// Some other algorithm was listed.
+    pub unsupported: bool,
+}
+
+impl Hashes {
+    /// Reads a `hashes` object (non-empty, lower-case hex).
+    pub(crate) fn parse<S: Source, K: Canon>(
+        lx: &mut Lexer<S, K>,
+        field: &'static str,
+    ) -> Result<Self> {
+        let mut h = Self::default();
+        let mut algo = Text::<16>::default();
+        let mut any = false;
+        lx.begin_object().map_err(|e| e.in_field(field))?;
+        loop {
+            algo.clear();
+            if !lx.next_key(&mut algo)? {
+                break;
+            }
+            any = true;
+            let hex: Text<128> = lx.text().map_err(|e| e.in_field(field))?;
+            let hex = hex.get().unwrap_or_default();
+            let bad = Error::new(ErrorKind::BadValue, field);
+            match algo.get() {
+                Some(b"sha256") => {
+                    let mut d = [0; 32];
+                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
+                    h.sha256 = Some(d);
+                }
+                Some(b"sha512") => {
+                    let mut d = [0; 64];
+                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
+                    h.sha512 = Some(d);
+                }
+                _ => h.unsupported = true,
+            }
+        }
+        if !any {
+            return Err(Error::new(ErrorKind::BadValue, field));
+        }
+        Ok(h)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.sha512.is_none() && !self.unsupported
+    }
+
+    /// Digests to compute while a file streams in.
+    pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
+        crate::json::source::FileDigests::new(self.sha256.is_some(), self.sha512.is_some())
+    }
+
+    /// Checks computed digests against these hashes.
+    pub(crate) fn check(&self, got: crate::json::source::FileDigests) -> bool {
+        if self.unsupported {
+            return false;
+        }
+        let ok256 = match (self.sha256, got.sha256) {
+            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        let ok512 = match (self.sha512, got.sha512) {
+            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        ok256 && ok512
+    }
+
+    /// Checks a whole buffer against these hashes.
+    pub(crate) fn check_bytes(&self, data: &[u8]) -> bool {
+        let mut d = self.digests();
+        if let Some(h) = &mut d.sha256 {
+            h.update(data);
+        }
+        if let Some(h) = &mut d.sha512 {
+            h.update(data);
+        }
+        self.check(d)
+    }
+}
+
+/// A `meta` entry: the version of a metadata file and, optionally, its length and hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaFile {
+    /// `version`.
+    pub version: u64,
+    /// `length`, when listed.
+    pub length: Option<u64>,
+    /// `hashes`, when listed.
+    pub hashes: Hashes,
+}
+
+impl MetaFile {
+    pub(crate) fn parse<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Self> {
+        let (mut version, mut length, mut hashes) = (None, None, None);
+        let mut key = Text::<16>::default();
+        lx.begin_object().map_err(|e| e.in_field("meta"))?;
+        loop {
+            key.clear();
+            if !lx.next_key(&mut key)? {
+                break;
+            }
+            match key.get() {
+                Some(b"version") => {
+                    version = Some(lx.uint().map_err(|e| e.in_field("meta.version"))?)
+                }
+                Some(b"length") => length = Some(lx.uint().map_err(|e| e.in_field("meta.length"))?),
+                Some(b"hashes") => hashes = Some(Hashes::parse(lx, "meta.hashes")?),
+                _ => lx.skip()?,
+            }
+        }
+        let version = version.ok_or(Error::new(ErrorKind::MissingField, "meta.version"))?;
+        if version == 0 {
+            return Err(Error::new(ErrorKind::BadValue, "meta.version"));
+        }
+        Ok(Self {
+            version,
+            length,
+            hashes: hashes.unwrap_or_default(),
+        })
+    }
+
+    /// Checks a whole file against the listed length and hashes.
+    pub(crate) fn check_bytes(&self, data: &[u8]) -> Result<()> {
+        if self.length.is_some_and(|l| l != data.len() as u64) {
+            return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
+        }
+        if !self.hashes.is_empty() && !self.hashes.check_bytes(data) {
+            return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
+        }
+        Ok(())
+    }
+}
+
+/// What a targets role says of one target file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetFile {
+    /// Exact length in bytes.
+    pub length: u64,
+    /// Its hashes (at least one).
+    pub hashes: Hashes,
+    /// Canonical JSON of `custom`, when present (otuf reads `version`, `hardware`, `channel`).
+    pub custom: Option<heapless::Vec<u8, MAX_CUSTOM>>,
+}
+
+/// Collects canonical bytes of a value, up to [`MAX_CUSTOM`].
+#[derive(Default)]
+pub(crate) struct CustomBuf {
+    pub(crate) buf: heapless::Vec<u8, MAX_CUSTOM>,
+    pub(crate) overflow: bool,
+}
+
+impl crate::json::Sink for CustomBuf {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.buf.extend_from_slice(bytes).is_err() {
+            self.overflow = true;
+        }
+    }
+}
+
+impl TargetFile {
+    /// Reads a target's info; `keep_custom` captures `custom` (only the searched target needs it).
+    pub(crate) fn parse<S: Source, K: Canon>(
+        lx: &mut Lexer<S, K>,
+        keep_custom: bool,
+    ) -> Result<Self> {
+        let (mut length, mut hashes, mut custom) = (None, None, None);
+        let mut key = Text::<16>::default();
+        lx.begin_object().map_err(|e| e.in_field("targets"))?;
+        loop {
+            key.clear();
+            if !lx.next_key(&mut key)? {
+                break;
+            }
+            match key.get() {
+                Some(b"length") => {
+                    length = Some(lx.uint().map_err(|e| e.in_field("targets.length"))?)
+                }
+                Some(b"hashes") => hashes = Some(Hashes::parse(lx, "targets.hashes")?),
+                Some(b"custom") if keep_custom => {
+                    let mut buf = CustomBuf::default();
+                    crate::metadata::envelope::capture_canonical(lx, &mut buf)?;
+                    if buf.overflow {
+                        return Err(Error::new(ErrorKind::Limit, "targets.custom"));
+                    }
+                    custom = Some(buf.buf);
+                }
+                _ => lx.skip()?,
+            }
+        }
+        Ok(Self {
+            length: length.ok_or(Error::new(ErrorKind::MissingField, "targets.length"))?,
+            hashes: hashes.ok_or(Error::new(ErrorKind::MissingField, "targets.hashes"))?,
+            custom,
+        })
+    }
+}
+
+/// Checks a target file fed chunk by chunk: never more than its length, then its hashes.
+pub struct TargetVerifier {
+    length: u64,
+    seen: u64,
+    hashes: Hashes,
+    sha256: Option<Sha256>,
+    sha512: Option<Sha512>,
+}
+
+impl TargetVerifier {
+    /// Starts checking a download of `target`.
+    pub fn new(target: &TargetFile) -> Self {
+        Self {
+            length: target.length,
+            seen: 0,
+            hashes: target.hashes.clone(),
+            sha256: target.hashes.sha256.map(|_| Sha256::new()),
+            sha512: target.hashes.sha512.map(|_| Sha512::new()),
+        }
+    }
+
+    /// Most bytes still acceptable.
+    pub fn remaining(&self) -> u64 {
+        self.length - self.seen
+    }
+
+    /// Feeds the next chunk; refuses any byte past the signed length.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<()> {
+        let n = chunk.len() as u64;
+        if n > self.remaining() {
+            return Err(
+                Error::new(ErrorKind::TargetLength, "length").in_role(crate::RoleKind::Target)
+            );
+        }
+        self.seen += n;
+        if let Some(h) = &mut self.sha256 {
+            h.update(chunk);
+        }
+        if let Some(h) = &mut self.sha512 {
+            h.update(chunk);
+        }
+        Ok(())
+    }
+
+    /// Checks that the whole file arrived and that every listed hash matches.
+    pub fn finish(self) -> Result<()> {
+        let role = crate::RoleKind::Target;
+        if self.seen != self.length {
+            return Err(Error::new(ErrorKind::TargetLength, "length").in_role(role));
+        }
+        let got = crate::json::source::FileDigests {
+            sha256: self.sha256,
+            sha512: self.sha512,
+        };
+        if !self.hashes.check(got) {
+            return Err(Error::new(ErrorKind::TargetHash, "hashes").in_role(role));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! The TUF metadata model, read from borrowed bytes into fixed-capacity structures.
+//!
+//! Each role's `signed` body is read by one parser that does not care about member order, so
+//! the same code serves general mode (any valid JSON) and streaming mode (canonical order, read
+//! once). Unknown fields are skipped, but still covered by the signature.
+
+pub(crate) mod delegation;
+pub(crate) mod envelope;
+pub(crate) mod meta;
+pub(crate) mod root;
+pub(crate) mod snapshot;
+pub(crate) mod succinct;
+pub(crate) mod targets;
+pub(crate) mod timestamp;
+
+pub use delegation::{glob_match, Delegated};
+pub use meta::{Hashes, MetaFile, TargetFile, TargetVerifier};
+pub use root::Root;
+pub use snapshot::Snapshot;
+pub use succinct::SuccinctRoles;
+pub use targets::Targets;
+pub use timestamp::Timestamp;
+
+use crate::crypto::KeyId;
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::Text;
+use crate::limits::{MAX_ROLE_KEYS, MAX_ROLE_NAME};
+use crate::time::UnixTime;
+
+/// A role name (delegated names can be anything up to [`MAX_ROLE_NAME`] bytes).
+pub type RoleName = heapless::String<MAX_ROLE_NAME>;
+
+/// The keys authorised for a role and how many must sign.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleKeys {
+    /// Authorised key IDs, each once.
+    pub keyids: heapless::Vec<KeyId, MAX_ROLE_KEYS>,
+    /// Signatures by distinct keys required (at least 1).
+    pub threshold: u64,
+}
+
+impl RoleKeys {
+    /// Reads a `keyids` array.
+    pub(crate) fn parse_keyids<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>) -> Result<()> {
+        let field = "keyids";
+        lx.begin_array().map_err(|e| e.in_field(field))?;
+        while lx.next_item()? {
+            let t: Text<64> = lx.text().map_err(|e| e.in_field(field))?;
+            let id = t
+                .get()
+                .and_then(crate::crypto::parse_keyid)
+                .ok_or(Error::new(ErrorKind::BadValue, field))?;
+            if self.keyids.contains(&id) {
+                return Err(Error::new(ErrorKind::BadValue, "keyids (duplicate)"));
+            }
+            self.keyids
+                .push(id)
+                .map_err(|_| Error::new(ErrorKind::Limit, field))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a `threshold` (at least 1).
+    pub(crate) fn parse_threshold<S: Source, K: Canon>(
+        &mut self,
+        lx: &mut Lexer<S, K>,
+    ) -> Result<()> {
+        self.threshold = lx.uint().map_err(|e| e.in_field("threshold"))?;
+        if self.threshold == 0 {
+            return Err(Error::new(ErrorKind::BadValue, "threshold"));
+        }
+        Ok(())
+    }
+}
+
+/// The fields every role's `signed` has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Common {
+    /// `version`, at least 1.
+    pub version: u64,
+    /// `expires`.
+    pub expires: UnixTime,
+}
+
+/// A role's own members of `signed`.
+pub(crate) trait Body {
+    /// `_type` of this role.
+    const TYPE: &'static [u8];
+    /// Reads the member `key` if it is one of this role's; `Ok(false)` to have it skipped.
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool>;
+    /// Checks that required members were present.
+    fn finish(&mut self) -> Result<()>;
+}
+
+fn once<T>(slot: &mut Option<T>, v: T, field: &'static str) -> Result<()> {
+    if slot.is_some() {
+        return Err(Error::new(ErrorKind::DuplicateKey, field));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+/// Reads a `signed` object: the common fields here, the rest through `body`.
+pub(crate) fn parse_signed<S: Source, K: Canon, B: Body>(
+    lx: &mut Lexer<S, K>,
+    body: &mut B,
+) -> Result<Common> {
+    let (mut ty, mut spec, mut version, mut expires) = (None, None, None, None);
+    let mut key = Text::<32>::default();
+    lx.begin_object().map_err(|e| e.in_field("signed"))?;
+    loop {
+        key.clear();
+        if !lx.next_key(&mut key)? {
+            break;
+        }
+        match key.get() {
+            Some(b"_type") => {
+                let t: Text<16> = lx.text().map_err(|e| e.in_field("_type"))?;
+                if !t.is(B::TYPE) {
+                    return Err(Error::new(ErrorKind::RoleType, "_type"));
+                }
+                once(&mut ty, (), "_type")?;
+            }
+            Some(b"spec_version") => {
+                let t: Text<32> = lx.text().map_err(|e| e.in_field("spec_version"))?;
+                check_spec_version(t.get().unwrap_or_default())?;
+                once(&mut spec, (), "spec_version")?;
+            }
+            Some(b"version") => {
+                let v = lx.uint().map_err(|e| e.in_field("version"))?;
+                if v == 0 {
+                    return Err(Error::new(ErrorKind::BadValue, "version"));
+                }
+                once(&mut version, v, "version")?;
+            }
+            Some(b"expires") => {
+                let t: Text<24> = lx.text().map_err(|e| e.in_field("expires"))?;
+                let at = UnixTime::parse_expires(t.get().unwrap_or_default())?;
+                once(&mut expires, at, "expires")?;
+            }
+            Some(k) => {
+                if !body.member(lx, k)? {
+                    lx.skip()?;
+                }
+            }
+            None => lx.skip()?,
+        }
+    }
+    let missing = |f| Error::new(ErrorKind::MissingField, f);
+    ty.ok_or(missing("_type"))?;
+    spec.ok_or(missing("spec_version"))?;
+    body.finish()?;
+    Ok(Common {
+        version: version.ok_or(missing("version"))?,
+        expires: expires.ok_or(missing("expires"))?,
+    })
+}
+
+/// `spec_version` is `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` in digits, with major 1.
+fn check_spec_version(s: &[u8]) -> Result<()> {
+    let parts = s.split(|&c| c == b'.');
+    let mut n = 0;
+    for p in parts {
+        if p.is_empty() || !p.iter().all(u8::is_ascii_digit) {
+            return Err(Error::new(ErrorKind::BadValue, "spec_version"));
+        }
+        n += 1;
+    }
+    if !(2..=3).contains(&n) {
+        return Err(Error::new(ErrorKind::BadValue, "spec_version"));
+    }
+    if s.split(|&c| c == b'.').next() != Some(b"1") {
+        return Err(Error::new(ErrorKind::SpecVersion, "spec_version"));
+    }
+    Ok(())
+}

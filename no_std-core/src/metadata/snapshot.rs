@@ -1,0 +1,175 @@
+//! `snapshot.json`: the version (and length and hashes) of every targets role.
+//!
+//! A snapshot may list thousands of hash bins. It is read entry by entry: `targets.json` is
+//! always kept, other entries only when retained (all of them with `alloc`; without a heap, the
+//! roles the caller declared it will need), so the state stays fixed-size. The rollback check
+//! against the previous trusted snapshot (§5.5.5) covers every retained entry.
+
+use super::{Body, Common, MetaFile, RoleName};
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::lexer::{Canon, Lexer};
+use crate::json::source::Source;
+use crate::json::Text;
+#[cfg(not(feature = "alloc"))]
+use crate::limits::MAX_RETAINED_META;
+use crate::limits::MAX_ROLE_NAME;
+
+/// Snapshot meta entries kept for later checks, by role name (without `.json`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaStore {
+    #[cfg(feature = "alloc")]
+    entries: alloc::collections::BTreeMap<alloc::string::String, MetaFile>,
+    #[cfg(not(feature = "alloc"))]
+    entries: heapless::Vec<(RoleName, MetaFile), MAX_RETAINED_META>,
+}
+
+impl MetaStore {
+    /// The entry for `role`.
+    pub fn get(&self, role: &str) -> Option<&MetaFile> {
+        #[cfg(feature = "alloc")]
+        return self.entries.get(role);
+        #[cfg(not(feature = "alloc"))]
+        return self
+            .entries
+            .iter()
+            .find(|(n, _)| n.as_str() == role)
+            .map(|(_, m)| m);
+    }
+
+    /// How many entries are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn insert(&mut self, role: RoleName, meta: MetaFile) -> Result<()> {
+        #[cfg(feature = "alloc")]
+        self.entries
+            .insert(alloc::string::String::from(role.as_str()), meta);
+        #[cfg(not(feature = "alloc"))]
+        self.entries
+            .push((role, meta))
+            .map_err(|_| Error::new(ErrorKind::Limit, "meta (retained)"))?;
+        Ok(())
+    }
+}
+
+/// A snapshot role's trusted content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `version` and `expires`.
+    pub common: Common,
+    /// `meta["targets.json"]`, when listed.
+    pub targets_meta: Option<MetaFile>,
+    /// The other retained entries.
+    pub meta: MetaStore,
+}
+
+impl Snapshot {
+    /// The entry for a targets role (`"targets"` or a delegated role's name).
+    pub fn meta_for(&self, role: &str) -> Option<&MetaFile> {
+        if role == "targets" {
+            self.targets_meta.as_ref()
+        } else {
+            self.meta.get(role)
+        }
+    }
+}
+
+pub(crate) struct SnapshotBody<'p> {
+    pub(crate) targets: Option<MetaFile>,
+    pub(crate) meta: MetaStore,
+    /// The previous trusted snapshot, for the rollback check.
+    previous: Option<&'p Snapshot>,
+    /// Roles to retain without `alloc`.
+    interest: &'p [RoleName],
+    seen_previous: usize,
+    has_meta: bool,
+}
+
+impl<'p> SnapshotBody<'p> {
+    pub(crate) fn new(previous: Option<&'p Snapshot>, interest: &'p [RoleName]) -> Self {
+        Self {
+            targets: None,
+            meta: MetaStore::default(),
+            previous,
+            interest,
+            seen_previous: 0,
+            has_meta: false,
+        }
+    }
+
+    fn retain(&self, role: &str) -> bool {
+        cfg!(feature = "alloc") || self.interest.iter().any(|r| r.as_str() == role)
+    }
+}
+
+impl Body for SnapshotBody<'_> {
+    const TYPE: &'static [u8] = b"snapshot";
+
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
+        if key != b"meta" {
+            return Ok(false);
+        }
+        self.has_meta = true;
+        let mut name = Text::<{ MAX_ROLE_NAME + 5 }>::default();
+        lx.begin_object().map_err(|e| e.in_field("meta"))?;
+        loop {
+            name.clear();
+            if !lx.next_key(&mut name)? {
+                break;
+            }
+            let meta = MetaFile::parse(lx)?;
+            let Some(role) = name
+                .get()
+                .and_then(|n| n.strip_suffix(b".json"))
+                .and_then(|r| core::str::from_utf8(r).ok())
+            else {
+                continue; // not a role file, or a name longer than any role we can hold
+            };
+            if role == "targets" {
+                if let Some(old) = self.previous.and_then(|p| p.targets_meta.as_ref()) {
+                    if meta.version < old.version {
+                        return Err(Error::new(
+                            ErrorKind::VersionRollback,
+                            "meta.targets.json.version",
+                        ));
+                    }
+                }
+                self.targets = Some(meta);
+                continue;
+            }
+            if let Some(old) = self.previous.and_then(|p| p.meta.get(role)) {
+                if meta.version < old.version {
+                    return Err(Error::new(ErrorKind::VersionRollback, "meta.version"));
+                }
+                self.seen_previous += 1;
+            }
+            if self.retain(role) {
+                let name =
+                    RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "meta"))?;
+                self.meta.insert(name, meta)?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if !self.has_meta {
+            return Err(Error::new(ErrorKind::MissingField, "meta"));
+        }
+        if let Some(prev) = self.previous {
+            if prev.targets_meta.is_some() && self.targets.is_none() {
+                return Err(Error::new(ErrorKind::MetaMissing, "meta.targets.json"));
+            }
+            if self.seen_previous < prev.meta.len() {
+                return Err(Error::new(ErrorKind::MetaMissing, "meta"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,429 @@
+//! The trusted metadata set: what the client has verified so far, and the checks of the client
+//! workflow (TUF §5.3–§5.6) for each new file. It takes bytes (general mode) or a reader
+//! (streaming mode) and never does I/O itself; python-tuf's `TrustedMetadataSet` is the model.
+//!
+//! Like python-tuf, a file is stored before its *final* checks (expiry, version against its
+//! parent) so that an expired local timestamp still guards against rollback, and
+//! fast-forward recovery falls out: after a key rotation the cached timestamp and snapshot no
+//! longer verify, so they are never loaded and cannot pin old versions.
+
+use crate::crypto::Key;
+use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::json::source::FileDigests;
+use crate::limits::{Limits, MAX_RETAINED_META};
+use crate::metadata::envelope::{self, Authority, General};
+use crate::metadata::root::RootBody;
+use crate::metadata::snapshot::SnapshotBody;
+use crate::metadata::targets::TargetsBody;
+use crate::metadata::timestamp::TimestampBody;
+use crate::metadata::{
+    Body, Common, MetaFile, RoleKeys, RoleName, Root, Snapshot, Targets, Timestamp,
+};
+use crate::time::UnixTime;
+
+/// A metadata file to verify: all of it in memory, or a reader to stream it from.
+pub enum Input<'a, R> {
+    /// General mode: the whole file (any valid JSON).
+    Bytes(&'a [u8]),
+    /// Streaming mode: a canonical-order file read once through `chunk`.
+    Stream {
+        /// The file.
+        reader: R,
+        /// The caller's read buffer (its size is the I/O chunk size).
+        chunk: &'a mut [u8],
+    },
+}
+
+/// An `Input` that is never a stream.
+pub type NoReader = &'static [u8];
+
+impl<'a> Input<'a, NoReader> {
+    /// Wraps bytes for general mode.
+    pub fn bytes(b: &'a [u8]) -> Self {
+        Self::Bytes(b)
+    }
+}
+
+/// Whether a verified timestamp is new (persist it) or the same version as the trusted one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// A newer version: now trusted.
+    Updated,
+    /// The trusted version again: nothing changed.
+    Unchanged,
+}
+
+/// Verified metadata, top-level roles only (delegated roles are verified during a search).
+pub struct TrustedSet {
+    now: UnixTime,
+    limits: Limits,
+    root: Root,
+    timestamp: Option<Timestamp>,
+    snapshot: Option<Snapshot>,
+    targets: Option<Common>,
+    interest: heapless::Vec<RoleName, MAX_RETAINED_META>,
+}
+
+/// Reads and verifies one file against an authority and, when given, its parent's meta entry.
+fn load<B: Body, R: embedded_io::Read>(
+    input: Input<'_, R>,
+    body: &mut B,
+    authority: Authority<'_>,
+    max_length: u64,
+    meta: Option<&MetaFile>,
+) -> Result<Common> {
+    match input {
+        Input::Bytes(bytes) => {
+            if bytes.len() as u64 > max_length {
+                return Err(Error::new(ErrorKind::LengthExceeded, "length"));
+            }
+            if let Some(meta) = meta {
+                meta.check_bytes(bytes)?;
+            }
+            let file = General::parse(bytes, body)?;
+            file.verify(&[authority])?;
+            Ok(file.common)
+        }
+        Input::Stream { reader, chunk } => {
+            let digests = meta.map(|m| m.hashes.digests()).unwrap_or_default();
+            let max = meta
+                .and_then(|m| m.length)
+                .unwrap_or(max_length)
+                .min(max_length);
+            let s = envelope::stream(reader, chunk, max, digests, body, authority)?;
+            if let Some(meta) = meta {
+                check_streamed(meta, s.length, s.digests)?;
+            }
+            envelope::require(authority, &s.valid)?;
+            Ok(s.common)
+        }
+    }
+}
+
+fn check_streamed(meta: &MetaFile, length: u64, digests: FileDigests) -> Result<()> {
+    if meta.length.is_some_and(|l| l != length) {
+        return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
+    }
+    if !meta.hashes.is_empty() && !meta.hashes.check(digests) {
+        return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
+    }
+    Ok(())
+}
+
+fn expired(common: &Common, now: UnixTime) -> bool {
+    common.expires <= now
+}
+
+impl TrustedSet {
+    /// Starts from a root the device already trusts (§5.2): it must be signed by its own
+    /// threshold; its expiry is checked only once the root chain is complete.
+    pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
+        let mut body = RootBody::default();
+        let file =
+            General::parse(trusted_root, &mut body).map_err(|e| e.in_role(RoleKind::Root))?;
+        let root = body
+            .into_root(file.common)
+            .map_err(|e| e.in_role(RoleKind::Root))?;
+        file.verify(&[(&root.keys, &root.root)])
+            .map_err(|e| e.in_role(RoleKind::Root))?;
+        Ok(Self {
+            now,
+            limits,
+            root,
+            timestamp: None,
+            snapshot: None,
+            targets: None,
+            interest: heapless::Vec::new(),
+        })
+    }
+
+    /// Declares a delegated role whose snapshot entry must be kept (needed without `alloc`,
+    /// where only declared entries are retained; with `alloc` every entry is).
+    pub fn retain(&mut self, role: &str) -> Result<()> {
+        let name =
+            RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "role name"))?;
+        self.interest
+            .push(name)
+            .map_err(|_| Error::new(ErrorKind::Limit, "retained roles"))
+    }
+
+    /// The reference time.
+    pub fn now(&self) -> UnixTime {
+        self.now
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The trusted root.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// The trusted timestamp, if any.
+    pub fn timestamp(&self) -> Option<&Timestamp> {
+        self.timestamp.as_ref()
+    }
+
+    /// The trusted snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// `version` and `expires` of the trusted top-level targets, if any.
+    pub fn targets(&self) -> Option<&Common> {
+        self.targets.as_ref()
+    }
+
+    /// Verifies root N+1 (§5.3.4–5.3.8): signed by a threshold of the trusted root's root keys
+    /// and of its own, with version N+1.
+    pub fn update_root(&mut self, bytes: &[u8]) -> Result<()> {
+        self.update_root_inner(bytes)
+            .map_err(|e| e.in_role(RoleKind::Root))
+    }
+
+    fn update_root_inner(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.timestamp.is_some() {
+            return Err(Error::new(ErrorKind::Misuse, "root after timestamp"));
+        }
+        if bytes.len() as u64 > self.limits.root_max_length {
+            return Err(Error::new(ErrorKind::LengthExceeded, "length"));
+        }
+        let mut body = RootBody::default();
+        let file = General::parse(bytes, &mut body)?;
+        let new = body.into_root(file.common)?;
+        file.verify(&[(&self.root.keys, &self.root.root), (&new.keys, &new.root)])?;
+        self.accept_root(new)
+    }
+
+    /// Streaming variant of [`update_root`](Self::update_root). A new root's own keys are
+    /// only known once it has been read, so when signatures by keys the trusted root does not
+    /// have are needed, `open` is called a second time to read the file again.
+    pub fn update_root_stream<R: embedded_io::Read>(
+        &mut self,
+        mut open: impl FnMut() -> R,
+        chunk: &mut [u8],
+    ) -> Result<()> {
+        (|| {
+            if self.timestamp.is_some() {
+                return Err(Error::new(ErrorKind::Misuse, "root after timestamp"));
+            }
+            let max = self.limits.root_max_length;
+            let mut body = RootBody::default();
+            let old = (&self.root.keys[..], &self.root.root);
+            let s = envelope::stream(open(), chunk, max, FileDigests::default(), &mut body, old)?;
+            envelope::require(old, &s.valid)?;
+            let new = body.into_root(s.common)?;
+            if envelope::require((&new.keys, &new.root), &s.valid).is_err() {
+                let mut again = RootBody::default();
+                let s2 = envelope::stream(
+                    open(),
+                    chunk,
+                    max,
+                    FileDigests::default(),
+                    &mut again,
+                    (&new.keys, &new.root),
+                )?;
+                if again.into_root(s2.common)? != new {
+                    return Err(Error::new(ErrorKind::Io, "root changed between reads"));
+                }
+                envelope::require((&new.keys, &new.root), &s2.valid)?;
+            }
+            self.accept_root(new)
+        })()
+        .map_err(|e| e.in_role(RoleKind::Root))
+    }
+
+    fn accept_root(&mut self, new: Root) -> Result<()> {
+        if Some(new.common.version) != self.root.common.version.checked_add(1) {
+            return Err(Error::new(ErrorKind::VersionMismatch, "version"));
+        }
+        self.root = new;
+        Ok(())
+    }
+
+    fn check_final_root(&self) -> Result<()> {
+        if expired(&self.root.common, self.now) {
+            return Err(Error::new(ErrorKind::Expired, "expires").in_role(RoleKind::Root));
+        }
+        Ok(())
+    }
+
+    /// Verifies a timestamp (§5.4), local or downloaded.
+    pub fn update_timestamp<R: embedded_io::Read>(
+        &mut self,
+        input: Input<'_, R>,
+    ) -> Result<Freshness> {
+        self.check_final_root()?;
+        (|| {
+            if self.snapshot.is_some() {
+                return Err(Error::new(ErrorKind::Misuse, "timestamp after snapshot"));
+            }
+            let mut body = TimestampBody::default();
+            let authority = (&self.root.keys[..], &self.root.timestamp);
+            let common = load(
+                input,
+                &mut body,
+                authority,
+                self.limits.timestamp_max_length,
+                None,
+            )?;
+            let snapshot_meta = body
+                .snapshot
+                .ok_or(Error::new(ErrorKind::MissingField, "meta.snapshot.json"))?;
+            if let Some(old) = &self.timestamp {
+                if common.version < old.common.version {
+                    return Err(Error::new(ErrorKind::VersionRollback, "version"));
+                }
+                if common.version == old.common.version {
+                    return Ok(Freshness::Unchanged);
+                }
+                if snapshot_meta.version < old.snapshot_meta.version {
+                    return Err(Error::new(
+                        ErrorKind::VersionRollback,
+                        "meta.snapshot.json.version",
+                    ));
+                }
+            }
+            self.timestamp = Some(Timestamp {
+                common,
+                snapshot_meta,
+            });
+            self.check_final_timestamp()?;
+            Ok(Freshness::Updated)
+        })()
+        .map_err(|e| e.in_role(RoleKind::Timestamp))
+    }
+
+    fn check_final_timestamp(&self) -> Result<&Timestamp> {
+        let ts = self
+            .timestamp
+            .as_ref()
+            .ok_or(Error::new(ErrorKind::Misuse, "no timestamp"))?;
+        if expired(&ts.common, self.now) {
+            return Err(Error::new(ErrorKind::Expired, "expires").in_role(RoleKind::Timestamp));
+        }
+        Ok(ts)
+    }
+
+    /// Most bytes to accept for the snapshot.
+    pub fn snapshot_max_length(&self) -> u64 {
+        let meta = self.timestamp.as_ref().map(|t| &t.snapshot_meta);
+        meta.and_then(|m| m.length)
+            .unwrap_or(self.limits.snapshot_max_length)
+    }
+
+    /// Verifies a snapshot (§5.5). `trusted` is for the local copy, which the timestamp's
+    /// length and hashes need not match (it may be older): it is a rollback baseline.
+    pub fn update_snapshot<R: embedded_io::Read>(
+        &mut self,
+        input: Input<'_, R>,
+        trusted: bool,
+    ) -> Result<()> {
+        (|| {
+            if self.targets.is_some() {
+                return Err(Error::new(ErrorKind::Misuse, "snapshot after targets"));
+            }
+            let ts = self.check_final_timestamp()?;
+            let meta = (!trusted).then_some(&ts.snapshot_meta);
+            let max = if trusted {
+                self.limits.snapshot_max_length
+            } else {
+                self.snapshot_max_length()
+            };
+            let mut body = SnapshotBody::new(self.snapshot.as_ref(), &self.interest);
+            let authority = (&self.root.keys[..], &self.root.snapshot);
+            let common = load(input, &mut body, authority, max, meta)?;
+            // Stricter than python-tuf (as TUF 1.0.5 and rust-tuf): the snapshot's own version
+            // never goes down either, even when no timestamp was cached to pin it.
+            if self
+                .snapshot
+                .as_ref()
+                .is_some_and(|old| common.version < old.common.version)
+            {
+                return Err(Error::new(ErrorKind::VersionRollback, "version"));
+            }
+            self.snapshot = Some(Snapshot {
+                common,
+                targets_meta: body.targets,
+                meta: body.meta,
+            });
+            self.check_final_snapshot()?;
+            Ok(())
+        })()
+        .map_err(|e| e.in_role(RoleKind::Snapshot))
+    }
+
+    fn check_final_snapshot(&self) -> Result<&Snapshot> {
+        let sn = self
+            .snapshot
+            .as_ref()
+            .ok_or(Error::new(ErrorKind::Misuse, "no snapshot"))?;
+        let ts = self.check_final_timestamp()?;
+        let role = RoleKind::Snapshot;
+        if expired(&sn.common, self.now) {
+            return Err(Error::new(ErrorKind::Expired, "expires").in_role(role));
+        }
+        if sn.common.version != ts.snapshot_meta.version {
+            return Err(Error::new(ErrorKind::VersionMismatch, "version").in_role(role));
+        }
+        Ok(sn)
+    }
+
+    /// The snapshot entry of a targets role, and the most bytes to accept for it.
+    pub fn targets_meta(&self, role: &str) -> Result<(&MetaFile, u64)> {
+        let sn = self.check_final_snapshot()?;
+        let kind = if role == "targets" {
+            RoleKind::Targets
+        } else {
+            RoleKind::Delegated
+        };
+        let meta = sn
+            .meta_for(role)
+            .ok_or(Error::new(ErrorKind::MetaMissing, "snapshot meta").in_role(kind))?;
+        Ok((meta, meta.length.unwrap_or(self.limits.targets_max_length)))
+    }
+
+    /// Verifies the top-level targets role (§5.6).
+    pub fn update_targets<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
+        let (keys, role) = (self.root.keys.clone(), self.root.targets.clone());
+        let t = self.verify_targets(input, "targets", (&keys, &role), None)?;
+        self.targets = Some(t.common);
+        Ok(())
+    }
+
+    /// Verifies a targets role (top-level or delegated) for one target path, against the
+    /// delegator's `authority` and the snapshot's entry (§5.6, §5.7).
+    pub fn verify_targets<R: embedded_io::Read>(
+        &self,
+        input: Input<'_, R>,
+        role_name: &str,
+        authority: (&[Key], &RoleKeys),
+        path: Option<&str>,
+    ) -> Result<Targets> {
+        let kind = if role_name == "targets" {
+            RoleKind::Targets
+        } else {
+            RoleKind::Delegated
+        };
+        let (meta, max) = self.targets_meta(role_name)?;
+        (|| {
+            let mut body = TargetsBody::new(path);
+            let common = load(input, &mut body, authority, max, Some(meta))?;
+            if common.version != meta.version {
+                return Err(Error::new(ErrorKind::VersionMismatch, "version"));
+            }
+            if expired(&common, self.now) {
+                return Err(Error::new(ErrorKind::Expired, "expires"));
+            }
+            Ok(Targets {
+                common,
+                target: body.target,
+                delegations: body.delegations,
+            })
+        })()
+        .map_err(|e| e.in_role(kind))
+    }
+}
