@@ -16,3 +16,31 @@ pub mod time;
 pub mod trusted;
 
 pub use error::{Error, ErrorKind, Result, RoleKind};
+
+/// Sizes of the core's state, for footprint reports and tests.
+pub mod footprint {
+    use crate::crypto::Verifiers;
+    use crate::json::lexer::{Canonical, Lexer};
+    use crate::json::source::ReadSource;
+    use crate::metadata::snapshot::SnapshotBody;
+    use crate::metadata::targets::TargetsBody;
+    use core::mem::size_of;
+
+    /// Bytes of the trusted set (root, timestamp, snapshot, targets, retained roles).
+    pub const TRUSTED_SET: usize = size_of::<crate::trusted::TrustedSet>();
+    /// Bytes of the refresh state machine (includes the trusted set).
+    pub const CLIENT: usize = size_of::<crate::client::Client>();
+    /// Bytes of a target search (stack, keys, visited roles, found target).
+    pub const SEARCH: usize = size_of::<crate::search::Search<'static>>();
+    /// Bytes a streaming verification holds while it runs (tokenizer with its key-order stack,
+    /// signature verifiers, the role body being read), besides the caller's chunk buffer.
+    pub const STREAM_SNAPSHOT: usize = size_of::<
+        Lexer<ReadSource<'static, &'static [u8]>, Canonical<'static, Verifiers>>,
+    >() + size_of::<Verifiers>()
+        + size_of::<SnapshotBody<'static>>();
+    /// The same for a targets role.
+    pub const STREAM_TARGETS: usize = size_of::<
+        Lexer<ReadSource<'static, &'static [u8]>, Canonical<'static, Verifiers>>,
+    >() + size_of::<Verifiers>()
+        + size_of::<TargetsBody<'static>>();
+}

@@ -4,7 +4,7 @@
 //! bytes received without a canonical copy ever being held.
 
 use super::source::Source;
-use super::{Discard, Sink, StrOut, Tee};
+use super::{Discard, Sink, StrOut};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{MAX_DEPTH, MAX_KEY_STACK};
 use core::cmp::Ordering;
@@ -308,10 +308,6 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             first: 0,
             key_at: 0,
         }
-    }
-
-    pub(crate) fn depth(&self) -> usize {
-        self.depth
     }
 
     fn err(&self, kind: ErrorKind) -> Error {
@@ -731,14 +727,5 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         let mut t = super::Text::default();
         self.string(&mut t)?;
         Ok(t)
-    }
-
-    /// Reads a string into `out` and also passes it to `also`.
-    pub(crate) fn string_tee(
-        &mut self,
-        out: &mut impl StrOut,
-        also: &mut impl StrOut,
-    ) -> Result<()> {
-        self.string(&mut Tee(out, also))
     }
 }

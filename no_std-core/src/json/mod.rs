@@ -74,13 +74,3 @@ impl<const N: usize> StrOut for Text<N> {
         }
     }
 }
-
-/// Writes both.
-pub(crate) struct Tee<'a, A: ?Sized, B: ?Sized>(pub(crate) &'a mut A, pub(crate) &'a mut B);
-
-impl<A: StrOut + ?Sized, B: StrOut + ?Sized> StrOut for Tee<'_, A, B> {
-    fn push(&mut self, bytes: &[u8]) {
-        self.0.push(bytes);
-        self.1.push(bytes);
-    }
-}

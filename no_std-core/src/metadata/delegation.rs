@@ -196,6 +196,24 @@ fn parse_delegated_role<S: Source, K: Canon>(
     }))
 }
 
+/// Whether `target_path` falls under a `path_hash_prefixes` entry: the lower-case hex of
+/// SHA-256(path) starts with `prefix`.
+pub fn path_hash_matches(prefix: &str, target_path: &str) -> bool {
+    hex_starts_with(&Sha256::digest(target_path.as_bytes()), prefix.as_bytes())
+}
+
+/// The roles a standalone `delegations` object delegates `target_path` to, in search order
+/// (up to the first terminating one). General mode.
+pub fn delegations_for_target(json: &[u8], target_path: &str) -> Result<Matches> {
+    let mut lx = Lexer::new(
+        crate::json::source::SliceSource::new(json),
+        crate::json::lexer::NoCanon,
+    );
+    let m = parse(&mut lx, Some(target_path))?;
+    lx.finish()?;
+    Ok(m)
+}
+
 /// Whether the lower-case hex of `digest` starts with `prefix`.
 fn hex_starts_with(digest: &[u8], prefix: &[u8]) -> bool {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -13,11 +13,11 @@ pub(crate) mod succinct;
 pub(crate) mod targets;
 pub(crate) mod timestamp;
 
-pub use delegation::{glob_match, Delegated};
+pub use delegation::{delegations_for_target, glob_match, path_hash_matches, Delegated, Matches};
 pub use meta::{Hashes, MetaFile, TargetFile, TargetVerifier};
 pub use root::Root;
 pub use snapshot::Snapshot;
-pub use succinct::SuccinctRoles;
+pub use succinct::{bin_name, SuccinctRoles};
 pub use targets::Targets;
 pub use timestamp::Timestamp;
 

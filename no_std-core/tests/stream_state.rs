@@ -1,0 +1,106 @@
+//! Streaming mode verifies a snapshot listing 16,384 hash bins (tests/fixtures/bench, made by
+//! generate_bench.py) in one pass through a small chunk buffer, with a state whose size is fixed
+//! at compile time: it does not depend on the document (printed here), and without `alloc` only
+//! the roles the device declared are retained.
+
+use otuf_core::client::{Client, Next, Role};
+use otuf_core::footprint;
+use otuf_core::limits::Limits;
+use otuf_core::search::{Search, SearchStep};
+use otuf_core::time::UnixTime;
+use std::path::PathBuf;
+
+fn bench(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bench");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+#[test]
+fn streams_a_16384_bin_snapshot_in_fixed_state() {
+    let info: String = String::from_utf8(bench("info.json")).unwrap();
+    let bin_role = info
+        .split("\"bin_role\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let target = info
+        .split("\"bin_targets\": [")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let snapshot = bench("snapshot.json");
+    let mut chunk = [0u8; 256];
+
+    let mut client = Client::new(
+        &bench("root.json"),
+        UnixTime(1_767_225_600),
+        Limits::default(),
+    )
+    .unwrap();
+    client.trusted_mut().retain(&bin_role).unwrap();
+    client.not_found().unwrap(); // no 2.root.json
+    assert!(matches!(
+        client.next().unwrap(),
+        Next::Fetch {
+            role: Role::Timestamp,
+            ..
+        }
+    ));
+    client
+        .handle_stream(&bench("timestamp.json")[..], &mut chunk)
+        .unwrap();
+    client.handle_stream(&snapshot[..], &mut chunk).unwrap();
+    client
+        .handle_stream(&bench("targets.json")[..], &mut chunk)
+        .unwrap();
+    assert_eq!(client.next().unwrap(), Next::Ready);
+
+    let sn = client.trusted().snapshot().unwrap();
+    assert!(
+        sn.meta.get(&bin_role).is_some(),
+        "the device's bin is retained"
+    );
+    if !cfg!(feature = "alloc") {
+        assert_eq!(
+            sn.meta.len(),
+            1,
+            "without a heap only the declared bin is kept"
+        );
+    }
+
+    let mut search = Search::new(client.trusted(), &target).unwrap();
+    loop {
+        match search.next().unwrap() {
+            SearchStep::Fetch { role, .. } => {
+                let file = if role == "targets" {
+                    bench("targets.json")
+                } else {
+                    bench("bin.json")
+                };
+                search.handle_stream(&file[..], &mut chunk).unwrap();
+            }
+            SearchStep::Found(t) => {
+                assert!(t.length > 0);
+                break;
+            }
+            SearchStep::NotFound => panic!("{target} not found"),
+        }
+    }
+
+    println!(
+        "snapshot: {} bytes, 16384 bins; streaming state: {} B verifier + {} B chunk; trusted set {} B; client {} B; search {} B (alloc: {})",
+        snapshot.len(),
+        footprint::STREAM_SNAPSHOT,
+        chunk.len(),
+        footprint::TRUSTED_SET,
+        footprint::CLIENT,
+        footprint::SEARCH,
+        cfg!(feature = "alloc"),
+    );
+}
