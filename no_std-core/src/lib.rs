@@ -18,6 +18,10 @@ pub mod trusted;
 pub use error::{Error, ErrorKind, Result, RoleKind};
 
 /// Sizes of the core's state, for footprint reports and tests.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub mod footprint {
     use crate::crypto::Verifiers;
     use crate::json::lexer::{Canonical, Lexer};

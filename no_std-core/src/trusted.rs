@@ -54,6 +54,7 @@ pub enum Freshness {
 }
 
 /// Verified metadata, top-level roles only (delegated roles are verified during a search).
+#[derive(Clone)]
 pub struct TrustedSet {
     now: UnixTime,
     limits: Limits,

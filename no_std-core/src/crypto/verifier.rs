@@ -157,7 +157,7 @@ impl Check {
 /// Verifiers for every authorised key that signed, fed together.
 pub(crate) struct Verifiers {
     checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
-    buf: [u8; 256],
+    buf: [u8; 512],
     len: usize,
 }
 
@@ -165,7 +165,7 @@ impl Verifiers {
     pub(crate) fn new() -> Self {
         Self {
             checks: heapless::Vec::new(),
-            buf: [0; 256],
+            buf: [0; 512],
             len: 0,
         }
     }
@@ -215,6 +215,7 @@ impl Verifiers {
 }
 
 impl Sink for Verifiers {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() > self.buf.len() {
             self.flush();

@@ -10,7 +10,7 @@ use super::{parse_signed, Body, Common, RoleKeys};
 use crate::crypto::{Key, KeyId, Signatures, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::canonical::emit_value;
-use crate::json::lexer::{Canon, Canonical, Lexer, NoCanon, Tap};
+use crate::json::lexer::{Canon, Canonical, Lexer, Tap};
 use crate::json::source::{FileDigests, ReadSource, SliceSource, Source};
 use crate::json::{Sink, Text};
 use crate::limits::MAX_ROLE_KEYS;
@@ -23,6 +23,8 @@ pub(crate) type Authority<'k> = (&'k [Key], &'k RoleKeys);
 pub(crate) struct General<'a> {
     buf: &'a [u8],
     signed_at: usize,
+    /// `signed`'s keys all stand in canonical order, so its canonical form is one pass.
+    sorted: bool,
     sigs: Signatures,
     pub(crate) common: Common,
 }
@@ -30,8 +32,10 @@ pub(crate) struct General<'a> {
 impl<'a> General<'a> {
     /// Reads the envelope and, through `body`, the role's fields.
     pub(crate) fn parse<B: Body>(buf: &'a [u8], body: &mut B) -> Result<Self> {
-        let mut lx = Lexer::new(SliceSource::new(buf), NoCanon);
+        // Extraction also notes whether `signed` is already in canonical key order.
+        let mut lx = Lexer::new(SliceSource::new(buf), Canonical::check_order());
         let (mut sigs, mut signed) = (None, None);
+        let mut sorted = false;
         let mut key = Text::<16>::default();
         lx.begin_object()?;
         loop {
@@ -43,7 +47,9 @@ impl<'a> General<'a> {
                 Some(b"signatures") if sigs.is_none() => sigs = Some(Signatures::parse(&mut lx)?),
                 Some(b"signed") if signed.is_none() => {
                     let at = lx.value_offset()?;
+                    lx.canon.unchecked = false;
                     signed = Some((at, parse_signed(&mut lx, body)?));
+                    sorted = !lx.canon.unchecked;
                 }
                 Some(b"signatures" | b"signed") => {
                     return Err(Error::at(ErrorKind::DuplicateKey, lx.key_at))
@@ -57,6 +63,7 @@ impl<'a> General<'a> {
         Ok(Self {
             buf,
             signed_at,
+            sorted,
             sigs,
             common,
         })
@@ -68,7 +75,18 @@ impl<'a> General<'a> {
         for (keys, role) in authorities {
             v.add_role(keys, role, &self.sigs)?;
         }
-        emit_value(self.buf, self.signed_at, &mut v)?;
+        if self.sorted {
+            Lexer::new(
+                SliceSource {
+                    buf: self.buf,
+                    pos: self.signed_at,
+                },
+                Canonical::emit(&mut v),
+            )
+            .skip()?;
+        } else {
+            emit_value(self.buf, self.signed_at, &mut v)?;
+        }
         let valid = v.finish();
         check_thresholds(authorities, &valid)
     }
@@ -162,11 +180,14 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     read: impl FnOnce(&mut Lexer<S, K>) -> Result<T>,
 ) -> Result<(T, [u8; 32])> {
     let start = lx.value_offset()?;
-    let tapped = lx
-        .canon
-        .tap()
-        .map(|t| *t = Some(Tap::Hash(Sha256::new())))
-        .is_some();
+    // Only a tokenizer producing canonical output (streaming) can be tapped; general mode
+    // canonicalises the value's bytes again instead.
+    let tapped = lx.canon.on()
+        && lx
+            .canon
+            .tap()
+            .map(|t| *t = Some(Tap::Hash(Sha256::new())))
+            .is_some();
     let value = read(lx)?;
     if tapped {
         return match lx.canon.tap().and_then(Option::take) {
@@ -186,11 +207,12 @@ pub(crate) fn capture_canonical<S: Source, K: Canon>(
     sink: &mut impl Sink,
 ) -> Result<()> {
     let start = lx.value_offset()?;
-    let tapped = lx
-        .canon
-        .tap()
-        .map(|t| *t = Some(Tap::Keep(Default::default())))
-        .is_some();
+    let tapped = lx.canon.on()
+        && lx
+            .canon
+            .tap()
+            .map(|t| *t = Some(Tap::Keep(Default::default())))
+            .is_some();
     lx.skip()?;
     if tapped {
         return match lx.canon.tap().and_then(Option::take) {

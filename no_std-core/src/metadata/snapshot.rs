@@ -15,19 +15,38 @@ use crate::limits::MAX_RETAINED_META;
 use crate::limits::MAX_ROLE_NAME;
 
 /// Snapshot meta entries kept for later checks, by role name (without `.json`).
+///
+/// With `alloc`, every entry: names in one string, entries sorted by name (python-tuf and
+/// otuf-repo write them sorted, so building is an append), found by binary search.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetaStore {
     #[cfg(feature = "alloc")]
-    entries: alloc::collections::BTreeMap<alloc::string::String, MetaFile>,
+    names: alloc::string::String,
+    #[cfg(feature = "alloc")]
+    entries: alloc::vec::Vec<(u32, u32, MetaFile)>,
+    #[cfg(feature = "alloc")]
+    sorted: bool,
     #[cfg(not(feature = "alloc"))]
     entries: heapless::Vec<(RoleName, MetaFile), MAX_RETAINED_META>,
 }
 
 impl MetaStore {
+    #[cfg(feature = "alloc")]
+    fn name(&self, e: &(u32, u32, MetaFile)) -> &str {
+        self.names
+            .get(e.0 as usize..e.1 as usize)
+            .unwrap_or_default()
+    }
+
     /// The entry for `role`.
     pub fn get(&self, role: &str) -> Option<&MetaFile> {
         #[cfg(feature = "alloc")]
-        return self.entries.get(role);
+        return self
+            .entries
+            .binary_search_by(|e| self.name(e).cmp(role))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|e| &e.2);
         #[cfg(not(feature = "alloc"))]
         return self
             .entries
@@ -46,15 +65,48 @@ impl MetaStore {
         self.entries.is_empty()
     }
 
-    fn insert(&mut self, role: RoleName, meta: MetaFile) -> Result<()> {
+    fn insert(&mut self, role: &str, meta: MetaFile) -> Result<()> {
         #[cfg(feature = "alloc")]
-        self.entries
-            .insert(alloc::string::String::from(role.as_str()), meta);
+        {
+            if self.entries.is_empty() {
+                self.sorted = true;
+            }
+            if self
+                .entries
+                .last()
+                .is_some_and(|last| self.name(last) >= role)
+            {
+                self.sorted = false;
+            }
+            let start = self.names.len() as u32;
+            self.names.push_str(role);
+            self.entries.push((start, self.names.len() as u32, meta));
+        }
         #[cfg(not(feature = "alloc"))]
-        self.entries
-            .push((role, meta))
-            .map_err(|_| Error::new(ErrorKind::Limit, "meta (retained)"))?;
+        {
+            let name =
+                RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "meta"))?;
+            self.entries
+                .push((name, meta))
+                .map_err(|_| Error::new(ErrorKind::Limit, "meta (retained)"))?;
+        }
         Ok(())
+    }
+
+    /// Makes lookups work after out-of-order inserts.
+    fn seal(&mut self) {
+        #[cfg(feature = "alloc")]
+        if !self.sorted {
+            let names = core::mem::take(&mut self.names);
+            self.entries.sort_by(|a, b| {
+                let n = |e: &(u32, u32, MetaFile)| {
+                    names.get(e.0 as usize..e.1 as usize).unwrap_or_default()
+                };
+                n(a).cmp(n(b))
+            });
+            self.names = names;
+            self.sorted = true;
+        }
     }
 }
 
@@ -150,15 +202,14 @@ impl Body for SnapshotBody<'_> {
                 self.seen_previous += 1;
             }
             if self.retain(role) {
-                let name =
-                    RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "meta"))?;
-                self.meta.insert(name, meta)?;
+                self.meta.insert(role, meta)?;
             }
         }
         Ok(true)
     }
 
     fn finish(&mut self) -> Result<()> {
+        self.meta.seal();
         if !self.has_meta {
             return Err(Error::new(ErrorKind::MissingField, "meta"));
         }
