@@ -3,11 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fx=../../tests/fixtures
-mkdir -p corpus/tokenizer corpus/metadata corpus/client
+mkdir -p corpus/tokenizer corpus/root corpus/timestamp corpus/snapshot corpus/targets corpus/client
 cp $fx/canonical/accept/*.json corpus/tokenizer/
 mapfile -t files < <(find $fx/repos -path '*/metadata/*.json' | sort)
 for f in "${files[@]}"; do
-  cp "$f" "corpus/metadata/$(echo "$f" | md5sum | cut -c1-16).json"
+  case "$f" in
+    *root.json) role=root ;; *timestamp.json) role=timestamp ;; *snapshot.json) role=snapshot ;; *) role=targets ;;
+  esac
+  cp "$f" "corpus/$role/$(echo "$f" | md5sum | cut -c1-16).json"
 done
 i=0
 for f in timestamp.json 2.snapshot.json 1.targets.json; do

@@ -66,12 +66,32 @@ fn both_modes<B: Body>(data: &[u8], mut make: impl FnMut() -> B) {
     }
 }
 
+/// Parses `data` as a root in both modes.
+pub fn root(data: &[u8]) {
+    both_modes(data, RootBody::default);
+}
+
+/// Parses `data` as a timestamp in both modes.
+pub fn timestamp(data: &[u8]) {
+    both_modes(data, TimestampBody::default);
+}
+
+/// Parses `data` as a snapshot in both modes.
+pub fn snapshot(data: &[u8]) {
+    both_modes(data, || SnapshotBody::new(None, &[]));
+}
+
+/// Parses `data` as a targets role (with delegations, searching one path) in both modes.
+pub fn targets(data: &[u8]) {
+    both_modes(data, || TargetsBody::new(Some("firmware/a.bin")));
+}
+
 /// Parses `data` as each role in both modes.
 pub fn metadata(data: &[u8]) {
-    both_modes(data, RootBody::default);
-    both_modes(data, TimestampBody::default);
-    both_modes(data, || SnapshotBody::new(None, &[]));
-    both_modes(data, || TargetsBody::new(Some("firmware/a.bin")));
+    root(data);
+    timestamp(data);
+    snapshot(data);
+    targets(data);
 }
 
 /// The files of a repository the state machine refreshes from.

@@ -1,4 +1,5 @@
 #![no_std]
+#![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -17,11 +18,11 @@ pub mod trusted;
 
 pub use error::{Error, ErrorKind, Result, RoleKind};
 
-/// Sizes of the core's state, for footprint reports and tests.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 
+/// Sizes of the core's state, for footprint reports and tests.
 pub mod footprint {
     use crate::crypto::Verifiers;
     use crate::json::lexer::{Canonical, Lexer};

@@ -88,6 +88,7 @@ impl<'t> Search<'t> {
     }
 
     /// What to do next.
+    #[allow(clippy::should_implement_trait)] // a step of a state machine, like `Client::next`
     pub fn next(&mut self) -> Result<SearchStep<'_>> {
         if self.found.is_some() {
             return Ok(self

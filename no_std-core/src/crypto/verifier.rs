@@ -75,6 +75,7 @@ impl Signatures {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // no heap to box into; one lives per signature check
 enum Check {
     Ed25519(ed25519_compact::VerifyingState),
     #[cfg(feature = "ecdsa")]

@@ -34,6 +34,7 @@ pub(crate) trait Canon {
 }
 
 /// A copy of canonical output: hashed (key IDs) or kept (a target's `custom`).
+#[allow(clippy::large_enum_variant)] // no heap to box into
 pub(crate) enum Tap {
     Hash(Sha256),
     Keep(crate::metadata::meta::CustomBuf),

@@ -1,0 +1,4 @@
+#![no_main]
+// The targets parser in general and streaming mode: no panic, and streaming never accepts what
+// general mode refuses.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otuf_core::fuzzing::targets(data));

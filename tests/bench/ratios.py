@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Prints otuf-core (criterion estimates) beside python-tuf (python_verify.py output)."""
+import json
+import sys
+from pathlib import Path
+
+py = {}
+for line in Path(sys.argv[1]).read_text().splitlines():
+    r = json.loads(line)
+    py[r["case"]] = r
+crit = Path(sys.argv[2])
+
+# python-tuf's trusted-set path is the like-for-like one: it also checks the parent's hashes
+# and versions; the plain from_bytes + verify_delegate figure is shown too.
+rows = [("snapshot-16384", "snapshot-16384-trusted-set", "snapshot-16384"),
+        ("bin-50", "bin-50-trusted-set", "bin-50")]
+print(f"{'file':16} {'otuf mode':10} {'otuf':>10} {'MB/s':>8} {'python-tuf':>11} {'MB/s':>7} {'ratio':>7} {'vs parse+verify':>16}")
+for group, py_set, py_plain in rows:
+    p, q = py[py_set], py[py_plain]
+    for mode in ("general", "streaming"):
+        est = json.loads((crit / group / mode / "new" / "estimates.json").read_text())
+        secs = est["mean"]["point_estimate"] / 1e9
+        mbs = p["bytes"] / secs / 1e6
+        print(f"{group:16} {mode:10} {secs*1e3:8.3f}ms {mbs:8.1f} {p['seconds_per_iter']*1e3:9.3f}ms "
+              f"{p['mb_per_s']:7.2f} {p['seconds_per_iter']/secs:6.1f}x {q['seconds_per_iter']/secs:15.1f}x")
