@@ -258,3 +258,129 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn file(case: &str, name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
+        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
+    }
+
+    const NOW: UnixTime = UnixTime(1_767_225_600);
+
+    #[test]
+    fn out_of_order_calls_are_misuse_not_hostile_input() {
+        let mut c = Client::new(
+            &file("keys-ed25519", "trusted_root.json"),
+            NOW,
+            Limits::default(),
+        )
+        .unwrap();
+        c.not_found().unwrap();
+        assert_eq!(c.not_found().unwrap_err().kind(), ErrorKind::Misuse);
+        let mut chunk = [0u8; 8];
+        assert!(matches!(
+            c.next().unwrap(),
+            Next::Fetch {
+                role: Role::Timestamp,
+                version: None,
+                max_length: 16_384
+            }
+        ));
+        c.handle_stream(
+            &file("keys-ed25519", "metadata/timestamp.json")[..],
+            &mut chunk,
+        )
+        .unwrap();
+        // The snapshot's version comes from the timestamp (consistent snapshots).
+        assert!(matches!(
+            c.next().unwrap(),
+            Next::Fetch {
+                role: Role::Snapshot,
+                version: Some(2),
+                ..
+            }
+        ));
+        c.handle(&file("keys-ed25519", "metadata/2.snapshot.json"))
+            .unwrap();
+        c.handle(&file("keys-ed25519", "metadata/1.targets.json"))
+            .unwrap();
+        assert_eq!(c.next().unwrap(), Next::Ready);
+        assert_eq!(c.handle(b"{}").unwrap_err().kind(), ErrorKind::Misuse);
+        assert_eq!(
+            c.trusted_mut().update_root(b"{}").unwrap_err().kind(),
+            ErrorKind::Misuse
+        );
+    }
+
+    #[test]
+    fn same_timestamp_again_is_unchanged_and_the_cached_snapshot_is_reused() {
+        let mut c = Client::new(
+            &file("keys-ed25519", "trusted_root.json"),
+            NOW,
+            Limits::default(),
+        )
+        .unwrap();
+        c.not_found().unwrap();
+        let ts = file("keys-ed25519", "metadata/timestamp.json");
+        assert!(
+            !c.offer_local(&ts).unwrap(),
+            "a cached timestamp is only a baseline"
+        );
+        assert_eq!(c.handle(&ts).unwrap(), Handled::Unchanged);
+        assert!(c
+            .offer_local(&file("keys-ed25519", "metadata/2.snapshot.json"))
+            .unwrap());
+        assert!(matches!(
+            c.next().unwrap(),
+            Next::Fetch {
+                role: Role::Targets,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_root_chain_stops_at_max_root_rotations() {
+        let limits = Limits {
+            max_root_rotations: 2,
+            ..Limits::default()
+        };
+        let case = "root-rotation-chain-1-to-4";
+        let mut c = Client::new(&file(case, "trusted_root.json"), NOW, limits).unwrap();
+        for v in 2..=3 {
+            assert!(
+                matches!(c.next().unwrap(), Next::Fetch { role: Role::Root, version: Some(x), .. } if x == v)
+            );
+            assert_eq!(
+                c.handle(&file(case, &std::format!("metadata/{v}.root.json")))
+                    .unwrap(),
+                Handled::Persist
+            );
+        }
+        assert!(matches!(
+            c.next().unwrap(),
+            Next::Fetch {
+                role: Role::Timestamp,
+                ..
+            }
+        ));
+        assert_eq!(c.trusted().root().common.version, 3);
+    }
+
+    #[test]
+    fn a_root_that_skips_a_version_is_refused() {
+        let case = "root-rotation-chain-1-to-4";
+        let mut c = Client::new(&file(case, "trusted_root.json"), NOW, Limits::default()).unwrap();
+        let e = c.handle(&file(case, "metadata/3.root.json")).unwrap_err();
+        // Signed well enough (version 1's key also signed 3), but not version 2.
+        assert_eq!(
+            (e.role(), e.kind()),
+            (RoleKind::Root, ErrorKind::VersionMismatch)
+        );
+    }
+}

@@ -275,3 +275,53 @@ impl TargetVerifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(data: &[u8]) -> TargetFile {
+        let mut hashes = Hashes::default();
+        hashes.sha256 = Some(Sha256::digest(data).into());
+        hashes.sha512 = Some(Sha512::digest(data).into());
+        TargetFile {
+            length: data.len() as u64,
+            hashes,
+            custom: None,
+        }
+    }
+
+    #[test]
+    fn target_verifier_bounds_length_and_checks_every_hash() {
+        let t = target(b"firmware image");
+        let mut v = TargetVerifier::new(&t);
+        v.update(b"firmware ").unwrap();
+        v.update(b"image").unwrap();
+        assert_eq!(v.remaining(), 0);
+        assert_eq!(v.update(b"!").unwrap_err().kind(), ErrorKind::TargetLength);
+        v.finish().unwrap();
+
+        let mut short = TargetVerifier::new(&t);
+        short.update(b"firmware").unwrap();
+        assert_eq!(short.finish().unwrap_err().kind(), ErrorKind::TargetLength);
+
+        let mut wrong = TargetVerifier::new(&t);
+        wrong.update(b"firmware IMAGE").unwrap();
+        assert_eq!(wrong.finish().unwrap_err().kind(), ErrorKind::TargetHash);
+
+        let mut t2 = t.clone();
+        t2.hashes.sha512 = Some([0; 64]); // sha256 right, sha512 wrong: still refused
+        let mut v2 = TargetVerifier::new(&t2);
+        v2.update(b"firmware image").unwrap();
+        assert_eq!(v2.finish().unwrap_err().kind(), ErrorKind::TargetHash);
+    }
+
+    #[test]
+    fn an_unknown_hash_algorithm_never_matches() {
+        let mut t = target(b"x");
+        t.hashes.unsupported = true;
+        let mut v = TargetVerifier::new(&t);
+        v.update(b"x").unwrap();
+        assert_eq!(v.finish().unwrap_err().kind(), ErrorKind::TargetHash);
+    }
+}
