@@ -114,7 +114,8 @@ impl<'t> Search<'t> {
         })
     }
 
-    /// Verifies the role `next()` asked for (general mode).
+    /// Verifies the role `next()` asked for (general mode). A cached copy may be offered first:
+    /// when it is refused, the search is unchanged and the downloaded copy can be handed in.
     pub fn handle(&mut self, bytes: &[u8]) -> Result<()> {
         self.handle_input(Input::<NoReader>::Bytes(bytes))
     }
@@ -129,9 +130,10 @@ impl<'t> Search<'t> {
     }
 
     fn handle_input<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
+        // Verify first: a refused file (a stale cache, say) leaves the search where it was.
         let top = self
             .stack
-            .pop()
+            .last()
             .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
         let keys: &[Key] = if top.top_level {
             &self.set.root().keys
@@ -142,6 +144,10 @@ impl<'t> Search<'t> {
         let t =
             self.set
                 .verify_targets(input, &top.delegated.name, (keys, role), Some(self.path))?;
+        let top = self
+            .stack
+            .pop()
+            .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
         if let Some(target) = t.target {
             self.found = Some(target);
             return Ok(());

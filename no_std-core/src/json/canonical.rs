@@ -219,7 +219,7 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     extern crate std;
     use super::*;

@@ -176,3 +176,25 @@ fn check_spec_version(s: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Writes a metadata file name as TUF repositories and clients name them: `V.` when a version is
+/// given (consistent snapshots, root), then the role name with every byte but unreserved ASCII
+/// percent-encoded (python-tuf's `quote(name, safe="")`, so `/` in a delegated name is `%2F`),
+/// then `.json`.
+pub fn write_file_name(
+    out: &mut impl core::fmt::Write,
+    role: &str,
+    version: Option<u64>,
+) -> core::fmt::Result {
+    if let Some(v) = version {
+        write!(out, "{v}.")?;
+    }
+    for b in role.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.write_char(char::from(b))?;
+        } else {
+            write!(out, "%{b:02X}")?;
+        }
+    }
+    out.write_str(".json")
+}

@@ -1,0 +1,135 @@
+//! Bounded HTTP: never more bytes than a file may have, and never waiting forever. A server
+//! that stalls, or trickles bytes below a minimum speed, is abandoned (slow-retrieval attack).
+
+use crate::error::{Error, Result};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+/// Transfer limits.
+#[derive(Clone, Debug)]
+pub struct FetchConfig {
+    /// Longest wait for a connection and for the response headers.
+    pub connect_timeout: Duration,
+    /// Longest wait for the next chunk of a body.
+    pub stall_timeout: Duration,
+    /// Lowest average speed accepted once `grace` has passed, in bytes per second.
+    pub min_speed: u64,
+    /// How long a transfer may run before the average speed is checked.
+    pub grace: Duration,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(10),
+            min_speed: 1024,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An HTTP client with those limits.
+pub struct Fetcher {
+    http: reqwest::Client,
+    config: FetchConfig,
+}
+
+impl Fetcher {
+    /// A fetcher (no proxy: devices talk to their repository or mirror directly).
+    pub fn new(config: FetchConfig) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::Transfer {
+                url: String::new(),
+                message: e.to_string(),
+            })?;
+        Ok(Self { http, config })
+    }
+
+    /// The body of `url`, at most `max` bytes; `None` when the server has no such file
+    /// (404 or 403, as TUF clients treat a missing next root).
+    pub async fn get(&self, url: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let mut body = Vec::new();
+        let found = self.stream(url, max, |chunk| {
+            body.extend_from_slice(chunk);
+            Ok(())
+        });
+        Ok(found.await?.map(|_| body))
+    }
+
+    /// Streams the body of `url` into `on_chunk`, at most `max` bytes; the byte count, or
+    /// `None` for 404/403.
+    pub async fn stream(
+        &self,
+        url: &str,
+        max: u64,
+        mut on_chunk: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        let transfer = |e: reqwest::Error| Error::Transfer {
+            url: url.to_string(),
+            message: e.to_string(),
+        };
+        let slow = |why: String| Error::TooSlow {
+            url: url.to_string(),
+            why,
+        };
+        let start = Instant::now();
+        let response = tokio::time::timeout(self.config.connect_timeout, self.http.get(url).send())
+            .await
+            .map_err(|_| {
+                slow(format!(
+                    "no response within {:?}",
+                    self.config.connect_timeout
+                ))
+            })?
+            .map_err(transfer)?;
+        let status = response.status().as_u16();
+        if status == 404 || status == 403 {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(Error::Http {
+                url: url.to_string(),
+                status,
+            });
+        }
+        if response.content_length().is_some_and(|n| n > max) {
+            return Err(Error::TooLarge {
+                url: url.to_string(),
+                max,
+            });
+        }
+        let mut stream = response.bytes_stream();
+        let mut total = 0u64;
+        loop {
+            let next = tokio::time::timeout(self.config.stall_timeout, stream.next())
+                .await
+                .map_err(|_| slow(format!("no data for {:?}", self.config.stall_timeout)))?;
+            let Some(chunk) = next else { break };
+            let chunk = chunk.map_err(transfer)?;
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(Error::TooLarge {
+                    url: url.to_string(),
+                    max,
+                });
+            }
+            on_chunk(&chunk)?;
+            let elapsed = start.elapsed();
+            if elapsed > self.config.grace
+                && total < self.config.min_speed.saturating_mul(elapsed.as_secs())
+            {
+                return Err(slow(format!(
+                    "{} B in {:.1} s, below {} B/s",
+                    total,
+                    elapsed.as_secs_f64(),
+                    self.config.min_speed
+                )));
+            }
+        }
+        Ok(Some(total))
+    }
+}

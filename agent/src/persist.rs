@@ -1,0 +1,54 @@
+//! Durable, atomic file replacement: write a temporary file beside the target, fsync it,
+//! rename it over the target, fsync the directory. After a power cut at any instant the file
+//! holds either the old or the new bytes, never a mix.
+
+use crate::error::{Error, Result};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+/// Atomically replaces `path` with `bytes`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".otuf-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(Error::io(dir))?;
+    tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    sync_dir(dir)
+}
+
+/// Moves a complete, already synced file into place atomically (same file system), or copies
+/// it there through a temporary file when `from` lives on another file system.
+pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    if fs::rename(from, to).is_err() {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".otuf-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(Error::io(dir))?;
+        let mut src = File::open(from).map_err(Error::io(from))?;
+        std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
+        tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
+        tmp.persist(to).map_err(|e| Error::Io {
+            path: to.to_path_buf(),
+            source: e.error,
+        })?;
+        let _ = fs::remove_file(from);
+    }
+    sync_dir(dir)
+}
+
+/// Makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
+}
