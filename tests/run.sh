@@ -17,6 +17,7 @@ cargo build -p otuf-core --no-default-features --features ecdsa --target thumbv7
 # --- fixtures are reproducible from their committed generators ---
 .venv/bin/python tests/fixtures/canonical/generate.py --check
 
-# --- unit, property and interop tests ---
+# --- unit, property and interop tests (the interop tests run the built otuf-agent binary) ---
+cargo build --workspace --all-features
 cargo test --workspace --all-features
 cargo test -p otuf-core --no-default-features

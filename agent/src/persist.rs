@@ -16,6 +16,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(Error::io(dir))?;
     tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
+    readable(tmp.as_file(), tmp.path())?;
     tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
@@ -36,6 +37,7 @@ pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
             .map_err(Error::io(dir))?;
         let mut src = File::open(from).map_err(Error::io(from))?;
         std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
+        readable(tmp.as_file(), tmp.path())?;
         tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
         tmp.persist(to).map_err(|e| Error::Io {
             path: to.to_path_buf(),
@@ -44,6 +46,14 @@ pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
         let _ = fs::remove_file(from);
     }
     sync_dir(dir)
+}
+
+/// Public files are world-readable like any other file the agent writes (temporary files start
+/// private).
+pub fn readable(file: &File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(Error::io(path))
 }
 
 /// Makes a rename in `dir` durable.

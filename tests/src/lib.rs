@@ -1,6 +1,8 @@
 //! Shared helpers for otuf's cross-crate and interop tests: a driver that runs the otuf-core
 //! client workflow against a repository laid out in a folder, as a device would over HTTP.
 
+pub mod server;
+
 use otuf_core::client::{Client, Next, Role};
 use otuf_core::limits::Limits;
 use otuf_core::metadata::TargetFile;
@@ -231,4 +233,17 @@ pub fn versions(client: &Client) -> Versions {
 /// Reads a case's trusted root.
 pub fn trusted_root(dir: &Path) -> Vec<u8> {
     fs::read(dir.join("trusted_root.json")).expect("trusted_root.json")
+}
+
+/// The `otuf-agent` binary built beside this test (`cargo build --workspace` builds it).
+pub fn agent_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("otuf-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p otuf-agent` first",
+        bin.display()
+    );
+    bin
 }
