@@ -24,6 +24,7 @@ pub enum Behavior {
 pub struct Server {
     pub base: String,
     log: Arc<Mutex<Vec<String>>>,
+    sent: Arc<Mutex<Vec<(String, usize)>>>,
     behaviors: Arc<Mutex<HashMap<String, Behavior>>>,
     root: Arc<Mutex<PathBuf>>,
 }
@@ -49,23 +50,30 @@ fn decode(path: &str) -> String {
 impl Server {
     /// Serves `root` on a free port.
     pub fn start(root: PathBuf) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(root, 0)
+    }
+
+    /// Serves `root` on `port` (0: a free one).
+    pub fn start_on(root: PathBuf, port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let log = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
         let behaviors = Arc::new(Mutex::new(HashMap::new()));
         let root = Arc::new(Mutex::new(root));
-        let (l, b, r) = (log.clone(), behaviors.clone(), root.clone());
+        let (l, s, b, r) = (log.clone(), sent.clone(), behaviors.clone(), root.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (l, b, r) = (l.clone(), b.clone(), r.clone());
+                let (l, s, b, r) = (l.clone(), s.clone(), b.clone(), r.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(stream, &l, &b, &r);
+                    let _ = handle(stream, &l, &s, &b, &r);
                 });
             }
         });
         Self {
             base,
             log,
+            sent,
             behaviors,
             root,
         }
@@ -84,6 +92,11 @@ impl Server {
         *self.root.lock().unwrap() = root;
     }
 
+    /// Paths served so far with the body bytes sent (404s count 0), and clears that list.
+    pub fn take_sent(&self) -> Vec<(String, usize)> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
     /// Request paths so far (decoded), and clears the log.
     pub fn take_log(&self) -> Vec<String> {
         std::mem::take(&mut *self.log.lock().unwrap())
@@ -93,9 +106,11 @@ impl Server {
 fn handle(
     mut stream: TcpStream,
     log: &Mutex<Vec<String>>,
+    sent: &Mutex<Vec<(String, usize)>>,
     behaviors: &Mutex<HashMap<String, Behavior>>,
     root: &Mutex<PathBuf>,
 ) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
         let mut line = String::new();
@@ -123,9 +138,11 @@ fn handle(
         let body = std::fs::read(base.join(raw.trim_start_matches('/')))
             .or_else(|_| std::fs::read(base.join(path.trim_start_matches('/'))));
         let Ok(body) = body else {
+            sent.lock().unwrap().push((path, 0));
             stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
             continue;
         };
+        sent.lock().unwrap().push((path.clone(), body.len()));
         match behavior {
             Behavior::Normal => {
                 write!(
