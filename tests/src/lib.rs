@@ -247,3 +247,30 @@ pub fn agent_bin() -> PathBuf {
     );
     bin
 }
+
+/// A workspace binary built beside this test (`cargo build --workspace` builds them).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        bin.display()
+    );
+    bin
+}
+
+/// The repository's Python venv interpreter (tests/run.sh creates it).
+pub fn python() -> PathBuf {
+    let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run tests/run.sh (it creates the venv)",
+        py.display()
+    );
+    py
+}

@@ -1,0 +1,228 @@
+//! `POST /api/v1/artifacts/`, `/artifacts/delete`, `/artifacts/publish/`. A request is checked
+//! field by field before anything is stored; the task is durable before the 202 is sent.
+
+use super::{refuse, reply, App};
+use crate::tasks::last_update;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Why an artifact path is not acceptable, if it is not.
+pub(super) fn bad_path(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        Some("path is empty")
+    } else if path.starts_with('/') {
+        Some("path is absolute")
+    } else if path.contains('\\') {
+        Some("path contains a backslash")
+    } else if path.chars().any(char::is_control) {
+        Some("path contains a control character")
+    } else if path.split('/').any(str::is_empty) {
+        Some("path has an empty segment")
+    } else if path.split('/').any(|s| s == ".." || s == ".") {
+        Some("path contains a '.' or '..' segment")
+    } else {
+        None
+    }
+}
+
+/// Why a `hashes` object is not acceptable, if it is not.
+fn bad_hashes(hashes: &Value) -> Option<String> {
+    let obj = hashes.as_object().filter(|o| !o.is_empty())?;
+    for (alg, digest) in obj {
+        let want = match alg.as_str() {
+            "sha256" | "blake2b-256" => 64,
+            "sha512" => 128,
+            _ => {
+                return Some(format!(
+                    "unsupported hash algorithm '{alg}' (sha256, sha512, blake2b-256)"
+                ))
+            }
+        };
+        let ok = digest.as_str().is_some_and(|d| {
+            d.len() == want
+                && d.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if !ok {
+            return Some(format!("{alg} digest must be {want} lower-case hex digits"));
+        }
+    }
+    None
+}
+
+fn invalid(loc: Value, msg: String, input: &Value) -> Response {
+    let detail = json!([{"type": "value_error", "loc": loc, "msg": msg, "input": input}]);
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"detail": detail})),
+    )
+        .into_response()
+}
+
+fn not_bootstrapped() -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "Task not accepted.",
+        "It requires bootstrap finished. State: None",
+    )
+}
+
+fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
+    let repo = app.repo.as_ref().ok_or_else(not_bootstrapped)?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    repo.store.insert_task(&id, action, payload).map_err(|e| {
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Task not accepted.",
+            &e.to_string(),
+        )
+    })?;
+    app.wake.notify_one();
+    Ok(id)
+}
+
+/// `POST /api/v1/artifacts/`.
+pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    let Some(list) = body["artifacts"].as_array() else {
+        return invalid(
+            json!(["body", "artifacts"]),
+            "Field required: a list of artifacts".into(),
+            &body,
+        );
+    };
+    if list.is_empty() {
+        return invalid(
+            json!(["body", "artifacts"]),
+            "at least one artifact".into(),
+            &body,
+        );
+    }
+    for (i, a) in list.iter().enumerate() {
+        let Some(path) = a["path"].as_str() else {
+            return invalid(
+                json!(["body", "artifacts", i, "path"]),
+                "Field required: a string".into(),
+                a,
+            );
+        };
+        if let Some(why) = bad_path(path) {
+            return invalid(
+                json!(["body", "artifacts", i, "path"]),
+                why.into(),
+                &a["path"],
+            );
+        }
+        let info = &a["info"];
+        if !info["length"].is_u64() {
+            return invalid(
+                json!(["body", "artifacts", i, "info", "length"]),
+                "a non-negative integer".into(),
+                &info["length"],
+            );
+        }
+        if let Some(why) = bad_hashes(&info["hashes"]).or_else(|| {
+            info["hashes"]
+                .as_object()
+                .is_none()
+                .then(|| "a non-empty object".into())
+        }) {
+            return invalid(
+                json!(["body", "artifacts", i, "info", "hashes"]),
+                why,
+                &info["hashes"],
+            );
+        }
+        if !(info["custom"].is_null() || info["custom"].is_object()) {
+            return invalid(
+                json!(["body", "artifacts", i, "info", "custom"]),
+                "an object or null".into(),
+                &info["custom"],
+            );
+        }
+    }
+    let paths: Vec<&Value> = list.iter().map(|a| &a["path"]).collect();
+    let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
+    match submit(&app, "add_artifacts", &body) {
+        Ok(id) => {
+            let mut msg = String::from("New Artifact(s) successfully submitted.");
+            if !publish {
+                msg.push_str(" Publishing will be skipped.");
+            }
+            reply(
+                StatusCode::ACCEPTED,
+                json!({"artifacts": paths, "task_id": id, "last_update": last_update()}),
+                &msg,
+            )
+        }
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/v1/artifacts/delete`.
+pub(super) async fn delete(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    let Some(list) = body["artifacts"]
+        .as_array()
+        .filter(|l| l.iter().all(Value::is_string))
+    else {
+        return invalid(
+            json!(["body", "artifacts"]),
+            "Field required: a list of paths".into(),
+            &body,
+        );
+    };
+    let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
+    let list = list.clone();
+    match submit(&app, "remove_artifacts", &body) {
+        Ok(id) => {
+            let mut msg = String::from("Remove Artifact(s) successfully submitted.");
+            if !publish {
+                msg.push_str(" Publishing will be skipped.");
+            }
+            reply(
+                StatusCode::ACCEPTED,
+                json!({"artifacts": list, "task_id": id, "last_update": last_update()}),
+                &msg,
+            )
+        }
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/v1/artifacts/publish/`.
+pub(super) async fn publish(State(app): State<App>) -> Response {
+    match submit(&app, "publish_artifacts", &json!({})) {
+        Ok(id) => reply(
+            StatusCode::ACCEPTED,
+            json!({"artifacts": [], "task_id": id, "last_update": last_update()}),
+            "Publish artifacts successfully submitted.",
+        ),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bad_path;
+
+    #[test]
+    fn unsafe_paths_are_named() {
+        for p in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "a//b",
+            "a\\b",
+            "a/\u{1}",
+            "./a",
+            "a/",
+        ] {
+            assert!(bad_path(p).is_some(), "{p:?}");
+        }
+        for p in ["firmware/plc-a.bin", "固件/更新.bin", "a b/c.tar.gz"] {
+            assert_eq!(bad_path(p), None, "{p:?}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! otuf-repo: a TUF repository service for OT firmware, in the spirit of RSTUF.
+
+pub mod api;
+pub mod error;
+pub mod publish;
+pub mod serve;
+pub mod sign;
+pub mod store;
+pub mod tasks;

@@ -1,0 +1,247 @@
+//! Repository state. Embedded default: one SQLite file (WAL, synchronous FULL, so a task is on
+//! disk before its 202 is answered). PostgreSQL joins behind the same methods (issue 7).
+
+use crate::error::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A task as stored.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// 32 lower-case hex digits, as RSTUF's.
+    pub id: String,
+    /// RSTUF's action name (`add_artifacts`, `remove_artifacts`, `publish_artifacts`).
+    pub action: String,
+    /// The validated request body.
+    pub payload: Value,
+}
+
+/// What the repository knows of one role's current file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleState {
+    /// Current version.
+    pub version: u64,
+    /// Expiry (UNIX seconds).
+    pub expires: i64,
+    /// Length of the current file.
+    pub length: u64,
+    /// SHA-256 of the current file.
+    pub sha256: String,
+}
+
+/// The state database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts (path TEXT PRIMARY KEY, bin TEXT NOT NULL, info TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS artifacts_bin ON artifacts (bin);
+CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, version INTEGER NOT NULL, expires INTEGER NOT NULL,
+                                  length INTEGER NOT NULL, sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, action TEXT NOT NULL, payload TEXT NOT NULL,
+                                  state TEXT NOT NULL, result TEXT, updated INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
+";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(f(&mut guard)?)
+    }
+
+    /// A setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records a new task (state `PENDING`); durable when this returns.
+    pub fn insert_task(&self, id: &str, action: &str, payload: &Value) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)",
+                params![id, action, payload.to_string(), now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A task's state and result.
+    pub fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>> {
+        self.with(|c| {
+            c.query_row("SELECT state, result FROM tasks WHERE id = ?1", [id], |r| {
+                let result: Option<String> = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    result.and_then(|s| serde_json::from_str(&s).ok()),
+                ))
+            })
+            .optional()
+        })
+    }
+
+    /// Claims every pending (or interrupted) task, oldest first.
+    pub fn claim_tasks(&self) -> Result<Vec<Task>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let tasks = {
+                let mut q = tx.prepare("SELECT id, action, payload FROM tasks WHERE state IN ('PENDING', 'RUNNING') ORDER BY rowid")?;
+                let rows = q.query_map([], |r| {
+                    let payload: String = r.get(2)?;
+                    Ok(Task { id: r.get(0)?, action: r.get(1)?, payload: serde_json::from_str(&payload).unwrap_or(Value::Null) })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.execute("UPDATE tasks SET state = 'RUNNING', updated = ?1 WHERE state = 'PENDING'", [now()])?;
+            tx.commit()?;
+            Ok(tasks)
+        })
+    }
+
+    /// Records a task's outcome.
+    pub fn finish_task(&self, id: &str, state: &str, result: &Value) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE tasks SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
+                params![id, state, result.to_string(), now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Adds or replaces artifacts: `(path, bin, info)`.
+    pub fn upsert_artifacts(&self, rows: &[(String, String, Value)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut q = tx.prepare(
+                    "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
+                )?;
+                for (path, bin, info) in rows {
+                    q.execute(params![path, bin, info.to_string()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Removes artifacts; returns `(removed, not found)` paths, and the bins touched.
+    pub fn delete_artifacts(
+        &self,
+        paths: &[String],
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let (mut removed, mut missing, mut bins) = (Vec::new(), Vec::new(), Vec::new());
+            for p in paths {
+                let bin: Option<String> = tx
+                    .query_row("SELECT bin FROM artifacts WHERE path = ?1", [p], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                match bin {
+                    Some(b) => {
+                        tx.execute("DELETE FROM artifacts WHERE path = ?1", [p])?;
+                        removed.push(p.clone());
+                        bins.push(b);
+                    }
+                    None => missing.push(p.clone()),
+                }
+            }
+            tx.commit()?;
+            Ok((removed, missing, bins))
+        })
+    }
+
+    /// Every artifact in `bin`, sorted by path.
+    pub fn artifacts_in(&self, bin: &str) -> Result<Vec<(String, Value)>> {
+        self.with(|c| {
+            let mut q =
+                c.prepare("SELECT path, info FROM artifacts WHERE bin = ?1 ORDER BY path")?;
+            let rows = q.query_map([bin], |r| {
+                let info: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    serde_json::from_str(&info).unwrap_or(Value::Null),
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The state of every role.
+    pub fn roles(&self) -> Result<Vec<(String, RoleState)>> {
+        self.with(|c| {
+            let mut q = c.prepare(
+                "SELECT name, version, expires, length, sha256 FROM roles ORDER BY name",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    RoleState {
+                        version: r.get(1)?,
+                        expires: r.get(2)?,
+                        length: r.get(3)?,
+                        sha256: r.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Records new role states (one transaction).
+    pub fn set_roles(&self, roles: &[(String, RoleState)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut q = tx.prepare(
+                    "INSERT OR REPLACE INTO roles (name, version, expires, length, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (name, s) in roles {
+                    q.execute(params![name, s.version, s.expires, s.length, s.sha256])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+}

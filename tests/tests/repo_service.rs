@@ -1,0 +1,285 @@
+//! otuf-repo serves; artifacts are published through the RSTUF-compatible API; python-tuf's
+//! ngclient (independent) and otuf-agent both refresh from it and download verified artifacts.
+
+use otuf_tests::{python, workspace_bin};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Service {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    fn start_dev() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(workspace_bin("otuf-repo"))
+            .args([
+                "serve",
+                "--dev",
+                "--bins",
+                "16",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "otuf_repo=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("otuf-repo exited").unwrap();
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                break addr.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base, data }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+            ])
+            .arg(body.to_string())
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (
+            code.parse().unwrap(),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let out = Command::new("curl")
+            .args(["-s"])
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits for a task to finish; its final state and result.
+    fn wait(&self, task: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let t = self.get(&format!("/api/v1/task/?task_id={task}"));
+            if ["SUCCESS", "FAILURE", "ERRORED"]
+                .contains(&t["data"]["state"].as_str().unwrap_or(""))
+            {
+                return t["data"].clone();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "task {task} never finished: {t}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Adds an artifact through the API and stores its bytes where /targets/ serves them.
+    fn add(&self, path: &str, data: &[u8], custom: Value) -> Value {
+        let digest = otuf_tests::hex(Sha256::digest(data));
+        let body = json!({"artifacts": [{"path": path, "info": {"length": data.len(), "hashes": {"sha256": digest}, "custom": custom}}]});
+        let (code, reply) = self.post("/api/v1/artifacts/", &body);
+        assert_eq!(code, 202, "{reply}");
+        assert_eq!(reply["message"], "New Artifact(s) successfully submitted.");
+        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+        let target = self.data.path().join("targets").join(dir);
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::write(target.join(format!("{digest}.{base}")), data).unwrap();
+        self.wait(reply["data"]["task_id"].as_str().unwrap())
+    }
+
+    fn root(&self) -> std::path::PathBuf {
+        self.data.path().join("metadata/1.root.json")
+    }
+}
+
+fn ngclient(svc: &Service, target: &str, out: &Path) -> (i32, String) {
+    let o = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ngclient_download.py"))
+        .args([
+            format!("{}/metadata", svc.base),
+            format!("{}/targets", svc.base),
+        ])
+        .arg(svc.root())
+        .arg(target)
+        .arg(out)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn agent(svc: &Service, target: &str) -> (bool, String) {
+    let md = tempfile::tempdir().unwrap();
+    let td = tempfile::tempdir().unwrap();
+    let bin = workspace_bin("otuf-agent");
+    assert!(Command::new(&bin)
+        .arg("client")
+        .arg("--metadata-dir")
+        .arg(md.path())
+        .arg("init")
+        .arg(svc.root())
+        .status()
+        .unwrap()
+        .success());
+    let o = Command::new(&bin)
+        .args([
+            "client",
+            "--metadata-url",
+            &format!("{}/metadata", svc.base),
+            "--target-name",
+            target,
+        ])
+        .args(["--target-base-url", &format!("{}/targets", svc.base)])
+        .arg("--metadata-dir")
+        .arg(md.path())
+        .arg("--target-dir")
+        .arg(td.path())
+        .arg("download")
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn published_artifacts_verify_in_python_tuf_and_otuf_agent() {
+    let svc = Service::start_dev();
+    assert_eq!(svc.get("/api/v1/bootstrap/")["data"]["state"], "finished");
+    let task = svc.add(
+        "firmware/plc-a/1.2.0.bin",
+        b"PLC-A firmware 1.2.0",
+        json!({"version": "1.2.0", "hardware": "plc-a"}),
+    );
+    assert_eq!(task["state"], "SUCCESS", "{task}");
+    assert_eq!(
+        task["result"]["details"]["added_artifacts"],
+        json!(["firmware/plc-a/1.2.0.bin"])
+    );
+    let name = "firmware/plc-a/Düsseldorf 2.bin";
+    assert_eq!(
+        svc.add(name, b"non-ASCII name", Value::Null)["state"],
+        "SUCCESS"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    for target in ["firmware/plc-a/1.2.0.bin", name] {
+        let (code, err) = ngclient(&svc, target, out.path());
+        assert_eq!(code, 0, "python-tuf: {target}: {err}");
+        let (ok, err) = agent(&svc, target);
+        assert!(ok, "otuf-agent: {target}: {err}");
+    }
+
+    // Deleted artifacts disappear for every client.
+    let (code, reply) = svc.post(
+        "/api/v1/artifacts/delete",
+        &json!({"artifacts": ["firmware/plc-a/1.2.0.bin", "not/there"]}),
+    );
+    assert_eq!(
+        (code, reply["message"].as_str()),
+        (202, Some("Remove Artifact(s) successfully submitted."))
+    );
+    let done = svc.wait(reply["data"]["task_id"].as_str().unwrap());
+    assert_eq!(
+        done["result"]["details"]["not_found_artifacts"],
+        json!(["not/there"])
+    );
+    assert_eq!(ngclient(&svc, "firmware/plc-a/1.2.0.bin", out.path()).0, 2);
+    let (ok, err) = agent(&svc, "firmware/plc-a/1.2.0.bin");
+    assert!(
+        !ok && err.contains("no trusted role lists this target"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
+    let svc = Service::start_dev();
+    let before = std::fs::read(svc.data.path().join("metadata/timestamp.json")).unwrap();
+    let ok_hash = "0".repeat(64);
+    for (artifact, field) in [
+        (
+            json!({"path": "/etc/passwd", "info": {"length": 1, "hashes": {"sha256": ok_hash}}}),
+            "path",
+        ),
+        (
+            json!({"path": "a/../b", "info": {"length": 1, "hashes": {"sha256": ok_hash}}}),
+            "path",
+        ),
+        (
+            json!({"path": "a//b", "info": {"length": 1, "hashes": {"sha256": ok_hash}}}),
+            "path",
+        ),
+        (
+            json!({"path": "a\\b", "info": {"length": 1, "hashes": {"sha256": ok_hash}}}),
+            "path",
+        ),
+        (
+            json!({"path": "a\u{7}b", "info": {"length": 1, "hashes": {"sha256": ok_hash}}}),
+            "path",
+        ),
+        (
+            json!({"path": "ok", "info": {"length": 1, "hashes": {"md5": "00"}}}),
+            "hashes",
+        ),
+        (
+            json!({"path": "ok", "info": {"length": 1, "hashes": {"sha256": "XYZ"}}}),
+            "hashes",
+        ),
+        (
+            json!({"path": "ok", "info": {"length": -1, "hashes": {"sha256": ok_hash}}}),
+            "length",
+        ),
+    ] {
+        let (code, reply) = svc.post("/api/v1/artifacts/", &json!({"artifacts": [artifact]}));
+        assert_eq!(code, 422, "{artifact}: {reply}");
+        assert_eq!(
+            reply["detail"][0]["loc"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap(),
+            field,
+            "{reply}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read(svc.data.path().join("metadata/timestamp.json")).unwrap(),
+        before
+    );
+}
