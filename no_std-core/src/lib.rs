@@ -1,5 +1,17 @@
 #![no_std]
 #![forbid(unsafe_code)]
+// The core must not panic on any input and must not reach for std or a heap by accident.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::std_instead_of_core,
+        clippy::alloc_instead_of_core
+    )
+)]
 #![doc = include_str!("../README.md")]
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -70,6 +70,7 @@ fn not_bootstrapped() -> Response {
     )
 }
 
+#[allow(clippy::result_large_err)] // the refusal is the HTTP response itself
 fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
     let repo = app.repo.as_ref().ok_or_else(not_bootstrapped)?;
     let id = uuid::Uuid::new_v4().simple().to_string();
