@@ -5,9 +5,11 @@ cd "$(dirname "$0")/.."
 
 # --- set-up (idempotent) ---
 rustup target add thumbv7em-none-eabihf >/dev/null
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import tuf, securesystemslib' 2>/dev/null; then
+req=$(sha256sum tests/python/requirements.txt | cut -c1-64)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$req" ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet -r tests/python/requirements.txt
+  echo "$req" > .venv/.requirements
 fi
 
 # --- the core builds for a Cortex-M4 without std or a heap ---

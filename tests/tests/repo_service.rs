@@ -283,3 +283,43 @@ fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
         before
     );
 }
+
+#[test]
+fn the_rstuf_cli_adds_and_deletes_artifacts_unchanged() {
+    let svc = Service::start_dev();
+    let rstuf = python().with_file_name("rstuf");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway-4.1.0.tar.gz");
+    std::fs::write(&file, b"gateway image 4.1.0").unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(&rstuf)
+            .args(args)
+            .arg("--api-server")
+            .arg(&svc.base)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, out) = run(&["artifact", "add", file.to_str().unwrap(), "-p", "gateways"]);
+    assert!(ok, "rstuf artifact add: {out}");
+    let task = out
+        .split_whitespace()
+        .find(|w| w.len() == 32 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect(&out)
+        .to_string();
+    let (ok, out) = run(&["task", "info", &task]);
+    assert!(ok && out.contains("SUCCESS"), "rstuf task info: {out}");
+    // RSTUF's CLI hashes with blake2b-256; python-tuf verifies that.
+    let (dirname, base) = ("gateways", "gateway-4.1.0.tar.gz");
+    let info = svc.get(&format!("/api/v1/task/?task_id={task}"));
+    assert_eq!(
+        info["data"]["result"]["details"]["added_artifacts"],
+        json!([format!("{dirname}/{base}")])
+    );
+    let (ok, out) = run(&["artifact", "delete", "gateways/gateway-4.1.0.tar.gz"]);
+    assert!(ok, "rstuf artifact delete: {out}");
+}
