@@ -4,6 +4,7 @@
 //! A key of any other type is kept as [`PublicKey::Unsupported`]: it is authorised but can never
 //! produce a valid signature, so it cannot help reach a threshold.
 
+#[cfg(any(feature = "ecdsa", feature = "std"))]
 mod pem;
 mod verifier;
 

@@ -64,13 +64,18 @@ impl Source for SliceSource<'_> {
 pub(crate) struct FileDigests {
     pub(crate) sha256: Option<Sha256>,
     pub(crate) sha512: Option<Sha512>,
+    pub(crate) blake2b_256: Option<Blake2b256>,
 }
 
+/// BLAKE2b with a 256-bit output (`blake2b-256`, what RSTUF's CLI hashes artifacts with).
+pub(crate) type Blake2b256 = blake2::Blake2b<blake2::digest::consts::U32>;
+
 impl FileDigests {
-    pub(crate) fn new(sha256: bool, sha512: bool) -> Self {
+    pub(crate) fn new(sha256: bool, sha512: bool, blake2b_256: bool) -> Self {
         Self {
             sha256: sha256.then(Sha256::new),
             sha512: sha512.then(Sha512::new),
+            blake2b_256: blake2b_256.then(Blake2b256::new),
         }
     }
 
@@ -79,6 +84,9 @@ impl FileDigests {
             h.update(bytes);
         }
         if let Some(h) = &mut self.sha512 {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.blake2b_256 {
             h.update(bytes);
         }
     }

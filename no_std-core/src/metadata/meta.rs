@@ -5,16 +5,18 @@ use crate::json::lexer::{Canon, Lexer};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::MAX_CUSTOM;
-use sha2::{Digest, Sha256, Sha512};
+use sha2::Digest;
 
-/// The hashes listed for a file. An algorithm other than sha256/sha512 cannot be checked, so a
-/// file listing one never matches (as in python-tuf).
+/// The hashes listed for a file. An algorithm other than sha256, sha512 and blake2b-256 cannot
+/// be checked, so a file listing one never matches (as in python-tuf).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hashes {
     /// `sha256`.
     pub sha256: Option<[u8; 32]>,
     /// `sha512`.
     pub sha512: Option<[u8; 64]>,
+    /// `blake2b-256` (RSTUF's CLI hashes artifacts with it).
+    pub blake2b_256: Option<[u8; 32]>,
     /// Some other algorithm was listed.
     pub unsupported: bool,
 }
@@ -49,6 +51,11 @@ impl Hashes {
                     crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
                     h.sha512 = Some(d);
                 }
+                Some(b"blake2b-256") => {
+                    let mut d = [0; 32];
+                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
+                    h.blake2b_256 = Some(d);
+                }
                 _ => h.unsupported = true,
             }
         }
@@ -59,12 +66,19 @@ impl Hashes {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.sha256.is_none() && self.sha512.is_none() && !self.unsupported
+        self.sha256.is_none()
+            && self.sha512.is_none()
+            && self.blake2b_256.is_none()
+            && !self.unsupported
     }
 
     /// Digests to compute while a file streams in.
     pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
-        crate::json::source::FileDigests::new(self.sha256.is_some(), self.sha512.is_some())
+        crate::json::source::FileDigests::new(
+            self.sha256.is_some(),
+            self.sha512.is_some(),
+            self.blake2b_256.is_some(),
+        )
     }
 
     /// Checks computed digests against these hashes.
@@ -82,18 +96,18 @@ impl Hashes {
             (Some(_), None) => false,
             (None, _) => true,
         };
-        ok256 && ok512
+        let ok_blake = match (self.blake2b_256, got.blake2b_256) {
+            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        ok256 && ok512 && ok_blake
     }
 
     /// Checks a whole buffer against these hashes.
     pub(crate) fn check_bytes(&self, data: &[u8]) -> bool {
         let mut d = self.digests();
-        if let Some(h) = &mut d.sha256 {
-            h.update(data);
-        }
-        if let Some(h) = &mut d.sha512 {
-            h.update(data);
-        }
+        d.update(data);
         self.check(d)
     }
 }
@@ -220,8 +234,7 @@ pub struct TargetVerifier {
     length: u64,
     seen: u64,
     hashes: Hashes,
-    sha256: Option<Sha256>,
-    sha512: Option<Sha512>,
+    digests: crate::json::source::FileDigests,
 }
 
 impl TargetVerifier {
@@ -231,8 +244,7 @@ impl TargetVerifier {
             length: target.length,
             seen: 0,
             hashes: target.hashes.clone(),
-            sha256: target.hashes.sha256.map(|_| Sha256::new()),
-            sha512: target.hashes.sha512.map(|_| Sha512::new()),
+            digests: target.hashes.digests(),
         }
     }
 
@@ -250,12 +262,7 @@ impl TargetVerifier {
             );
         }
         self.seen += n;
-        if let Some(h) = &mut self.sha256 {
-            h.update(chunk);
-        }
-        if let Some(h) = &mut self.sha512 {
-            h.update(chunk);
-        }
+        self.digests.update(chunk);
         Ok(())
     }
 
@@ -265,11 +272,7 @@ impl TargetVerifier {
         if self.seen != self.length {
             return Err(Error::new(ErrorKind::TargetLength, "length").in_role(role));
         }
-        let got = crate::json::source::FileDigests {
-            sha256: self.sha256,
-            sha512: self.sha512,
-        };
-        if !self.hashes.check(got) {
+        if !self.hashes.check(self.digests) {
             return Err(Error::new(ErrorKind::TargetHash, "hashes").in_role(role));
         }
         Ok(())
@@ -279,6 +282,7 @@ impl TargetVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Sha256, Sha512};
 
     fn target(data: &[u8]) -> TargetFile {
         let mut hashes = Hashes::default();
@@ -314,6 +318,22 @@ mod tests {
         let mut v2 = TargetVerifier::new(&t2);
         v2.update(b"firmware image").unwrap();
         assert_eq!(v2.finish().unwrap_err().kind(), ErrorKind::TargetHash);
+    }
+
+    #[test]
+    fn blake2b_256_is_checked_too() {
+        let data = b"gateway image";
+        let mut t = target(data);
+        t.hashes = Hashes {
+            blake2b_256: Some(crate::json::source::Blake2b256::digest(data).into()),
+            ..Hashes::default()
+        };
+        let mut ok = TargetVerifier::new(&t);
+        ok.update(data).unwrap();
+        ok.finish().unwrap();
+        let mut bad = TargetVerifier::new(&t);
+        bad.update(b"gateway imagE").unwrap();
+        assert_eq!(bad.finish().unwrap_err().kind(), ErrorKind::TargetHash);
     }
 
     #[test]
