@@ -323,3 +323,45 @@ fn the_rstuf_cli_adds_and_deletes_artifacts_unchanged() {
     let (ok, out) = run(&["artifact", "delete", "gateways/gateway-4.1.0.tar.gz"]);
     assert!(ok, "rstuf artifact delete: {out}");
 }
+
+#[test]
+fn uploaded_firmware_is_hashed_stored_and_served_by_the_same_process() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    let image: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect(); // above axum's 2 MB default
+    let file = dir.path().join("rtu.img");
+    std::fs::write(&file, &image).unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            r#"x-otuf-custom: {"version": "2.0.0", "hardware": "rtu-7"}"#,
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .arg(format!(
+            "{}/api/v1/artifacts/upload/firmware/rtu-7/rtu.img",
+            svc.base
+        ))
+        .output()
+        .unwrap();
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["data"]["length"], image.len(), "{reply}");
+    assert_eq!(
+        reply["data"]["hashes"]["sha256"],
+        otuf_tests::hex(Sha256::digest(&image))
+    );
+    assert_eq!(
+        svc.wait(reply["data"]["task_id"].as_str().unwrap())["state"],
+        "SUCCESS"
+    );
+    let (ok, err) = agent(&svc, "firmware/rtu-7/rtu.img");
+    assert!(ok, "otuf-agent: {err}");
+    let out_dir = tempfile::tempdir().unwrap();
+    let (code, err) = ngclient(&svc, "firmware/rtu-7/rtu.img", out_dir.path());
+    assert_eq!(code, 0, "python-tuf: {err}");
+    let (code, reply) = svc.post("/api/v1/artifacts/upload/..%2Fescape", &json!({}));
+    assert_eq!(code, 422, "{reply}");
+}

@@ -192,6 +192,106 @@ pub(super) async fn delete(State(app): State<App>, Json(body): Json<Value>) -> R
     }
 }
 
+/// `POST /api/v1/artifacts/upload/{path}` (beyond RSTUF): the body is the artifact itself. It is
+/// streamed to disk while its length, SHA-256 and SHA-512 are computed, stored under its
+/// consistent-snapshot name `<dirs>/<sha256>.<name>` in the served targets folder, and added like
+/// `POST /api/v1/artifacts/`. Optional: header `x-otuf-custom` (a JSON object), query
+/// `publish_artifacts=false`.
+pub(super) async fn upload(
+    State(app): State<App>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use futures_util::StreamExt;
+    use sha2::Digest;
+    use std::io::Write;
+    let Some(repo) = app.repo.clone() else {
+        return not_bootstrapped();
+    };
+    if let Some(why) = bad_path(&path) {
+        return invalid(json!(["path", "path"]), why.into(), &json!(path));
+    }
+    let custom = match headers
+        .get("x-otuf-custom")
+        .map(|v| serde_json::from_slice::<Value>(v.as_bytes()))
+    {
+        None => Value::Null,
+        Some(Ok(v)) if v.is_object() => v,
+        Some(_) => {
+            return invalid(
+                json!(["header", "x-otuf-custom"]),
+                "a JSON object".into(),
+                &Value::Null,
+            )
+        }
+    };
+    let publish = q.get("publish_artifacts").is_none_or(|v| v != "false");
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
+    let folder = repo.targets_dir.join(dir);
+    let fail = |e: std::io::Error| {
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Upload failed.",
+            &e.to_string(),
+        )
+    };
+    if let Err(e) = std::fs::create_dir_all(&folder) {
+        return fail(e);
+    }
+    let mut staged = match tempfile::Builder::new()
+        .prefix(".upload-")
+        .tempfile_in(&folder)
+    {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let (mut sha256, mut sha512, mut length) = (sha2::Sha256::new(), sha2::Sha512::new(), 0u64);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "Upload failed.",
+                "the request body was cut short",
+            );
+        };
+        sha256.update(&chunk);
+        sha512.update(&chunk);
+        length += chunk.len() as u64;
+        if let Err(e) = staged.write_all(&chunk) {
+            return fail(e);
+        }
+    }
+    let (h256, h512) = (
+        crate::sign::hex(&sha256.finalize()),
+        crate::sign::hex(&sha512.finalize()),
+    );
+    if let Err(e) = staged.as_file().sync_all() {
+        return fail(e);
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = staged
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    if let Err(e) = staged.persist(folder.join(format!("{h256}.{base}"))) {
+        return fail(e.error);
+    }
+    let payload = json!({"artifacts": [{"path": path, "info": {"length": length, "hashes": {"sha256": h256, "sha512": h512}, "custom": custom}}],
+                         "publish_artifacts": publish});
+    match submit(&app, "add_artifacts", &payload) {
+        Ok(id) => reply(
+            StatusCode::ACCEPTED,
+            json!({"artifacts": [path], "task_id": id, "last_update": last_update(), "length": length, "hashes": payload["artifacts"][0]["info"]["hashes"]}),
+            "New Artifact(s) successfully submitted.",
+        ),
+        Err(r) => r,
+    }
+}
+
 /// `POST /api/v1/artifacts/publish/`.
 pub(super) async fn publish(State(app): State<App>) -> Response {
     match submit(&app, "publish_artifacts", &json!({})) {

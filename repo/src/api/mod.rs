@@ -52,6 +52,11 @@ pub fn router(app: App) -> Router {
     r = both(r, "/api/v1/artifacts/delete", post(artifacts::delete));
     r = both(r, "/api/v1/artifacts/publish/", post(artifacts::publish));
     r = both(r, "/api/v1/task/", get(task));
+    // Firmware images are large: this route streams its body to disk, unbounded by axum's 2 MB.
+    r = r.route(
+        "/api/v1/artifacts/upload/{*path}",
+        post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+    );
     r.with_state(app)
 }
 
