@@ -29,6 +29,10 @@ enum Command {
         /// Hash bins of a development repository (a power of two, 2 to 16384).
         #[arg(long, env = "OTUF_BINS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..=16384))]
         bins: u32,
+        /// File of `scope token` lines (scope `publish` or `admin`): every write then needs
+        /// `Authorization: Bearer <token>` of the right scope. Off by default, as in RSTUF.
+        #[arg(long, env = "OTUF_TOKENS_FILE")]
+        tokens_file: Option<PathBuf>,
     },
 }
 
@@ -56,7 +60,18 @@ fn main() -> ExitCode {
         listen,
         dev,
         bins,
+        tokens_file,
     } = cli.command;
+    let tokens = match tokens_file
+        .map(|f| std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display())))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -69,6 +84,7 @@ fn main() -> ExitCode {
         listen,
         dev,
         bins,
+        tokens,
     })) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

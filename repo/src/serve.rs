@@ -24,6 +24,8 @@ pub struct Options {
     pub dev: bool,
     /// Bins for a development repository (a power of two, 2..16384).
     pub bins: u32,
+    /// `scope token` lines enabling bearer-token authentication (None: off, as in RSTUF).
+    pub tokens: Option<String>,
 }
 
 const EXPIRY: Expiry = Expiry {
@@ -100,9 +102,19 @@ pub async fn serve(opts: Options) -> Result<()> {
     } else {
         tracing::info!("no repository yet: waiting for a bootstrap (or start with --dev)");
     }
+    let tokens = match &opts.tokens {
+        Some(text) => {
+            crate::api::parse_tokens(text).map_err(|e| Error::State(format!("tokens: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    if !tokens.is_empty() {
+        tracing::info!("bearer-token authentication on ({} token(s))", tokens.len());
+    }
     let mut app = router(App {
         repo: repo.clone(),
         wake,
+        tokens: Arc::new(tokens),
     });
     if let Some(repo) = &repo {
         app = app

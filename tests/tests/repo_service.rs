@@ -24,6 +24,10 @@ impl Drop for Service {
 
 impl Service {
     fn start_dev() -> Self {
+        Self::start(&[])
+    }
+
+    fn start(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(workspace_bin("otuf-repo"))
             .args([
@@ -36,6 +40,7 @@ impl Service {
                 "--data-dir",
             ])
             .arg(data.path())
+            .args(extra)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "otuf_repo=info")
             .stdout(Stdio::null())
@@ -54,6 +59,13 @@ impl Service {
     }
 
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_as(path, body, None)
+    }
+
+    fn post_as(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        let auth = token.map_or(String::from("x-no-auth: 1"), |t| {
+            format!("Authorization: Bearer {t}")
+        });
         let out = Command::new("curl")
             .args([
                 "-s",
@@ -63,8 +75,10 @@ impl Service {
                 "POST",
                 "-H",
                 "content-type: application/json",
-                "--data-binary",
+                "-H",
+                &auth,
             ])
+            .arg("--data-binary")
             .arg(body.to_string())
             .arg(format!("{}{path}", self.base))
             .output()
@@ -364,4 +378,44 @@ fn uploaded_firmware_is_hashed_stored_and_served_by_the_same_process() {
     assert_eq!(code, 0, "python-tuf: {err}");
     let (code, reply) = svc.post("/api/v1/artifacts/upload/..%2Fescape", &json!({}));
     assert_eq!(code, 422, "{reply}");
+}
+
+#[test]
+fn with_tokens_configured_every_write_needs_the_right_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        "# scope token\npublish ci-pipeline-7f3a9b2c41\nadmin operator-5d1e8a6f90\n",
+    )
+    .unwrap();
+    let svc = Service::start(&["--tokens-file", tokens.to_str().unwrap()]);
+    let body = json!({"artifacts": [{"path": "a.bin", "info": {"length": 1, "hashes": {"sha256": "0".repeat(64)}}}]});
+    let (code, reply) = svc.post_as("/api/v1/artifacts/", &body, None);
+    assert_eq!(code, 401, "{reply}");
+    assert!(reply["detail"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("Authorization: Bearer"));
+    assert_eq!(
+        svc.post_as("/api/v1/artifacts/", &body, Some("guessed-token-000000"))
+            .0,
+        401
+    );
+    assert_eq!(
+        svc.post_as("/api/v1/artifacts/", &body, Some("ci-pipeline-7f3a9b2c41"))
+            .0,
+        202
+    );
+    assert_eq!(
+        svc.post_as(
+            "/api/v1/artifacts/delete",
+            &json!({"artifacts": ["a.bin"]}),
+            Some("operator-5d1e8a6f90")
+        )
+        .0,
+        202
+    );
+    // Reads stay open, as in RSTUF.
+    assert_eq!(svc.get("/api/v1/bootstrap/")["data"]["state"], "finished");
 }

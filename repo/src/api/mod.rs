@@ -20,6 +20,96 @@ pub struct App {
     pub repo: Option<Arc<Repo>>,
     /// Wakes the task worker.
     pub wake: Arc<Notify>,
+    /// Bearer tokens and their scopes; empty: no authentication (RSTUF's default).
+    pub tokens: Arc<Vec<(Scope, String)>>,
+}
+
+/// What a bearer token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Add, remove and publish artifacts.
+    Publish,
+    /// Everything, including bootstrap, root metadata, settings and delegations.
+    Admin,
+}
+
+/// Reads `scope token` lines (`publish` or `admin`; `#` comments).
+pub fn parse_tokens(text: &str) -> Result<Vec<(Scope, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (scope, token) = line
+            .split_once(char::is_whitespace)
+            .ok_or(format!("line {}: expected `scope token`", n + 1))?;
+        let scope = match scope {
+            "publish" => Scope::Publish,
+            "admin" => Scope::Admin,
+            other => {
+                return Err(format!(
+                    "line {}: unknown scope `{other}` (publish, admin)",
+                    n + 1
+                ))
+            }
+        };
+        let token = token.trim();
+        if token.len() < 16 {
+            return Err(format!("line {}: token shorter than 16 characters", n + 1));
+        }
+        out.push((scope, token.to_string()));
+    }
+    Ok(out)
+}
+
+/// Refuses a write without a bearer token of the right scope (when tokens are configured).
+async fn authorize(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if app.tokens.is_empty()
+        || req.method() == axum::http::Method::GET
+        || req.method() == axum::http::Method::HEAD
+    {
+        return next.run(req).await;
+    }
+    let needed = if req.uri().path().starts_with("/api/v1/artifacts") {
+        Scope::Publish
+    } else {
+        Scope::Admin
+    };
+    let presented = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let scope = presented.and_then(|t| {
+        app.tokens
+            .iter()
+            .find(|(_, known)| constant_time_eq(known.as_bytes(), t.as_bytes()))
+            .map(|(s, _)| *s)
+    });
+    match scope {
+        None => refuse(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized.",
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+        ),
+        Some(Scope::Publish) if needed == Scope::Admin => refuse(
+            StatusCode::FORBIDDEN,
+            "Forbidden.",
+            "this operation needs a token with scope admin",
+        ),
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// Compares secrets without leaking where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `{"data": .., "message": ..}` with a status.
@@ -57,7 +147,8 @@ pub fn router(app: App) -> Router {
         "/api/v1/artifacts/upload/{*path}",
         post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::disable()),
     );
-    r.with_state(app)
+    r.layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
+        .with_state(app)
 }
 
 async fn bootstrap_state(State(app): State<App>) -> Response {
@@ -120,4 +211,34 @@ async fn task(State(app): State<App>, Query(q): Query<TaskQuery>) -> Response {
         json!({"task_id": id, "state": state, "result": result}),
         "Task state.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_files_are_checked_line_by_line() {
+        let t = parse_tokens("# comment\n\npublish 0123456789abcdef\nadmin   fedcba9876543210\n")
+            .unwrap();
+        assert_eq!(
+            t,
+            vec![
+                (Scope::Publish, "0123456789abcdef".into()),
+                (Scope::Admin, "fedcba9876543210".into())
+            ]
+        );
+        assert!(parse_tokens("root 0123456789abcdef")
+            .unwrap_err()
+            .contains("unknown scope"));
+        assert!(parse_tokens("admin short")
+            .unwrap_err()
+            .contains("shorter than 16"));
+        assert!(parse_tokens("admin").unwrap_err().contains("line 1"));
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
+    }
 }
