@@ -111,10 +111,15 @@ pub async fn serve(opts: Options) -> Result<()> {
     if !tokens.is_empty() {
         tracing::info!("bearer-token authentication on ({} token(s))", tokens.len());
     }
+    let (record, queue) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(repo) = &repo {
+        tokio::spawn(crate::api::recorder(repo.clone(), queue, wake.clone()));
+    }
     let mut app = router(App {
         repo: repo.clone(),
         wake,
         tokens: Arc::new(tokens),
+        record,
     });
     if let Some(repo) = &repo {
         app = app

@@ -70,18 +70,19 @@ fn not_bootstrapped() -> Response {
     )
 }
 
+/// Records a task durably (group commit), then answers with its id.
 #[allow(clippy::result_large_err)] // the refusal is the HTTP response itself
-fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
-    let repo = app.repo.as_ref().ok_or_else(not_bootstrapped)?;
+async fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
+    app.repo.as_ref().ok_or_else(not_bootstrapped)?;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    repo.store.insert_task(&id, action, payload).map_err(|e| {
-        refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Task not accepted.",
-            &e.to_string(),
-        )
-    })?;
-    app.wake.notify_one();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let refused = |e: String| refuse(StatusCode::INTERNAL_SERVER_ERROR, "Task not accepted.", &e);
+    app.record
+        .send(((id.clone(), action.to_string(), payload.clone()), tx))
+        .map_err(|e| refused(e.to_string()))?;
+    rx.await
+        .map_err(|e| refused(e.to_string()))?
+        .map_err(refused)?;
     Ok(id)
 }
 
@@ -146,7 +147,7 @@ pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Resp
     }
     let paths: Vec<&Value> = list.iter().map(|a| &a["path"]).collect();
     let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
-    match submit(&app, "add_artifacts", &body) {
+    match submit(&app, "add_artifacts", &body).await {
         Ok(id) => {
             let mut msg = String::from("New Artifact(s) successfully submitted.");
             if !publish {
@@ -176,7 +177,7 @@ pub(super) async fn delete(State(app): State<App>, Json(body): Json<Value>) -> R
     };
     let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
     let list = list.clone();
-    match submit(&app, "remove_artifacts", &body) {
+    match submit(&app, "remove_artifacts", &body).await {
         Ok(id) => {
             let mut msg = String::from("Remove Artifact(s) successfully submitted.");
             if !publish {
@@ -282,7 +283,7 @@ pub(super) async fn upload(
     }
     let payload = json!({"artifacts": [{"path": path, "info": {"length": length, "hashes": {"sha256": h256, "sha512": h512}, "custom": custom}}],
                          "publish_artifacts": publish});
-    match submit(&app, "add_artifacts", &payload) {
+    match submit(&app, "add_artifacts", &payload).await {
         Ok(id) => reply(
             StatusCode::ACCEPTED,
             json!({"artifacts": [path], "task_id": id, "last_update": last_update(), "length": length, "hashes": payload["artifacts"][0]["info"]["hashes"]}),
@@ -294,7 +295,7 @@ pub(super) async fn upload(
 
 /// `POST /api/v1/artifacts/publish/`.
 pub(super) async fn publish(State(app): State<App>) -> Response {
-    match submit(&app, "publish_artifacts", &json!({})) {
+    match submit(&app, "publish_artifacts", &json!({})).await {
         Ok(id) => reply(
             StatusCode::ACCEPTED,
             json!({"artifacts": [], "task_id": id, "last_update": last_update()}),

@@ -22,6 +22,39 @@ pub struct App {
     pub wake: Arc<Notify>,
     /// Bearer tokens and their scopes; empty: no authentication (RSTUF's default).
     pub tokens: Arc<Vec<(Scope, String)>>,
+    /// Queue to the task recorder (group commit).
+    pub record: tokio::sync::mpsc::UnboundedSender<Submission>,
+}
+
+/// A task to record, and where to say when it is durable.
+pub type Submission = (
+    (String, String, serde_json::Value),
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
+/// Records queued tasks in batches: everything waiting when a commit starts goes into it.
+pub async fn recorder(
+    repo: Arc<Repo>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Submission>,
+    wake: Arc<Notify>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = queue.try_recv() {
+            batch.push(more);
+        }
+        let (tasks, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let r = tokio::task::spawn_blocking({
+            let repo = repo.clone();
+            move || repo.store.insert_tasks(&tasks).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        wake.notify_one();
+        for reply in replies {
+            let _ = reply.send(r.clone());
+        }
+    }
 }
 
 /// What a bearer token may do.

@@ -94,14 +94,19 @@ impl Store {
         })
     }
 
-    /// Records a new task (state `PENDING`); durable when this returns.
-    pub fn insert_task(&self, id: &str, action: &str, payload: &Value) -> Result<()> {
+    /// Records new tasks (state `PENDING`) in one transaction: durable when this returns.
+    /// Requests arriving together share one commit (group commit), so durability costs one
+    /// fsync per batch, not per request.
+    pub fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)",
-                params![id, action, payload.to_string(), now()],
-            )
-            .map(|_| ())
+            let tx = c.transaction()?;
+            {
+                let mut q = tx.prepare("INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)")?;
+                for (id, action, payload) in tasks {
+                    q.execute(params![id, action, payload.to_string(), now()])?;
+                }
+            }
+            tx.commit()
         })
     }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# otuf-repo (release, SQLite + local folder, 256 bins) under RSTUF's load scenarios.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -q -p otuf-repo
+data=$(mktemp -d)
+log=$(mktemp)
+target/release/otuf-repo serve --dev --listen 127.0.0.1:0 --data-dir "$data" 2> "$log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$data" "$log"' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
+base=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
+python3 tests/bench/repo_load.py "$base"
