@@ -217,9 +217,12 @@ impl Repo {
                 .map(|(n, s)| (n.clone(), s.clone()))
                 .collect::<Vec<_>>(),
         )?;
-        files.sort_by_key(|(name, _)| name == "timestamp.json"); // timestamp last
-        for (name, bytes) in &files {
-            write_atomic(&self.metadata_dir.join(name), bytes)?;
+        let (timestamp_file, versioned): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(name, _)| name == "timestamp.json");
+        write_all_durably(&self.metadata_dir, &versioned)?;
+        for (name, bytes) in &timestamp_file {
+            write_atomic(&self.metadata_dir.join(name), bytes)?; // last: it makes the new state current
         }
         Ok(state.into_iter().map(|(n, s)| (n, s.version)).collect())
     }
@@ -301,6 +304,56 @@ impl Repo {
         }
         Ok((bins, targets, any))
     }
+}
+
+/// Writes new versioned files: all written, fsynced in parallel (concurrent fsyncs share journal
+/// commits), renamed into place, then one directory fsync. Nothing refers to them until
+/// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
+fn write_all_durably(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    use std::io::Write;
+    let mut staged = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(Error::io(dir.display()))?;
+        tmp.write_all(bytes).map_err(Error::io(name))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(Error::io(name))?;
+        }
+        staged.push((name, tmp));
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 4)
+        .min(32);
+    let chunk = staged.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = staged
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .try_for_each(|(name, f)| f.as_file().sync_all().map_err(Error::io(name)))
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::State("fsync thread panicked".into())))
+        })
+    })?;
+    for (name, tmp) in staged {
+        tmp.persist(dir.join(name)).map_err(|e| Error::Io {
+            path: name.clone(),
+            source: e.error,
+        })?;
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir.display()))
 }
 
 /// Atomically replaces `path` with `bytes` (temp file, fsync, rename, fsync dir).
