@@ -219,7 +219,8 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(test)]
+#[cfg(feature = "alloc")]
 mod tests {
     extern crate std;
     use super::*;

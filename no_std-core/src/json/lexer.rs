@@ -379,7 +379,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.depth = self.depth.saturating_sub(1);
     }
 
-    fn expect(&mut self, kind: Kind) -> Result<()> {
+    fn expect_kind(&mut self, kind: Kind) -> Result<()> {
         if self.peek_kind()? == kind {
             Ok(())
         } else {
@@ -389,13 +389,13 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Consumes `{`.
     pub(crate) fn begin_object(&mut self) -> Result<()> {
-        self.expect(Kind::Object)?;
+        self.expect_kind(Kind::Object)?;
         self.open(true)
     }
 
     /// Consumes `[`.
     pub(crate) fn begin_array(&mut self) -> Result<()> {
-        self.expect(Kind::Array)?;
+        self.expect_kind(Kind::Array)?;
         self.open(false)
     }
 
@@ -457,7 +457,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Reads a string value, decoded, into `out`.
     pub(crate) fn string(&mut self, out: &mut impl StrOut) -> Result<()> {
-        self.expect(Kind::String)?;
+        self.expect_kind(Kind::String)?;
         self.decode_string(out, false)
     }
 
@@ -605,7 +605,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Reads an integer; fractions and exponents are `Float`.
     pub(crate) fn integer(&mut self) -> Result<Int> {
-        self.expect(Kind::Number)?;
+        self.expect_kind(Kind::Number)?;
         let negative = self.src.peek()? == Some(b'-');
         if negative {
             self.src.bump();
