@@ -85,22 +85,14 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Pub
     let mut public: Option<Text<MAX_PUBLIC>> = None;
     let mut name = Text::<16>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
-    loop {
-        name.clear();
-        if !lx.next_key(&mut name)? {
-            break;
-        }
+    while lx.next_member(&mut name)? {
         match name.get() {
             Some(b"keytype") => keytype = Some(lx.text().map_err(|e| e.in_field("keys.keytype"))?),
             Some(b"scheme") => scheme = Some(lx.text().map_err(|e| e.in_field("keys.scheme"))?),
             Some(b"keyval") => {
                 lx.begin_object().map_err(|e| e.in_field("keys.keyval"))?;
                 let mut field = Text::<16>::default();
-                loop {
-                    field.clear();
-                    if !lx.next_key(&mut field)? {
-                        break;
-                    }
+                while lx.next_member(&mut field)? {
                     if field.is(b"public") {
                         public = Some(lx.text().map_err(|e| e.in_field("keys.keyval.public"))?);
                     } else {

@@ -31,11 +31,7 @@ impl Signatures {
             let mut sig: Option<Text<{ MAX_SIGNATURE * 2 }>> = None;
             let mut name = Text::<8>::default();
             lx.begin_object().map_err(|e| e.in_field(field))?;
-            loop {
-                name.clear();
-                if !lx.next_key(&mut name)? {
-                    break;
-                }
+            while lx.next_member(&mut name)? {
                 match name.get() {
                     Some(b"keyid") if keyid.is_none() => keyid = Some(lx.text()?),
                     Some(b"sig") if sig.is_none() => sig = Some(lx.text()?),

@@ -433,6 +433,12 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         Ok(true)
     }
 
+    /// Reads the next member's key into `key` (cleared first); `false` at the end of the object.
+    pub(crate) fn next_member<const N: usize>(&mut self, key: &mut super::Text<N>) -> Result<bool> {
+        key.clear();
+        self.next_key(key)
+    }
+
     /// Moves to the next array element; `false` at the end of the array (then consumed).
     pub(crate) fn next_item(&mut self) -> Result<bool> {
         let bit = self.bit();

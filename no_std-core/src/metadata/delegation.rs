@@ -45,11 +45,7 @@ pub(crate) fn parse<S: Source, K: Canon>(
     let mut stopped = false;
     let mut key = Text::<16>::default();
     lx.begin_object().map_err(|e| e.in_field("delegations"))?;
-    loop {
-        key.clear();
-        if !lx.next_key(&mut key)? {
-            break;
-        }
+    while lx.next_member(&mut key)? {
         match key.get() {
             Some(b"keys") => {
                 parse_keys(lx, &mut out.keys).map_err(|e| e.in_field("delegations.keys"))?;

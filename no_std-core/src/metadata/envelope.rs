@@ -38,11 +38,7 @@ impl<'a> General<'a> {
         let mut sorted = false;
         let mut key = Text::<16>::default();
         lx.begin_object()?;
-        loop {
-            key.clear();
-            if !lx.next_key(&mut key)? {
-                break;
-            }
+        while lx.next_member(&mut key)? {
             match key.get() {
                 Some(b"signatures") if sigs.is_none() => sigs = Some(Signatures::parse(&mut lx)?),
                 Some(b"signed") if signed.is_none() => {
@@ -129,11 +125,7 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
         let mut seen_sigs = false;
         let mut key = Text::<16>::default();
         lx.begin_object()?;
-        loop {
-            key.clear();
-            if !lx.next_key(&mut key)? {
-                break;
-            }
+        while lx.next_member(&mut key)? {
             match key.get() {
                 Some(b"signatures") => {
                     let sigs = Signatures::parse(&mut lx)?;

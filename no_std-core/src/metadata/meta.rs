@@ -31,11 +31,7 @@ impl Hashes {
         let mut algo = Text::<16>::default();
         let mut any = false;
         lx.begin_object().map_err(|e| e.in_field(field))?;
-        loop {
-            algo.clear();
-            if !lx.next_key(&mut algo)? {
-                break;
-            }
+        while lx.next_member(&mut algo)? {
             any = true;
             let hex: Text<128> = lx.text().map_err(|e| e.in_field(field))?;
             let hex = hex.get().unwrap_or_default();
@@ -128,11 +124,7 @@ impl MetaFile {
         let (mut version, mut length, mut hashes) = (None, None, None);
         let mut key = Text::<16>::default();
         lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        loop {
-            key.clear();
-            if !lx.next_key(&mut key)? {
-                break;
-            }
+        while lx.next_member(&mut key)? {
             match key.get() {
                 Some(b"version") => {
                     version = Some(lx.uint().map_err(|e| e.in_field("meta.version"))?)
@@ -200,11 +192,7 @@ impl TargetFile {
         let (mut length, mut hashes, mut custom) = (None, None, None);
         let mut key = Text::<16>::default();
         lx.begin_object().map_err(|e| e.in_field("targets"))?;
-        loop {
-            key.clear();
-            if !lx.next_key(&mut key)? {
-                break;
-            }
+        while lx.next_member(&mut key)? {
             match key.get() {
                 Some(b"length") => {
                     length = Some(lx.uint().map_err(|e| e.in_field("targets.length"))?)

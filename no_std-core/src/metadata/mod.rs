@@ -110,11 +110,7 @@ pub(crate) fn parse_signed<S: Source, K: Canon, B: Body>(
     let (mut ty, mut spec, mut version, mut expires) = (None, None, None, None);
     let mut key = Text::<32>::default();
     lx.begin_object().map_err(|e| e.in_field("signed"))?;
-    loop {
-        key.clear();
-        if !lx.next_key(&mut key)? {
-            break;
-        }
+    while lx.next_member(&mut key)? {
         match key.get() {
             Some(b"_type") => {
                 let t: Text<16> = lx.text().map_err(|e| e.in_field("_type"))?;

@@ -34,11 +34,7 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
 ) -> Result<()> {
     let mut id = Text::<64>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
-    loop {
-        id.clear();
-        if !lx.next_key(&mut id)? {
-            break;
-        }
+    while lx.next_member(&mut id)? {
         let (public, digest) = hash_canonical(lx, |lx| parse_key(lx))?;
         let keyid = id
             .get()
@@ -65,11 +61,7 @@ pub(crate) fn parse_role<S: Source, K: Canon>(
     let (mut has_ids, mut has_threshold) = (false, false);
     let mut key = Text::<32>::default();
     lx.begin_object().map_err(|e| e.in_field("roles"))?;
-    loop {
-        key.clear();
-        if !lx.next_key(&mut key)? {
-            break;
-        }
+    while lx.next_member(&mut key)? {
         match key.get() {
             Some(b"keyids") => {
                 role.parse_keyids(lx)?;
@@ -126,11 +118,7 @@ impl Body for RootBody {
                 self.has_roles = true;
                 let mut name = Text::<16>::default();
                 lx.begin_object().map_err(|e| e.in_field("roles"))?;
-                loop {
-                    name.clear();
-                    if !lx.next_key(&mut name)? {
-                        break;
-                    }
+                while lx.next_member(&mut name)? {
                     let i = ROLE_NAMES
                         .iter()
                         .position(|n| name.is(n))

@@ -170,11 +170,7 @@ impl Body for SnapshotBody<'_> {
         self.has_meta = true;
         let mut name = Text::<{ MAX_ROLE_NAME + 5 }>::default();
         lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        loop {
-            name.clear();
-            if !lx.next_key(&mut name)? {
-                break;
-            }
+        while lx.next_member(&mut name)? {
             let meta = MetaFile::parse(lx)?;
             let Some(role) = name
                 .get()

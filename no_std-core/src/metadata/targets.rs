@@ -47,11 +47,7 @@ impl Body for TargetsBody<'_> {
                 self.has_targets = true;
                 let mut name = Text::<MAX_PATH>::default();
                 lx.begin_object().map_err(|e| e.in_field("targets"))?;
-                loop {
-                    name.clear();
-                    if !lx.next_key(&mut name)? {
-                        break;
-                    }
+                while lx.next_member(&mut name)? {
                     let wanted = self.path.is_some_and(|p| name.is(p.as_bytes()));
                     // Every entry is validated; only the searched one is kept.
                     let info = TargetFile::parse(lx, wanted)?;

@@ -29,11 +29,7 @@ impl Body for TimestampBody {
         }
         let mut name = Text::<16>::default();
         lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        loop {
-            name.clear();
-            if !lx.next_key(&mut name)? {
-                break;
-            }
+        while lx.next_member(&mut name)? {
             if name.is(b"snapshot.json") {
                 self.snapshot = Some(MetaFile::parse(lx)?);
             } else {
