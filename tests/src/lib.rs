@@ -52,19 +52,6 @@ fn fail(error: Error, role: &str) -> Failure {
     }
 }
 
-/// Percent-encodes a role name for a file name: every byte but unreserved ASCII.
-pub fn encode_role(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A repository in a folder: `metadata/`, `targets/` and optionally `local/` (the client's cache).
 pub struct DirRepo {
     pub dir: PathBuf,
@@ -86,10 +73,10 @@ impl DirRepo {
     }
 
     fn name(role: &str, version: Option<u64>) -> String {
-        match version {
-            Some(v) => format!("{v}.{}.json", encode_role(role)),
-            None => format!("{}.json", encode_role(role)),
-        }
+        let mut name = String::new();
+        // Writing to a String cannot fail.
+        let _ = otuf_core::metadata::write_file_name(&mut name, role, version);
+        name
     }
 
     fn feed(&self, client: &mut Client, bytes: &[u8]) -> Result<(), Error> {
@@ -233,19 +220,6 @@ pub fn versions(client: &Client) -> Versions {
 /// Reads a case's trusted root.
 pub fn trusted_root(dir: &Path) -> Vec<u8> {
     fs::read(dir.join("trusted_root.json")).expect("trusted_root.json")
-}
-
-/// The `otuf-agent` binary built beside this test (`cargo build --workspace` builds it).
-pub fn agent_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("otuf-agent");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p otuf-agent` first",
-        bin.display()
-    );
-    bin
 }
 
 /// A workspace binary built beside this test (`cargo build --workspace` builds them).

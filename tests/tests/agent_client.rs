@@ -3,7 +3,7 @@
 //! the check that caught it and nothing unverified left on disk.
 
 use otuf_tests::server::{Behavior, Server};
-use otuf_tests::{agent_bin, fixtures};
+use otuf_tests::{fixtures, workspace_bin};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -44,7 +44,7 @@ impl Run {
     }
 
     fn agent(&self, verb: &[&str], targets: &[&str]) -> Output {
-        let mut cmd = Command::new(agent_bin());
+        let mut cmd = Command::new(workspace_bin("otuf-agent"));
         cmd.args([
             "client",
             "--stall-timeout",
