@@ -77,12 +77,23 @@ pub(crate) fn parse_keyid(hex: &[u8]) -> Option<KeyId> {
 /// Longest `keyval.public` read: a 4096-bit RSA PEM is about 800 bytes.
 const MAX_PUBLIC: usize = 1024;
 
+/// A key object as read: the key, and the digest of its bare form when it has extension fields.
+pub(crate) struct ParsedKey {
+    /// The public key.
+    pub public: PublicKey,
+    /// SHA-256 of the canonical `{"keytype", "keyval": {"public"}, "scheme"}` alone, when the
+    /// object carries other members (`x-rstuf-key-name`, ...): securesystemslib and RSTUF compute
+    /// the key ID before adding them.
+    pub bare_id: Option<KeyId>,
+}
+
 /// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
 /// part of the object, covered by its key ID).
-pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<PublicKey> {
+pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<ParsedKey> {
     let mut keytype: Option<Text<32>> = None;
     let mut scheme: Option<Text<32>> = None;
     let mut public: Option<Text<MAX_PUBLIC>> = None;
+    let (mut extra, mut keyval_extra) = (false, false);
     let mut name = Text::<16>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
     while lx.next_member(&mut name)? {
@@ -96,18 +107,63 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Pub
                     if field.is(b"public") {
                         public = Some(lx.text().map_err(|e| e.in_field("keys.keyval.public"))?);
                     } else {
+                        keyval_extra = true;
                         lx.skip()?;
                     }
                 }
             }
-            _ => lx.skip()?,
+            _ => {
+                extra = true;
+                lx.skip()?;
+            }
         }
     }
     let missing = |f| Error::new(ErrorKind::MissingField, f);
     let keytype = keytype.ok_or(missing("keys.keytype"))?;
     let scheme = scheme.ok_or(missing("keys.scheme"))?;
     let public = public.ok_or(missing("keys.keyval.public"))?;
-    Ok(decode_public(keytype.get(), scheme.get(), public.get()).unwrap_or(PublicKey::Unsupported))
+    let bare_id = match (
+        extra && !keyval_extra,
+        keytype.get(),
+        scheme.get(),
+        public.get(),
+    ) {
+        (true, Some(k), Some(s), Some(p)) => Some(bare_key_id(k, s, p)),
+        _ => None,
+    };
+    Ok(ParsedKey {
+        public: decode_public(keytype.get(), scheme.get(), public.get())
+            .unwrap_or(PublicKey::Unsupported),
+        bare_id,
+    })
+}
+
+/// SHA-256 of `{"keytype":..,"keyval":{"public":..},"scheme":..}` in canonical form.
+fn bare_key_id(keytype: &[u8], scheme: &[u8], public: &[u8]) -> KeyId {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let string = |h: &mut Sha256, s: &[u8]| {
+        h.update(b"\"");
+        // Canonical JSON escapes only `\` and `"`.
+        for part in s.split_inclusive(|&b| b == b'"' || b == b'\\') {
+            match part.split_last() {
+                Some((&last, head)) if last == b'"' || last == b'\\' => {
+                    h.update(head);
+                    h.update([b'\\', last]);
+                }
+                _ => h.update(part),
+            }
+        }
+        h.update(b"\"");
+    };
+    h.update(b"{\"keytype\":");
+    string(&mut h, keytype);
+    h.update(b",\"keyval\":{\"public\":");
+    string(&mut h, public);
+    h.update(b"},\"scheme\":");
+    string(&mut h, scheme);
+    h.update(b"}");
+    h.finalize().into()
 }
 
 fn decode_public(

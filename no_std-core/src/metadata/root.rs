@@ -27,7 +27,8 @@ pub struct Root {
     pub targets: RoleKeys,
 }
 
-/// Reads a `keys` object, checking that every key ID is the hash of its canonical key.
+/// Reads a `keys` object, checking that every key ID is the hash of its canonical key object
+/// (with or without its extension members, as securesystemslib and RSTUF compute it).
 pub(crate) fn parse_keys<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     keys: &mut KeySet,
@@ -35,19 +36,22 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
     let mut id = Text::<64>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
     while lx.next_member(&mut id)? {
-        let (public, digest) = hash_canonical(lx, |lx| parse_key(lx))?;
+        let (key, digest) = hash_canonical(lx, |lx| parse_key(lx))?;
         let keyid = id
             .get()
             .and_then(parse_keyid)
             .ok_or(Error::new(ErrorKind::KeyidMismatch, "keys"))?;
-        if keyid != digest {
+        if keyid != digest && Some(keyid) != key.bare_id {
             return Err(Error::new(ErrorKind::KeyidMismatch, "keys"));
         }
         if keys.iter().any(|k| k.keyid == keyid) {
             return Err(Error::new(ErrorKind::DuplicateKey, "keys"));
         }
-        keys.push(Key { keyid, public })
-            .map_err(|_| Error::new(ErrorKind::Limit, "keys"))?;
+        keys.push(Key {
+            keyid,
+            public: key.public,
+        })
+        .map_err(|_| Error::new(ErrorKind::Limit, "keys"))?;
     }
     Ok(())
 }
