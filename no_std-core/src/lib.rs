@@ -25,6 +25,7 @@ pub mod json;
 pub mod limits;
 pub mod metadata;
 pub mod search;
+pub mod signing;
 pub mod time;
 pub mod trusted;
 

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod publish;
+pub mod root;
 pub mod serve;
 pub mod sign;
 pub mod store;

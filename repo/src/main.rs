@@ -29,6 +29,14 @@ enum Command {
         /// Hash bins of a development repository (a power of two, 2 to 16384).
         #[arg(long, env = "OTUF_BINS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..=16384))]
         bins: u32,
+        /// Classic `path_hash_prefixes` bins for a development repository (for clients without
+        /// TAP 15, such as tough), instead of succinct hash bins.
+        #[arg(long, env = "OTUF_PATH_HASH_PREFIXES")]
+        path_hash_prefixes: bool,
+        /// Directory of online key files, which root names by `x-rstuf-online-key-uri: fn:<file>`
+        /// [default: <data dir>/keys].
+        #[arg(long, env = "OTUF_ONLINE_KEY_DIR")]
+        online_key_dir: Option<PathBuf>,
         /// File of `scope token` lines (scope `publish` or `admin`): every write then needs
         /// `Authorization: Bearer <token>` of the right scope. Off by default, as in RSTUF.
         #[arg(long, env = "OTUF_TOKENS_FILE")]
@@ -60,6 +68,8 @@ fn main() -> ExitCode {
         listen,
         dev,
         bins,
+        path_hash_prefixes,
+        online_key_dir,
         tokens_file,
     } = cli.command;
     let tokens = match tokens_file
@@ -81,9 +91,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(otuf_repo::serve::serve(otuf_repo::serve::Options {
         data_dir,
+        keys_dir: online_key_dir,
         listen,
         dev,
         bins,
+        path_hash_prefixes,
         tokens,
     })) {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,9 +4,8 @@
 
 use crate::api::{router, App};
 use crate::error::{Error, Result};
-use crate::publish::{bin_names, Expiry, Repo};
+use crate::publish::{Bootstrap, Repo};
 use crate::sign::{envelope, SigningKey};
-use crate::store::Store;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,30 +15,28 @@ use tower_http::services::ServeDir;
 
 /// Serve options.
 pub struct Options {
-    /// Data folder (database, keys, metadata, targets).
+    /// Data folder (database, metadata, targets).
     pub data_dir: std::path::PathBuf,
+    /// Where `fn:` online key URIs point (default `<data dir>/keys`).
+    pub keys_dir: Option<std::path::PathBuf>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Create a development repository when there is none.
     pub dev: bool,
     /// Bins for a development repository (a power of two, 2..16384).
     pub bins: u32,
+    /// Classic `path_hash_prefixes` bins for a development repository.
+    pub path_hash_prefixes: bool,
     /// `scope token` lines enabling bearer-token authentication (None: off, as in RSTUF).
     pub tokens: Option<String>,
 }
 
-const EXPIRY: Expiry = Expiry {
-    targets: 365,
-    snapshot: 1,
-    timestamp: 1,
-    bins: 1,
-};
-
-/// Creates a development repository: root key and online key generated into `data_dir/keys`.
-fn bootstrap_dev(data_dir: &Path, store: &Store, bins: u32) -> Result<()> {
+/// Creates a development repository: a root key (threshold 1) and the online key generated
+/// into the key directory, bootstrapped exactly as a ceremony payload would be.
+fn bootstrap_dev(repo: &Repo, bins: u32, path_hash_prefixes: bool) -> Result<()> {
     tracing::warn!("DEVELOPMENT repository: root key generated on this machine, threshold 1 — never use it in a plant");
-    let keys = data_dir.join("keys");
-    std::fs::create_dir_all(&keys).map_err(Error::io(keys.display()))?;
+    let keys = &repo.keys_dir;
+    std::fs::create_dir_all(keys).map_err(Error::io(keys.display()))?;
     let (root, online) = (SigningKey::generate()?, SigningKey::generate()?);
     root.save(&keys.join("root-DEVELOPMENT-ONLY.pem"))?;
     online.save(&keys.join("online.pem"))?;
@@ -49,59 +46,61 @@ fn bootstrap_dev(data_dir: &Path, store: &Store, bins: u32) -> Result<()> {
             .map_or(0, |d| d.as_secs() as i64)
             + 365 * 86_400,
     );
-    let role = |k: &SigningKey| json!({"keyids": [k.keyid], "threshold": 1});
+    let mut online_key = online.public.clone();
+    online_key["x-rstuf-key-name"] = json!("online");
+    online_key["x-rstuf-online-key-uri"] = json!("fn:online.pem");
+    // Key ID of the whole key object, the strict form every client accepts.
+    let online_id = crate::sign::key_id(&online_key)?;
+    let role = |id: &str| json!({"keyids": [id], "threshold": 1});
     let signed: Value = json!({
         "_type": "root", "spec_version": "1.0.31", "version": 1, "expires": expires, "consistent_snapshot": true,
-        "keys": {root.keyid.clone(): root.public.clone(), online.keyid.clone(): online.public.clone()},
-        "roles": {"root": role(&root), "timestamp": role(&online), "snapshot": role(&online), "targets": role(&online)},
+        "keys": {root.keyid.clone(): root.public.clone(), online_id.clone(): online_key},
+        "roles": {"root": role(&root.keyid), "timestamp": role(&online_id), "snapshot": role(&online_id), "targets": role(&online_id)},
     });
-    let metadata = data_dir.join("metadata");
-    std::fs::create_dir_all(&metadata).map_err(Error::io(metadata.display()))?;
-    crate::publish::write_atomic(&metadata.join("1.root.json"), &envelope(&signed, &[&root])?)?;
-    let bit_length = bins.max(2).ilog2();
-    store.set_setting("bit_length", &bit_length.to_string())?;
-    store.set_setting("root_version", "1")?;
-    store.set_setting("online_key", &keys.join("online.pem").display().to_string())?;
-    store.set_setting("bootstrap", &uuid::Uuid::new_v4().simple().to_string())?;
+    let payload = json!({
+        "settings": {"roles": {"bins": {"number_of_delegated_bins": bins,
+                                        "x-otuf-path-hash-prefixes": path_hash_prefixes}}},
+        "metadata": {"root": serde_json::from_slice::<Value>(&envelope(&signed, &[&root])?)?},
+    });
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let outcome = crate::root::bootstrap(repo, &id, &payload)?;
+    if !outcome.status {
+        return Err(Error::State(format!(
+            "development bootstrap: {}",
+            outcome.error.unwrap_or_default()
+        )));
+    }
     Ok(())
 }
 
-/// Opens the repository in `data_dir`, if it has been bootstrapped.
-pub fn open(data_dir: &Path) -> Result<Option<Repo>> {
-    std::fs::create_dir_all(data_dir).map_err(Error::io(data_dir.display()))?;
-    let store = Store::open(&data_dir.join("otuf.sqlite3"))?;
-    let Some(key) = store.setting("online_key")? else {
-        return Ok(None);
-    };
-    let bit_length = store
-        .setting("bit_length")?
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(8);
-    let online = SigningKey::load(Path::new(&key))?;
-    Ok(Some(Repo::open(
-        data_dir, store, online, bit_length, EXPIRY,
-    )?))
+/// Opens the repository in `data_dir` (online keys in `keys_dir`).
+pub fn open(data_dir: &Path, keys_dir: &Path) -> Result<Repo> {
+    Repo::open(data_dir, keys_dir)
 }
 
 /// Runs the service until interrupted.
 pub async fn serve(opts: Options) -> Result<()> {
-    let mut repo = open(&opts.data_dir)?;
-    if repo.is_none() && opts.dev {
-        let store = Store::open(&opts.data_dir.join("otuf.sqlite3"))?;
-        bootstrap_dev(&opts.data_dir, &store, opts.bins)?;
-        drop(store);
-        let r = open(&opts.data_dir)?
-            .ok_or_else(|| Error::State("development bootstrap failed".into()))?;
-        r.publish(&bin_names(r.bit_length).into_iter().collect(), true)?;
-        repo = Some(r);
+    let keys_dir = opts
+        .keys_dir
+        .clone()
+        .unwrap_or_else(|| opts.data_dir.join("keys"));
+    let repo = Arc::new(open(&opts.data_dir, &keys_dir)?);
+    match repo.bootstrap()? {
+        Bootstrap::Available if opts.dev => {
+            bootstrap_dev(&repo, opts.bins, opts.path_hash_prefixes)?
+        }
+        Bootstrap::Available => {
+            tracing::info!(
+                "no repository yet: waiting for a bootstrap through the API (or start with --dev)"
+            )
+        }
+        Bootstrap::Pre(_) | Bootstrap::Signing(_) => {
+            tracing::info!("bootstrap in progress: waiting for root signatures")
+        }
+        Bootstrap::Finished(_) => {}
     }
-    let repo = repo.map(Arc::new);
     let wake = Arc::new(Notify::new());
-    if let Some(repo) = &repo {
-        tokio::spawn(crate::tasks::worker(repo.clone(), wake.clone()));
-    } else {
-        tracing::info!("no repository yet: waiting for a bootstrap (or start with --dev)");
-    }
+    tokio::spawn(crate::tasks::worker(repo.clone(), wake.clone()));
     let tokens = match &opts.tokens {
         Some(text) => {
             crate::api::parse_tokens(text).map_err(|e| Error::State(format!("tokens: {e}")))?
@@ -112,20 +111,15 @@ pub async fn serve(opts: Options) -> Result<()> {
         tracing::info!("bearer-token authentication on ({} token(s))", tokens.len());
     }
     let (record, queue) = tokio::sync::mpsc::unbounded_channel();
-    if let Some(repo) = &repo {
-        tokio::spawn(crate::api::recorder(repo.clone(), queue, wake.clone()));
-    }
-    let mut app = router(App {
+    tokio::spawn(crate::api::recorder(repo.clone(), queue, wake.clone()));
+    let app = router(App {
         repo: repo.clone(),
         wake,
         tokens: Arc::new(tokens),
         record,
-    });
-    if let Some(repo) = &repo {
-        app = app
-            .nest_service("/metadata", ServeDir::new(&repo.metadata_dir))
-            .nest_service("/targets", ServeDir::new(&repo.targets_dir));
-    }
+    })
+    .nest_service("/metadata", ServeDir::new(&repo.metadata_dir))
+    .nest_service("/targets", ServeDir::new(&repo.targets_dir));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(Error::io(opts.listen))?;

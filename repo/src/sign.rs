@@ -1,16 +1,24 @@
-//! Signing keys of the service: the online key (timestamp, snapshot, targets, bins) and, in
-//! development mode only, a generated root key. Keys are PKCS#8 PEM files, as RSTUF's `fn:`
-//! online key URIs name them.
+//! Signing: the online key (timestamp, snapshot, targets, bins) and, in development mode only,
+//! a generated root key; and the signed envelope. Keys are PEM files (PKCS#8, or SEC1/PKCS#1),
+//! referenced from root as RSTUF does, by `x-rstuf-online-key-uri: fn:<file>`: ed25519,
+//! ecdsa-sha2-nistp256 or rsassa-pss-sha256.
 
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// An ed25519 signing key with its TUF key object and key ID.
+/// The secret half, by algorithm.
+enum Secret {
+    Ed25519(ed25519_compact::KeyPair),
+    EcdsaP256(p256::ecdsa::SigningKey),
+    RsaPss(Box<rsa::pss::BlindedSigningKey<Sha256>>),
+}
+
+/// A signing key with its TUF key object and key ID.
 pub struct SigningKey {
-    pair: ed25519_compact::KeyPair,
-    /// The TUF key ID: SHA-256 of the canonical key object.
+    secret: Secret,
+    /// The TUF key ID.
     pub keyid: String,
     /// The TUF key object.
     pub public: Value,
@@ -27,50 +35,132 @@ pub fn canonical(value: &Value) -> Result<Vec<u8>> {
     otuf_core::json::canonicalize(&bytes).map_err(|e| Error::State(format!("canonical JSON: {e}")))
 }
 
+/// The TUF key ID of a key object: SHA-256 of its canonical form.
+pub fn key_id(public: &Value) -> Result<String> {
+    Ok(hex(&Sha256::digest(canonical(public)?)))
+}
+
+/// The base64 body of a PEM document, for comparing keys whatever the line layout.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+        .collect()
+}
+
 impl SigningKey {
-    fn from_pair(pair: ed25519_compact::KeyPair) -> Result<Self> {
-        let public = json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hex(&pair.pk[..])}});
-        let keyid = hex(&Sha256::digest(canonical(&public)?));
+    fn from_secret(secret: Secret) -> Result<Self> {
+        use p256::pkcs8::EncodePublicKey;
+        let key_err = |e: &dyn std::fmt::Display| Error::Key(format!("public key: {e}"));
+        let public = match &secret {
+            Secret::Ed25519(pair) => {
+                json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hex(&pair.pk[..])}})
+            }
+            Secret::EcdsaP256(sk) => {
+                let pem = sk
+                    .verifying_key()
+                    .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+                    .map_err(|e| key_err(&e))?;
+                json!({"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp256", "keyval": {"public": pem}})
+            }
+            Secret::RsaPss(sk) => {
+                let pem = rsa::RsaPublicKey::from(sk.as_ref().as_ref())
+                    .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+                    .map_err(|e| key_err(&e))?;
+                json!({"keytype": "rsa", "scheme": "rsassa-pss-sha256", "keyval": {"public": pem}})
+            }
+        };
         Ok(Self {
-            pair,
-            keyid,
+            keyid: key_id(&public)?,
+            secret,
             public,
         })
     }
 
-    /// A new random key.
+    /// A new random ed25519 key.
     pub fn generate() -> Result<Self> {
-        Self::from_pair(ed25519_compact::KeyPair::generate())
+        Self::from_secret(Secret::Ed25519(ed25519_compact::KeyPair::generate()))
     }
 
-    /// Loads a PKCS#8 PEM key file.
+    /// Loads a PEM private key: PKCS#8 (ed25519, P-256 or RSA), SEC1 (`EC PRIVATE KEY`) or
+    /// PKCS#1 (`RSA PRIVATE KEY`).
     pub fn load(path: &Path) -> Result<Self> {
+        use p256::pkcs8::DecodePrivateKey;
+        use rsa::pkcs1::DecodeRsaPrivateKey;
         let pem = std::fs::read_to_string(path).map_err(Error::io(path.display()))?;
-        let sk = ed25519_compact::SecretKey::from_pem(&pem)
-            .map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
-        Self::from_pair(ed25519_compact::KeyPair {
-            pk: sk.public_key(),
-            sk,
-        })
+        let secret = if let Ok(sk) = ed25519_compact::SecretKey::from_pem(&pem) {
+            Secret::Ed25519(ed25519_compact::KeyPair {
+                pk: sk.public_key(),
+                sk,
+            })
+        } else if let Ok(sk) = p256::ecdsa::SigningKey::from_pkcs8_pem(&pem) {
+            Secret::EcdsaP256(sk)
+        } else if let Ok(sk) = p256::SecretKey::from_sec1_pem(&pem) {
+            Secret::EcdsaP256(sk.into())
+        } else if let Ok(sk) = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(&pem))
+        {
+            Secret::RsaPss(Box::new(rsa::pss::BlindedSigningKey::new(sk)))
+        } else {
+            return Err(Error::Key(format!(
+                "{}: not an unencrypted PEM private key of type ed25519, ecdsa P-256 or RSA",
+                path.display()
+            )));
+        };
+        Self::from_secret(secret)
     }
 
-    /// Writes the key as a PKCS#8 PEM file readable only by its owner.
+    /// Loads the private key of `public` (a key object of root, listed under `keyid`) from
+    /// `path`, checking that it is the same key. Signatures then carry root's key ID.
+    pub fn load_for(path: &Path, keyid: &str, public: &Value) -> Result<Self> {
+        let mut key = Self::load(path)?;
+        let field = |v: &Value, f: &str| v[f].as_str().map(str::to_string);
+        let same = field(&key.public, "keytype") == field(public, "keytype")
+            && field(&key.public, "scheme") == field(public, "scheme")
+            && key.public["keyval"]["public"].as_str().map(pem_body)
+                == public["keyval"]["public"].as_str().map(pem_body);
+        if !same {
+            return Err(Error::Key(format!(
+                "{}: this private key is not the online key {keyid} that root lists",
+                path.display()
+            )));
+        }
+        key.keyid = keyid.to_string();
+        key.public = public.clone();
+        Ok(key)
+    }
+
+    /// Writes the key as a PKCS#8 PEM file readable only by its owner (ed25519 keys only:
+    /// the service generates nothing else).
     pub fn save(&self, path: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
+        let Secret::Ed25519(pair) = &self.secret else {
+            return Err(Error::Key("only generated ed25519 keys are saved".into()));
+        };
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)
             .map_err(Error::io(path.display()))?;
-        std::io::Write::write_all(&mut f, self.pair.sk.to_pem().as_bytes())
+        std::io::Write::write_all(&mut f, pair.sk.to_pem().as_bytes())
             .map_err(Error::io(path.display()))
     }
 
     /// A signature over canonical bytes, as a TUF signature object.
     pub fn sign(&self, canonical_signed: &[u8]) -> Value {
-        let sig = self.pair.sk.sign(canonical_signed, None);
-        json!({"keyid": self.keyid, "sig": hex(&sig[..])})
+        use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
+        let sig = match &self.secret {
+            Secret::Ed25519(pair) => pair.sk.sign(canonical_signed, None).to_vec(),
+            Secret::EcdsaP256(sk) => {
+                let sig: p256::ecdsa::DerSignature = sk.sign(canonical_signed);
+                sig.to_vec()
+            }
+            Secret::RsaPss(sk) => sk
+                .sign_with_rng(&mut rand_core::OsRng, canonical_signed)
+                .to_vec(),
+        };
+        json!({"keyid": self.keyid, "sig": hex(&sig)})
     }
 }
 
@@ -82,4 +172,48 @@ pub fn envelope(signed: &Value, keys: &[&SigningKey]) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(
         &json!({"signatures": signatures, "signed": signed}),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_each_algorithm_sign_what_otuf_core_verifies() {
+        use p256::pkcs8::EncodePrivateKey;
+        let dir = tempfile::tempdir().unwrap();
+        let ec = p256::SecretKey::random(&mut rand_core::OsRng)
+            .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+            .unwrap()
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        let ed = SigningKey::generate().unwrap();
+        ed.save(&dir.path().join("ed")).unwrap();
+        std::fs::write(dir.path().join("ec"), ec.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("rsa"), rsa_key.as_bytes()).unwrap();
+        for name in ["ed", "ec", "rsa"] {
+            let key = SigningKey::load(&dir.path().join(name)).unwrap();
+            // A one-key root signed by it must verify in the core.
+            let role = json!({"keyids": [key.keyid], "threshold": 1});
+            let signed = json!({"_type": "root", "spec_version": "1.0.31", "version": 1,
+                "expires": "2100-01-01T00:00:00Z", "consistent_snapshot": true,
+                "keys": {key.keyid.clone(): key.public.clone()},
+                "roles": {"root": role, "timestamp": role, "snapshot": role, "targets": role}});
+            let bytes = envelope(&signed, &[&key]).unwrap();
+            otuf_core::trusted::TrustedSet::new(
+                &bytes,
+                otuf_core::time::UnixTime(0),
+                otuf_core::limits::Limits::default(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            // Loading it for a root key object that is another key is refused.
+            let other = SigningKey::generate().unwrap();
+            assert!(
+                SigningKey::load_for(&dir.path().join(name), &other.keyid, &other.public).is_err()
+            );
+            assert!(SigningKey::load_for(&dir.path().join(name), &key.keyid, &key.public).is_ok());
+        }
+    }
 }

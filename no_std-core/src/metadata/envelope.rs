@@ -67,6 +67,15 @@ impl<'a> General<'a> {
 
     /// Requires every authority's threshold over the canonical form of `signed`.
     pub(crate) fn verify(&self, authorities: &[Authority<'_>]) -> Result<()> {
+        let valid = self.valid_signers(authorities)?;
+        check_thresholds(authorities, &valid)
+    }
+
+    /// The key IDs, among the authorities' keys, whose signature over `signed` verifies.
+    pub(crate) fn valid_signers(
+        &self,
+        authorities: &[Authority<'_>],
+    ) -> Result<heapless::Vec<KeyId, MAX_ROLE_KEYS>> {
         let mut v = Verifiers::new();
         for (keys, role) in authorities {
             v.add_role(keys, role, &self.sigs)?;
@@ -83,8 +92,7 @@ impl<'a> General<'a> {
         } else {
             emit_value(self.buf, self.signed_at, &mut v)?;
         }
-        let valid = v.finish();
-        check_thresholds(authorities, &valid)
+        Ok(v.finish())
     }
 }
 

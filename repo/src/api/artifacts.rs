@@ -1,11 +1,11 @@
 //! `POST /api/v1/artifacts/`, `/artifacts/delete`, `/artifacts/publish/`. A request is checked
 //! field by field before anything is stored; the task is durable before the 202 is sent.
 
-use super::{refuse, reply, App};
+use super::{invalid, refuse, reply, require_finished, submit, App};
 use crate::tasks::last_update;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -51,39 +51,6 @@ fn bad_hashes(hashes: &Value) -> Option<String> {
         }
     }
     None
-}
-
-fn invalid(loc: Value, msg: String, input: &Value) -> Response {
-    let detail = json!([{"type": "value_error", "loc": loc, "msg": msg, "input": input}]);
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"detail": detail})),
-    )
-        .into_response()
-}
-
-fn not_bootstrapped() -> Response {
-    refuse(
-        StatusCode::NOT_FOUND,
-        "Task not accepted.",
-        "It requires bootstrap finished. State: None",
-    )
-}
-
-/// Records a task durably (group commit), then answers with its id.
-#[allow(clippy::result_large_err)] // the refusal is the HTTP response itself
-async fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
-    app.repo.as_ref().ok_or_else(not_bootstrapped)?;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let refused = |e: String| refuse(StatusCode::INTERNAL_SERVER_ERROR, "Task not accepted.", &e);
-    app.record
-        .send(((id.clone(), action.to_string(), payload.clone()), tx))
-        .map_err(|e| refused(e.to_string()))?;
-    rx.await
-        .map_err(|e| refused(e.to_string()))?
-        .map_err(refused)?;
-    Ok(id)
 }
 
 /// `POST /api/v1/artifacts/`.
@@ -147,6 +114,9 @@ pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Resp
     }
     let paths: Vec<&Value> = list.iter().map(|a| &a["path"]).collect();
     let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
     match submit(&app, "add_artifacts", &body).await {
         Ok(id) => {
             let mut msg = String::from("New Artifact(s) successfully submitted.");
@@ -177,6 +147,9 @@ pub(super) async fn delete(State(app): State<App>, Json(body): Json<Value>) -> R
     };
     let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
     let list = list.clone();
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
     match submit(&app, "remove_artifacts", &body).await {
         Ok(id) => {
             let mut msg = String::from("Remove Artifact(s) successfully submitted.");
@@ -208,9 +181,10 @@ pub(super) async fn upload(
     use futures_util::StreamExt;
     use sha2::Digest;
     use std::io::Write;
-    let Some(repo) = app.repo.clone() else {
-        return not_bootstrapped();
-    };
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
+    let repo = app.repo.clone();
     if let Some(why) = bad_path(&path) {
         return invalid(json!(["path", "path"]), why.into(), &json!(path));
     }
@@ -295,6 +269,9 @@ pub(super) async fn upload(
 
 /// `POST /api/v1/artifacts/publish/`.
 pub(super) async fn publish(State(app): State<App>) -> Response {
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
     match submit(&app, "publish_artifacts", &json!({})).await {
         Ok(id) => reply(
             StatusCode::ACCEPTED,

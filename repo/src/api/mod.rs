@@ -1,9 +1,15 @@
 //! The REST API, compatible with RSTUF's v1: same routes (with and without the trailing
 //! slash), payloads, status codes, envelopes and message strings.
 
-mod artifacts;
+// Handlers' refusals are the HTTP responses themselves, passed up with `?`.
+#![allow(clippy::result_large_err)]
 
-use crate::publish::Repo;
+mod artifacts;
+mod bootstrap;
+mod config;
+mod metadata;
+
+use crate::publish::{Bootstrap, Repo};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,8 +22,8 @@ use tokio::sync::Notify;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct App {
-    /// The repository (None until bootstrapped).
-    pub repo: Option<Arc<Repo>>,
+    /// The repository.
+    pub repo: Arc<Repo>,
     /// Wakes the task worker.
     pub wake: Arc<Notify>,
     /// Bearer tokens and their scopes; empty: no authentication (RSTUF's default).
@@ -170,7 +176,24 @@ pub fn router(app: App) -> Router {
         r.route(path, m.clone()).route(&alt, m)
     };
     let mut r = Router::new();
-    r = both(r, "/api/v1/bootstrap/", get(bootstrap_state));
+    r = both(
+        r,
+        "/api/v1/bootstrap/",
+        get(bootstrap::state).post(bootstrap::bootstrap),
+    );
+    r = both(r, "/api/v1/config/", get(config::get).put(config::put));
+    r = both(r, "/api/v1/metadata/", post(metadata::update));
+    r = both(r, "/api/v1/metadata/online", post(metadata::online));
+    r = both(
+        r,
+        "/api/v1/metadata/sign",
+        get(metadata::pending).post(metadata::sign),
+    );
+    r = both(
+        r,
+        "/api/v1/metadata/sign/delete",
+        post(metadata::delete_sign),
+    );
     r = both(r, "/api/v1/artifacts/", post(artifacts::add));
     r = both(r, "/api/v1/artifacts/delete", post(artifacts::delete));
     r = both(r, "/api/v1/artifacts/publish/", post(artifacts::publish));
@@ -184,22 +207,77 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-async fn bootstrap_state(State(app): State<App>) -> Response {
-    match &app.repo {
-        Some(repo) => {
-            let id = repo.store.setting("bootstrap").ok().flatten();
-            reply(
-                StatusCode::OK,
-                json!({"bootstrap": true, "state": "finished", "id": id}),
-                "System LOCKED for bootstrap.",
-            )
-        }
-        None => reply(
-            StatusCode::OK,
-            json!({"bootstrap": false}),
-            "System available for bootstrap.",
+/// A FastAPI-style validation error naming the field (`loc`).
+pub(crate) fn invalid(loc: Value, msg: String, input: &Value) -> Response {
+    let detail = json!([{"type": "value_error", "loc": loc, "msg": msg, "input": input}]);
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"detail": detail})),
+    )
+        .into_response()
+}
+
+/// RSTUF's refusal of a task that needs a finished bootstrap.
+pub(crate) fn not_bootstrapped(state: &Bootstrap) -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "Task not accepted.",
+        &format!(
+            "It requires bootstrap finished. State: {}",
+            state.name().unwrap_or("None")
         ),
+    )
+}
+
+/// The bootstrap state, or the refusal when it is not finished.
+pub(crate) fn require_finished(app: &App) -> Result<(), Response> {
+    match app.repo.bootstrap() {
+        Ok(Bootstrap::Finished(_)) => Ok(()),
+        Ok(other) => Err(not_bootstrapped(&other)),
+        Err(e) => Err(refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Task not accepted.",
+            &e.to_string(),
+        )),
     }
+}
+
+/// Records a task durably (group commit), then answers with its id.
+pub(crate) async fn submit_as(
+    app: &App,
+    id: String,
+    action: &str,
+    payload: &Value,
+) -> Result<String, Response> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let refused = |e: String| refuse(StatusCode::INTERNAL_SERVER_ERROR, "Task not accepted.", &e);
+    app.record
+        .send(((id.clone(), action.to_string(), payload.clone()), tx))
+        .map_err(|e| refused(e.to_string()))?;
+    rx.await
+        .map_err(|e| refused(e.to_string()))?
+        .map_err(refused)?;
+    Ok(id)
+}
+
+/// [`submit_as`] with a new task id (32 lower-case hex digits, as RSTUF's).
+pub(crate) async fn submit(app: &App, action: &str, payload: &Value) -> Result<String, Response> {
+    submit_as(
+        app,
+        uuid::Uuid::new_v4().simple().to_string(),
+        action,
+        payload,
+    )
+    .await
+}
+
+/// 202 with the task id, as every RSTUF write answers.
+pub(crate) fn accepted(id: &str, message: &str) -> Response {
+    reply(
+        StatusCode::ACCEPTED,
+        json!({"task_id": id, "last_update": crate::tasks::last_update()}),
+        message,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -216,9 +294,8 @@ async fn task(State(app): State<App>, Query(q): Query<TaskQuery>) -> Response {
         )
             .into_response();
     };
-    let found = app.repo.as_ref().map(|r| r.store.task(&id));
-    let (state, result) = match found {
-        Some(Ok(Some((state, result)))) => {
+    let (state, result) = match app.repo.store.task(&id) {
+        Ok(Some((state, result))) => {
             // RSTUF reports a finished task whose result failed as ERRORED.
             let failed = result.as_ref().is_some_and(|r| r["status"] != json!(true));
             (
@@ -230,14 +307,14 @@ async fn task(State(app): State<App>, Query(q): Query<TaskQuery>) -> Response {
                 result.unwrap_or(json!({})),
             )
         }
-        Some(Err(e)) => {
+        Err(e) => {
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Task state unavailable.",
                 &e.to_string(),
             )
         }
-        _ => ("PENDING".to_string(), json!({})),
+        Ok(None) => ("PENDING".to_string(), json!({})),
     };
     reply(
         StatusCode::OK,

@@ -5,24 +5,31 @@
 //! are written (a crash never reuses a version number), versioned files are written first and
 //! `timestamp.json` last, each atomically, so a client never sees a half-published state.
 
+pub mod bins;
 pub mod expires;
+
+pub use bins::Layout;
 
 use crate::error::{Error, Result};
 use crate::sign::{envelope, hex, SigningKey};
 use crate::store::{RoleState, Store};
 use otuf_core::client::{Client, Next};
 use otuf_core::limits::Limits;
-use otuf_core::metadata::{bin_name, delegations_for_target};
+use otuf_core::metadata::delegations_for_target;
 use otuf_core::time::UnixTime;
 use otuf_core::trusted::{Input, NoReader};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
-/// Days each online role stays valid.
-#[derive(Clone, Copy, Debug)]
+/// Days each role stays valid (RSTUF's `<role>_expiration` settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expiry {
+    /// Root (offline: informative, the ceremony sets it).
+    pub root: i64,
     /// Top-level targets.
     pub targets: i64,
     /// Snapshot.
@@ -33,7 +40,63 @@ pub struct Expiry {
     pub bins: i64,
 }
 
-/// The repository: its keys, layout and state.
+impl Default for Expiry {
+    /// RSTUF's CLI defaults.
+    fn default() -> Self {
+        Self {
+            root: 365,
+            targets: 365,
+            snapshot: 1,
+            timestamp: 1,
+            bins: 1,
+        }
+    }
+}
+
+/// What online signing needs: the key root lists for the online roles, the bins, the expiries.
+pub struct Online {
+    /// The online key.
+    pub key: SigningKey,
+    /// The hash bins.
+    pub layout: Layout,
+    /// Validity of each role.
+    pub expiry: Expiry,
+}
+
+/// Where a repository stands in its bootstrap (RSTUF's `BOOTSTRAP` setting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Nothing yet: a bootstrap may be sent.
+    Available,
+    /// A bootstrap task was accepted and not yet processed.
+    Pre(String),
+    /// Root v1 waits for more signatures.
+    Signing(String),
+    /// Bootstrapped (by this task).
+    Finished(String),
+}
+
+impl Bootstrap {
+    /// The state's name in RSTUF's `GET /bootstrap` (`None` when available).
+    pub fn name(&self) -> Option<&'static str> {
+        match self {
+            Self::Available => None,
+            Self::Pre(_) => Some("pre"),
+            Self::Signing(_) => Some("signing"),
+            Self::Finished(_) => Some("finished"),
+        }
+    }
+
+    /// The bootstrap task's id.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Available => None,
+            Self::Pre(id) | Self::Signing(id) | Self::Finished(id) => Some(id),
+        }
+    }
+}
+
+/// The repository: its layout on disk, its state and, once bootstrapped, its online signer.
 pub struct Repo {
     /// State database.
     pub store: Store,
@@ -41,18 +104,9 @@ pub struct Repo {
     pub metadata_dir: PathBuf,
     /// `<data dir>/targets`, served under `/targets/`.
     pub targets_dir: PathBuf,
-    online: SigningKey,
-    /// Bits of TAP 15 succinct bins.
-    pub bit_length: u32,
-    expiry: Expiry,
-}
-
-/// The bins of a repository with `bit_length` bits, in order.
-pub fn bin_names(bit_length: u32) -> Vec<String> {
-    let width = ((1u64 << bit_length) - 1).max(1).ilog2() as usize / 4 + 1;
-    (0..1u64 << bit_length)
-        .map(|i| format!("bins-{i:0width$x}"))
-        .collect()
+    /// Where `fn:` online key URIs point.
+    pub keys_dir: PathBuf,
+    online: RwLock<Option<Arc<Online>>>,
 }
 
 fn now() -> i64 {
@@ -70,57 +124,189 @@ fn file_name(role: &str, version: u64) -> String {
     }
 }
 
+/// The online key root lists: the one key of timestamp, snapshot and targets (RSTUF shares one
+/// online key between them), with its `x-rstuf-online-key-uri`.
+pub fn online_key_of(root_signed: &Value) -> Result<(String, Value, String)> {
+    let bad = |why: String| Error::State(format!("root: {why}"));
+    let ids = |role: &str| root_signed["roles"][role]["keyids"].clone();
+    let keyids = ids("timestamp");
+    let Some([keyid]) = keyids.as_array().map(Vec::as_slice) else {
+        return Err(bad(
+            "roles.timestamp.keyids must list exactly one online key".into(),
+        ));
+    };
+    for role in ["snapshot", "targets"] {
+        if ids(role) != keyids {
+            return Err(bad(format!(
+                "roles.{role}.keyids must be the timestamp's online key"
+            )));
+        }
+    }
+    let keyid = keyid.as_str().unwrap_or_default().to_string();
+    let key = root_signed["keys"][&keyid].clone();
+    let uri = key["x-rstuf-online-key-uri"]
+        .as_str()
+        .ok_or_else(|| {
+            bad(format!(
+                "keys.{keyid}: the online key has no x-rstuf-online-key-uri"
+            ))
+        })?
+        .to_string();
+    Ok((keyid, key, uri))
+}
+
 impl Repo {
-    /// The repository in `data_dir`, with its online key.
-    pub fn open(
-        data_dir: &Path,
-        store: Store,
-        online: SigningKey,
-        bit_length: u32,
-        expiry: Expiry,
-    ) -> Result<Self> {
+    /// The repository in `data_dir` (created if new), its online key files in `keys_dir`.
+    pub fn open(data_dir: &Path, keys_dir: &Path) -> Result<Self> {
         let metadata_dir = data_dir.join("metadata");
         let targets_dir = data_dir.join("targets");
-        for d in [&metadata_dir, &targets_dir] {
+        for d in [data_dir, &metadata_dir, &targets_dir] {
             std::fs::create_dir_all(d).map_err(Error::io(d.display()))?;
         }
-        Ok(Self {
-            store,
+        let repo = Self {
+            store: Store::open(&data_dir.join("otuf.sqlite3"))?,
             metadata_dir,
             targets_dir,
-            online,
-            bit_length,
-            expiry,
+            keys_dir: keys_dir.to_path_buf(),
+            online: RwLock::new(None),
+        };
+        repo.recover_root()?;
+        repo.reload()?;
+        Ok(repo)
+    }
+
+    /// The online signer; fails until the bootstrap is finished.
+    pub fn online(&self) -> Result<Arc<Online>> {
+        self.online
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| Error::State("It requires bootstrap finished".into()))
+    }
+
+    /// Where the bootstrap stands.
+    pub fn bootstrap(&self) -> Result<Bootstrap> {
+        Ok(match self.store.setting("bootstrap")? {
+            None => Bootstrap::Available,
+            Some(s) => {
+                if let Some(id) = s.strip_prefix("pre-") {
+                    Bootstrap::Pre(id.into())
+                } else if let Some(id) = s.strip_prefix("signing-") {
+                    Bootstrap::Signing(id.into())
+                } else {
+                    Bootstrap::Finished(s)
+                }
+            }
         })
     }
 
-    /// The bin an artifact path belongs to.
-    pub fn bin_for(&self, path: &str) -> Result<String> {
-        bin_name("bins", self.bit_length, path)
-            .map(|n| n.as_str().to_string())
-            .map_err(|e| Error::State(format!("bin for {path}: {e}")))
+    /// The trusted root's version.
+    pub fn root_version(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .setting("root_version")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1))
     }
 
     /// The trusted root's bytes (the newest `N.root.json`).
     pub fn root_bytes(&self) -> Result<Vec<u8>> {
-        let version: u64 = self
-            .store
-            .setting("root_version")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        let path = self.metadata_dir.join(format!("{version}.root.json"));
+        let path = self
+            .metadata_dir
+            .join(format!("{}.root.json", self.root_version()?));
         std::fs::read(&path).map_err(Error::io(path.display()))
     }
 
-    fn targets_signed(&self, version: u64, expires: i64) -> Value {
+    /// A JSON setting, or its default.
+    pub fn json_setting<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        Ok(match self.store.setting(key)? {
+            Some(s) => serde_json::from_str(&s)?,
+            None => T::default(),
+        })
+    }
+
+    /// The file an online key URI names: `fn:<file>`, relative to the key directory.
+    pub fn key_path(&self, uri: &str) -> Result<PathBuf> {
+        let file = uri.strip_prefix("fn:").ok_or_else(|| {
+            Error::Key(format!(
+                "online key URI '{uri}': otuf-repo reads fn:<file> URIs (files in {})",
+                self.keys_dir.display()
+            ))
+        })?;
+        if file.is_empty() || file.split(['/', '\\']).any(|s| s == "..") {
+            return Err(Error::Key(format!(
+                "online key URI '{uri}': not a file name"
+            )));
+        }
+        Ok(self.keys_dir.join(file))
+    }
+
+    /// The online signer for `root` (its signed part) with these bins and expiries.
+    pub fn online_for(
+        &self,
+        root_signed: &Value,
+        layout: Layout,
+        expiry: Expiry,
+    ) -> Result<Online> {
+        let (keyid, public, uri) = online_key_of(root_signed)?;
+        let key = SigningKey::load_for(&self.key_path(&uri)?, &keyid, &public)?;
+        Ok(Online {
+            key,
+            layout,
+            expiry,
+        })
+    }
+
+    /// Loads the online signer from the trusted root and the settings (after a bootstrap, a
+    /// root rotation or a settings change).
+    pub fn reload(&self) -> Result<()> {
+        let online = match (self.bootstrap()?, self.store.setting("layout")?) {
+            (Bootstrap::Finished(_), Some(layout)) => {
+                let root: Value = serde_json::from_slice(&self.root_bytes()?)?;
+                let expiry = self.json_setting("expiration")?;
+                Some(Arc::new(self.online_for(
+                    &root["signed"],
+                    serde_json::from_str(&layout)?,
+                    expiry,
+                )?))
+            }
+            _ => None,
+        };
+        *self
+            .online
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = online;
+        Ok(())
+    }
+
+    /// A root whose rotation was committed but whose file a crash kept from being written is
+    /// written now, from the signing event kept until then.
+    fn recover_root(&self) -> Result<()> {
+        let version = self.root_version()?;
+        let path = self.metadata_dir.join(format!("{version}.root.json"));
+        if path.exists() {
+            return Ok(());
+        }
+        if let Some(pending) = self.store.setting("root_signing")? {
+            let root: Value = serde_json::from_str(&pending)?;
+            if root["signed"]["version"].as_u64() == Some(version) {
+                write_atomic(&path, &serde_json::to_vec(&root)?)?;
+                self.store.set_settings(&[("root_signing", None)])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bin an artifact path belongs to.
+    pub fn bin_for(&self, path: &str) -> Result<String> {
+        self.online()?.layout.bin_for(path)
+    }
+
+    fn targets_signed(online: &Online, version: u64, expires: i64) -> Value {
         json!({
             "_type": "targets", "spec_version": "1.0.31", "version": version, "expires": expires::format(expires),
             "targets": {},
-            "delegations": {
-                "keys": {self.online.keyid.clone(): self.online.public.clone()},
-                "succinct_roles": {"bit_length": self.bit_length, "name_prefix": "bins",
-                                   "keyids": [self.online.keyid.clone()], "threshold": 1},
-            },
+            "delegations": online.layout.delegations(&online.key.keyid, &online.key.public),
         })
     }
 
@@ -135,6 +321,20 @@ impl Repo {
     /// Re-signs `bins` (and top-level targets when `targets` is set), then snapshot and timestamp.
     /// Returns the versions written.
     pub fn publish(&self, bins: &BTreeSet<String>, targets: bool) -> Result<BTreeMap<String, u64>> {
+        self.publish_with(&*self.online()?, bins, targets, None, &[])
+    }
+
+    /// [`publish`](Self::publish) with `online`, and for a root rotation the new root (written
+    /// just before `timestamp.json`) and the settings that make it current (committed with the
+    /// new versions).
+    pub fn publish_with(
+        &self,
+        online: &Online,
+        bins: &BTreeSet<String>,
+        targets: bool,
+        new_root: Option<&[u8]>,
+        settings: &[(&str, Option<&str>)],
+    ) -> Result<BTreeMap<String, u64>> {
         let now = now();
         let mut state: BTreeMap<String, RoleState> = self.store.roles()?.into_iter().collect();
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -143,7 +343,7 @@ impl Repo {
                         expires: i64,
                         state: &mut BTreeMap<String, RoleState>|
          -> Result<Vec<u8>> {
-            let bytes = envelope(&signed, &[&self.online])?;
+            let bytes = envelope(&signed, &[&online.key])?;
             let version = signed["version"].as_u64().unwrap_or(1);
             state.insert(
                 role.into(),
@@ -160,12 +360,12 @@ impl Repo {
         let next = |state: &BTreeMap<String, RoleState>, role: &str| {
             state.get(role).map_or(1, |s| s.version + 1)
         };
-        let day = 86_400;
+        let (day, expiry) = (86_400, online.expiry);
         let targets_bytes = if targets || !state.contains_key("targets") {
-            let (v, exp) = (next(&state, "targets"), now + self.expiry.targets * day);
+            let (v, exp) = (next(&state, "targets"), now + expiry.targets * day);
             Some(sign(
                 "targets",
-                self.targets_signed(v, exp),
+                Self::targets_signed(online, v, exp),
                 exp,
                 &mut state,
             )?)
@@ -174,7 +374,7 @@ impl Repo {
         };
         let mut bin_files = Vec::new();
         for bin in bins {
-            let (v, exp) = (next(&state, bin), now + self.expiry.bins * day);
+            let (v, exp) = (next(&state, bin), now + expiry.bins * day);
             bin_files.push((
                 bin.clone(),
                 sign(bin, self.bin_signed(bin, v, exp)?, exp, &mut state)?,
@@ -185,11 +385,11 @@ impl Repo {
             .filter(|(name, _)| name.as_str() == "targets" || name.starts_with("bins-"))
             .map(|(name, s)| (format!("{name}.json"), json!({"version": s.version, "length": s.length, "hashes": {"sha256": s.sha256}})))
             .collect();
-        let (v, exp) = (next(&state, "snapshot"), now + self.expiry.snapshot * day);
+        let (v, exp) = (next(&state, "snapshot"), now + expiry.snapshot * day);
         let snapshot = json!({"_type": "snapshot", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp), "meta": meta});
         let snapshot_bytes = sign("snapshot", snapshot, exp, &mut state)?;
         let sn = &state["snapshot"];
-        let (v, exp) = (next(&state, "timestamp"), now + self.expiry.timestamp * day);
+        let (v, exp) = (next(&state, "timestamp"), now + expiry.timestamp * day);
         let timestamp = json!({"_type": "timestamp", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp),
             "meta": {"snapshot.json": {"version": sn.version, "length": sn.length, "hashes": {"sha256": sn.sha256}}}});
         let timestamp_bytes = sign("timestamp", timestamp, exp, &mut state)?;
@@ -204,35 +404,44 @@ impl Repo {
             }
         };
         self.verify(
-            &timestamp_bytes,
-            &snapshot_bytes,
-            &targets_bytes,
+            new_root,
+            [&timestamp_bytes, &snapshot_bytes, &targets_bytes],
             &bin_files,
             now,
         )?;
 
-        self.store.set_roles(
+        self.store.commit(
             &state
                 .iter()
                 .map(|(n, s)| (n.clone(), s.clone()))
                 .collect::<Vec<_>>(),
+            settings,
         )?;
         let (timestamp_file, versioned): (Vec<_>, Vec<_>) = files
             .into_iter()
             .partition(|(name, _)| name == "timestamp.json");
         write_all_durably(&self.metadata_dir, &versioned)?;
+        if let Some(root) = new_root {
+            let version = serde_json::from_slice::<Value>(root)?["signed"]["version"]
+                .as_u64()
+                .unwrap_or_default();
+            write_atomic(
+                &self.metadata_dir.join(format!("{version}.root.json")),
+                root,
+            )?;
+        }
         for (name, bytes) in &timestamp_file {
             write_atomic(&self.metadata_dir.join(name), bytes)?; // last: it makes the new state current
         }
         Ok(state.into_iter().map(|(n, s)| (n, s.version)).collect())
     }
 
-    /// Verifies the new state as a device would: root, timestamp, snapshot, targets, each bin.
+    /// Verifies the new state as a device would: root (and a new root), timestamp, snapshot,
+    /// targets, each bin.
     fn verify(
         &self,
-        timestamp: &[u8],
-        snapshot: &[u8],
-        targets: &[u8],
+        new_root: Option<&[u8]>,
+        [timestamp, snapshot, targets]: [&[u8]; 3],
         bins: &[(String, Vec<u8>)],
         now: i64,
     ) -> Result<()> {
@@ -243,6 +452,9 @@ impl Repo {
         let root = self.root_bytes()?;
         let mut client =
             Client::new(&root, UnixTime(now), Limits::default()).map_err(fail("root"))?;
+        if let Some(new_root) = new_root {
+            client.handle(new_root).map_err(fail("new root"))?;
+        }
         client.not_found().map_err(fail("root"))?;
         for (what, bytes) in [
             ("timestamp", timestamp),
@@ -259,13 +471,30 @@ impl Repo {
         let delegations = serde_json::to_vec(
             &serde_json::from_slice::<Value>(targets)?["signed"]["delegations"],
         )?;
-        let matches =
-            delegations_for_target(&delegations, "").map_err(fail("targets delegations"))?;
-        let role = matches
-            .roles
-            .first()
-            .ok_or_else(|| Error::State("targets delegate to no bins".into()))?;
         for (bin, bytes) in bins {
+            // The bin's role as a device finds it: by the path of an artifact it lists (each
+            // must lead here), or, for an empty bin, by any path (every bin has the same keys).
+            let listed: Value =
+                serde_json::from_slice::<Value>(bytes)?["signed"]["targets"].clone();
+            let paths: Vec<&String> = listed
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            let probe = paths.first().map_or("", |p| p.as_str());
+            let matches =
+                delegations_for_target(&delegations, probe).map_err(fail("targets delegations"))?;
+            let role = match matches.roles.iter().find(|r| r.name.as_str() == bin) {
+                Some(r) => r,
+                None if paths.is_empty() => matches
+                    .roles
+                    .first()
+                    .ok_or_else(|| Error::State("targets delegate to no bins".into()))?,
+                None => {
+                    return Err(Error::State(format!(
+                        "{probe}: targets does not delegate it to {bin}"
+                    )))
+                }
+            };
             client
                 .trusted()
                 .verify_targets(
@@ -279,19 +508,30 @@ impl Repo {
         Ok(())
     }
 
-    /// Roles that expire within a quarter of their validity (at most an hour ahead): to re-sign.
-    pub fn expiring(&self) -> Result<(BTreeSet<String>, bool, bool)> {
+    /// Roles to re-sign: those that expire within a quarter of their validity (at most an hour
+    /// ahead), and those whose file is missing (a crash between recording a publication and
+    /// writing its files). Returns `(bins, targets, anything)`.
+    pub fn to_refresh(&self) -> Result<(BTreeSet<String>, bool, bool)> {
+        let Ok(online) = self.online() else {
+            return Ok((BTreeSet::new(), false, false));
+        };
         let now = now();
+        let roles = self.store.roles()?;
+        if !roles.iter().any(|(n, _)| n == "timestamp") {
+            // Bootstrapped but never published: everything.
+            return Ok((online.layout.names().into_iter().collect(), true, true));
+        }
         let (mut bins, mut targets, mut any) = (BTreeSet::new(), false, false);
-        for (name, s) in self.store.roles()? {
+        for (name, s) in roles {
             let days = match name.as_str() {
-                "targets" => self.expiry.targets,
-                "snapshot" => self.expiry.snapshot,
-                "timestamp" => self.expiry.timestamp,
-                _ => self.expiry.bins,
+                "targets" => online.expiry.targets,
+                "snapshot" => online.expiry.snapshot,
+                "timestamp" => online.expiry.timestamp,
+                _ => online.expiry.bins,
             };
             let margin = (days * 86_400 / 4).min(3600);
-            if s.expires - now <= margin {
+            let missing = !self.metadata_dir.join(file_name(&name, s.version)).exists();
+            if s.expires - now <= margin || missing {
                 any = true;
                 match name.as_str() {
                     "targets" => targets = true,

@@ -94,6 +94,18 @@ impl Store {
         })
     }
 
+    /// Sets a setting unless it is already set; whether it was set (a lock, e.g. the
+    /// bootstrap's pre-lock against two concurrent bootstraps).
+    pub fn claim_setting(&self, key: &str, value: &str) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
     /// Records new tasks (state `PENDING`) in one transaction: durable when this returns.
     /// Requests arriving together share one commit (group commit), so durability costs one
     /// fsync per batch, not per request.
@@ -234,8 +246,13 @@ impl Store {
         })
     }
 
-    /// Records new role states (one transaction).
-    pub fn set_roles(&self, roles: &[(String, RoleState)]) -> Result<()> {
+    /// Records new role states and settings together (one transaction): a publication's
+    /// versions and, for a root rotation, the new root and online key become current at once.
+    pub fn commit(
+        &self,
+        roles: &[(String, RoleState)],
+        settings: &[(&str, Option<&str>)],
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             {
@@ -246,7 +263,42 @@ impl Store {
                     q.execute(params![name, s.version, s.expires, s.length, s.sha256])?;
                 }
             }
+            write_settings(&tx, settings)?;
             tx.commit()
         })
     }
+
+    /// Sets (`Some`) or removes (`None`) settings in one transaction.
+    pub fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            write_settings(&tx, settings)?;
+            tx.commit()
+        })
+    }
+
+    /// Every setting.
+    pub fn settings(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut q = c.prepare("SELECT key, value FROM settings ORDER BY key")?;
+            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+}
+
+fn write_settings(
+    tx: &rusqlite::Transaction<'_>,
+    settings: &[(&str, Option<&str>)],
+) -> rusqlite::Result<()> {
+    for (key, value) in settings {
+        match value {
+            Some(v) => tx.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                [key, v],
+            )?,
+            None => tx.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+    }
+    Ok(())
 }

@@ -1,0 +1,179 @@
+//! `POST /api/v1/metadata/` (root rotation), `POST /api/v1/metadata/online` (re-sign online
+//! roles now), and the distributed signing of a pending root: `GET`/`POST
+//! /api/v1/metadata/sign`, `POST /api/v1/metadata/sign/delete`.
+
+use super::bootstrap::check_root;
+use super::{accepted, invalid, refuse, reply, require_finished, submit, App};
+use crate::publish::Bootstrap;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// `POST /api/v1/metadata/`: `{"metadata": {"root": <root N+1>}}`.
+pub(super) async fn update(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    let metadata = body["metadata"].as_object();
+    if let Some(other) = metadata.and_then(|m| m.keys().find(|k| *k != "root")) {
+        return invalid(
+            json!(["body", "metadata", other]),
+            "only root metadata can be updated".into(),
+            &Value::Null,
+        );
+    }
+    if let Err(r) = require_finished(&app)
+        .and_then(|()| check_root(&body["metadata"]["root"], &["metadata", "root"]))
+    {
+        return r;
+    }
+    match submit(&app, "metadata_update", &body).await {
+        Ok(id) => accepted(&id, "Metadata update accepted."),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/v1/metadata/online`: `{"roles": [...]}` (empty: every online role).
+pub(super) async fn online(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    let Some(roles) = body["roles"].as_array() else {
+        return invalid(
+            json!(["body", "roles"]),
+            "Field required: a list of roles".into(),
+            &body,
+        );
+    };
+    for (i, role) in roles.iter().enumerate() {
+        if !["targets", "snapshot", "timestamp", "bins"]
+            .contains(&role.as_str().unwrap_or_default())
+        {
+            return invalid(
+                json!(["body", "roles", i]),
+                "an online role: targets, snapshot, timestamp or bins".into(),
+                role,
+            );
+        }
+    }
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
+    match submit(&app, "force_online_metadata_update", &body).await {
+        Ok(id) => accepted(&id, "Force online metadata update accepted."),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/v1/metadata/sign`: the root waiting for signatures, and the trusted root.
+pub(super) async fn pending(State(app): State<App>) -> Response {
+    let repo = &app.repo;
+    let state = repo.bootstrap().unwrap_or(Bootstrap::Available);
+    let signing = repo.store.setting("root_signing").ok().flatten();
+    match (signing, &state) {
+        (Some(root), _) => {
+            let mut md =
+                json!({"root": serde_json::from_str::<Value>(&root).unwrap_or(Value::Null)});
+            if let Bootstrap::Finished(_) = state {
+                if let Some(trusted) = repo
+                    .root_bytes()
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                {
+                    md["trusted_root"] = trusted;
+                }
+            }
+            reply(
+                StatusCode::OK,
+                json!({"metadata": md}),
+                "Metadata role(s) pending signing",
+            )
+        }
+        (None, Bootstrap::Finished(_) | Bootstrap::Signing(_)) => (
+            StatusCode::OK,
+            Json(json!({"message": "No metadata pending signing available"})),
+        )
+            .into_response(),
+        (None, other) => refuse(
+            StatusCode::NOT_FOUND,
+            "No metadata pending signing available",
+            &format!(
+                "Requires bootstrap started. State: {}",
+                other.name().unwrap_or("None")
+            ),
+        ),
+    }
+}
+
+/// `POST /api/v1/metadata/sign`: `{"role": "root", "signature": {"keyid", "sig"}}`.
+pub(super) async fn sign(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    if !body["role"].is_string() {
+        return invalid(
+            json!(["body", "role"]),
+            "Field required: a role name".into(),
+            &body,
+        );
+    }
+    for field in ["keyid", "sig"] {
+        let ok = body["signature"][field]
+            .as_str()
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !ok {
+            return invalid(
+                json!(["body", "signature", field]),
+                "Field required: hex digits".into(),
+                &body["signature"][field],
+            );
+        }
+    }
+    match app.repo.bootstrap() {
+        Ok(Bootstrap::Finished(_) | Bootstrap::Signing(_)) => {}
+        Ok(other) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "No signing pending.",
+                &format!(
+                    "Metadata sign requires bootstrap in signing or finished. State: {}",
+                    other.name().unwrap_or("None")
+                ),
+            )
+        }
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "No signing pending.",
+                &e.to_string(),
+            )
+        }
+    }
+    match submit(&app, "sign_metadata", &body).await {
+        Ok(id) => accepted(&id, "Metadata sign accepted."),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/v1/metadata/sign/delete`: `{"role": "root"}`.
+pub(super) async fn delete_sign(State(app): State<App>, Json(body): Json<Value>) -> Response {
+    let Some(role) = body["role"].as_str() else {
+        return invalid(
+            json!(["body", "role"]),
+            "Field required: a role name".into(),
+            &body,
+        );
+    };
+    let pending = role == "root"
+        && app
+            .repo
+            .store
+            .setting("root_signing")
+            .ok()
+            .flatten()
+            .is_some();
+    if !pending {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("No signing process for {role}."),
+            &format!("The {role} role is not in a signing process."),
+        );
+    }
+    match submit(&app, "delete_sign_metadata", &body).await {
+        Ok(id) => accepted(&id, "Metadata sign delete accepted."),
+        Err(r) => r,
+    }
+}

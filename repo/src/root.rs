@@ -1,0 +1,304 @@
+//! Root metadata: the bootstrap, distributed offline signing, and root rotation (including a
+//! new online key). Every decision about signatures and thresholds is otuf-core's, the same code
+//! a device runs: a root is only published once a device would accept it.
+
+use crate::error::{Error, Result};
+use crate::publish::{online_key_of, write_atomic, Bootstrap, Expiry, Layout, Online, Repo};
+use crate::tasks::Outcome;
+use otuf_core::signing::{root_signing, RootSigning};
+use serde_json::{json, Value};
+
+/// The bins and expiries a bootstrap payload's `settings.roles` asks for.
+pub fn settings_of(roles: &Value) -> Result<(Layout, Expiry), String> {
+    let bins = &roles["bins"];
+    let layout = Layout::new(
+        bins["number_of_delegated_bins"].as_u64().unwrap_or(256),
+        bins["x-otuf-path-hash-prefixes"].as_bool().unwrap_or(false),
+    )?;
+    let days = |role: &str, default: i64| roles[role]["expiration"].as_i64().unwrap_or(default);
+    let d = Expiry::default();
+    let expiry = Expiry {
+        root: days("root", d.root),
+        targets: days("targets", d.targets),
+        snapshot: days("snapshot", d.snapshot),
+        timestamp: days("timestamp", d.timestamp),
+        bins: days("bins", d.bins),
+    };
+    Ok((layout, expiry))
+}
+
+/// Checks a candidate root's signatures with otuf-core: against itself and, for an update,
+/// the trusted root. Every signature it carries must verify.
+fn check(repo: &Repo, root: &Value, update: bool) -> Result<RootSigning, String> {
+    let bytes = serde_json::to_vec(root).map_err(|e| e.to_string())?;
+    let trusted = if update {
+        let set = otuf_core::trusted::TrustedSet::new(
+            &repo.root_bytes().map_err(|e| e.to_string())?,
+            otuf_core::time::UnixTime(0),
+            otuf_core::limits::Limits::default(),
+        )
+        .map_err(|e| format!("trusted root: {e}"))?;
+        Some(set.root().clone())
+    } else {
+        None
+    };
+    let status =
+        root_signing(&bytes, trusted.as_ref()).map_err(|e| format!("metadata.root: {e}"))?;
+    for sig in root["signatures"].as_array().into_iter().flatten() {
+        let keyid = sig["keyid"].as_str().unwrap_or_default();
+        if !status.valid.iter().any(|v| crate::sign::hex(v) == keyid) {
+            return Err(format!(
+                "metadata.root.signatures: the signature by key {keyid} does not verify with a root key"
+            ));
+        }
+    }
+    Ok(status)
+}
+
+/// `bootstrap`: root v1 and the settings. Finished at once when root carries its threshold of
+/// signatures; otherwise it waits for `sign_metadata`.
+pub fn bootstrap(repo: &Repo, task_id: &str, payload: &Value) -> Result<Outcome> {
+    let failed = |e: String| Outcome::failed("Bootstrap Failed", e);
+    match repo.bootstrap()? {
+        Bootstrap::Available => {}
+        Bootstrap::Pre(id) if id == task_id => {}
+        other => {
+            return Ok(failed(format!(
+                "Bootstrap state is {}",
+                other.name().unwrap_or("unknown")
+            )))
+        }
+    }
+    let outcome = bootstrap_checked(repo, task_id, payload)?;
+    if !outcome.status {
+        repo.store.set_settings(&[("bootstrap", None)])?; // free for another attempt
+    }
+    Ok(outcome)
+}
+
+fn bootstrap_checked(repo: &Repo, task_id: &str, payload: &Value) -> Result<Outcome> {
+    let failed = |e: String| Ok(Outcome::failed("Bootstrap Failed", e));
+    let root = &payload["metadata"]["root"];
+    if root["signed"]["version"] != json!(1) {
+        return failed("metadata.root.signed.version: a bootstrap root must be version 1".into());
+    }
+    if root["signed"]["consistent_snapshot"] != json!(true) {
+        return failed(
+            "metadata.root.signed.consistent_snapshot: must be true (otuf-repo publishes versioned files)"
+                .into(),
+        );
+    }
+    if root["signatures"].as_array().is_none_or(Vec::is_empty) {
+        return failed("Metadata requires at least one valid signature".into());
+    }
+    let status = match check(repo, root, false) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("Bootstrap has invalid signature(s): {e}")),
+    };
+    let (layout, expiry) = match settings_of(&payload["settings"]["roles"]) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("settings.roles.bins: {e}")),
+    };
+    let online = match repo.online_for(&root["signed"], layout, expiry) {
+        Ok(o) => o,
+        Err(e) => return failed(e.to_string()),
+    };
+    let (layout, expiry) = (
+        serde_json::to_string(&layout)?,
+        serde_json::to_string(&expiry)?,
+    );
+    repo.store
+        .set_settings(&[("layout", Some(&layout)), ("expiration", Some(&expiry))])?;
+    let message = if status.complete() {
+        finish_bootstrap(repo, task_id, root, online)?;
+        format!("Bootstrap finished {task_id}")
+    } else {
+        let signing = format!("signing-{task_id}");
+        repo.store.set_settings(&[
+            ("root_signing", Some(&root.to_string())),
+            ("bootstrap", Some(&signing)),
+        ])?;
+        "Root v1 is pending signature".to_string()
+    };
+    Ok(Outcome::ok(
+        "Bootstrap Processed",
+        json!({"bootstrap": message}),
+    ))
+}
+
+/// Publishes root v1 and, signed by the online key, every other role.
+fn finish_bootstrap(repo: &Repo, task_id: &str, root: &Value, online: Online) -> Result<()> {
+    write_atomic(
+        &repo.metadata_dir.join("1.root.json"),
+        &serde_json::to_vec(root)?,
+    )?;
+    repo.store.set_settings(&[
+        ("root_version", Some("1")),
+        ("bootstrap", Some(task_id)),
+        ("root_signing", None),
+    ])?;
+    repo.reload()?;
+    repo.publish_with(
+        &online,
+        &online.layout.names().into_iter().collect(),
+        true,
+        None,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// `metadata_update`: root N+1. Published at once when both thresholds are met; otherwise it
+/// waits for `sign_metadata`.
+pub fn update(repo: &Repo, payload: &Value) -> Result<Outcome> {
+    let failed = |e: String| Ok(Outcome::failed("Metadata Update Failed", e));
+    if !matches!(repo.bootstrap()?, Bootstrap::Finished(_)) {
+        return failed("Metadata Update requires a completed bootstrap".into());
+    }
+    let root = &payload["metadata"]["root"];
+    let (current, version) = (repo.root_version()?, root["signed"]["version"].as_u64());
+    if version != Some(current + 1) {
+        return failed(format!(
+            "Failed to verify the trust: Expected root version {} instead got version {}",
+            current + 1,
+            root["signed"]["version"]
+        ));
+    }
+    let status = match check(repo, root, true) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("Failed to verify the trust: {e}")),
+    };
+    // A new online key must be loadable before anything is accepted.
+    if let Err(e) = online_key_of(&root["signed"])
+        .and_then(|(_, _, uri)| repo.key_path(&uri))
+        .and_then(|_| {
+            let o = repo.online()?;
+            repo.online_for(&root["signed"], o.layout, o.expiry)
+        })
+    {
+        return failed(format!("Failed to verify the trust: {e}"));
+    }
+    if status.complete() {
+        finish_update(repo, root)?;
+        return Ok(Outcome::ok(
+            "Metadata Update Processed",
+            json!({"role": "root"}),
+        ));
+    }
+    repo.store
+        .set_settings(&[("root_signing", Some(&root.to_string()))])?;
+    let pending = format!("Root v{} is pending signatures", current + 1);
+    Ok(Outcome::ok(
+        "Metadata Update Processed",
+        json!({"role": "root", "update": pending}),
+    ))
+}
+
+/// Makes root N+1 current. When it names a new online key, every online role is re-signed
+/// with it and published together with the new root, `timestamp.json` last.
+fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
+    let old = repo.online()?;
+    let new = repo.online_for(&root["signed"], old.layout, old.expiry)?;
+    let bytes = serde_json::to_vec(root)?;
+    let version = root["signed"]["version"]
+        .as_u64()
+        .unwrap_or_default()
+        .to_string();
+    // Kept until the file is written: a crash in between is repaired from it at start-up.
+    repo.store
+        .set_settings(&[("root_signing", Some(&root.to_string()))])?;
+    if new.key.keyid != old.key.keyid {
+        let all = new.layout.names().into_iter().collect();
+        repo.publish_with(
+            &new,
+            &all,
+            true,
+            Some(&bytes),
+            &[("root_version", Some(&version))],
+        )?;
+    } else {
+        let path = repo.metadata_dir.join(format!("{version}.root.json"));
+        write_atomic(&path, &bytes)?;
+        repo.store
+            .set_settings(&[("root_version", Some(&version))])?;
+    }
+    repo.store.set_settings(&[("root_signing", None)])?;
+    repo.reload()
+}
+
+/// `sign_metadata`: one more offline signature for the pending root.
+pub fn sign(repo: &Repo, payload: &Value) -> Result<Outcome> {
+    let failed = |e: String| Ok(Outcome::failed("Signature Failed", e));
+    let role = payload["role"].as_str().unwrap_or_default();
+    let pending = match (role, repo.store.setting("root_signing")?) {
+        ("root", Some(p)) => p,
+        _ => return failed(format!("No signatures pending for {role}")),
+    };
+    let mut root: Value = serde_json::from_str(&pending)?;
+    let signature = payload["signature"].clone();
+    let keyid = signature["keyid"].as_str().unwrap_or_default().to_string();
+    let Some(signatures) = root["signatures"].as_array_mut() else {
+        return Err(Error::State("pending root has no signatures list".into()));
+    };
+    signatures.retain(|s| s["keyid"] != json!(keyid));
+    signatures.push(signature);
+    let bootstrap = repo.bootstrap()?;
+    let is_bootstrap = matches!(bootstrap, Bootstrap::Signing(_));
+    let status = match check(repo, &root, !is_bootstrap) {
+        Ok(s) => s,
+        Err(_) => return failed("Invalid signature".into()),
+    };
+    let version = root["signed"]["version"].as_u64().unwrap_or_default();
+    let detail = |text: String| {
+        if is_bootstrap {
+            json!({"bootstrap": text})
+        } else {
+            json!({"update": text})
+        }
+    };
+    if !status.complete() {
+        repo.store
+            .set_settings(&[("root_signing", Some(&root.to_string()))])?;
+        let pending = format!("Root v{version} is pending signatures");
+        return Ok(Outcome::ok("Signature Processed", detail(pending)));
+    }
+    if let Bootstrap::Signing(task_id) = bootstrap {
+        let layout = match repo.store.setting("layout")? {
+            Some(l) => serde_json::from_str(&l)?,
+            None => return Err(Error::State("bootstrap settings are missing".into())),
+        };
+        let online = repo.online_for(&root["signed"], layout, repo.json_setting("expiration")?)?;
+        finish_bootstrap(repo, &task_id, &root, online)?;
+        return Ok(Outcome::ok(
+            "Signature Processed",
+            detail("Bootstrap Finished".into()),
+        ));
+    }
+    finish_update(repo, &root)?;
+    Ok(Outcome::ok(
+        "Signature Processed",
+        detail("Metadata update finished".into()),
+    ))
+}
+
+/// `delete_sign_metadata`: abandons the pending root (and a bootstrap waiting for it).
+pub fn delete_sign(repo: &Repo, payload: &Value) -> Result<Outcome> {
+    let role = payload["role"].as_str().unwrap_or_default();
+    if role != "root" || repo.store.setting("root_signing")?.is_none() {
+        return Ok(Outcome::failed(
+            &format!("Deletion of {role} metadata failed."),
+            format!("The {role} role is not in a signing process."),
+        ));
+    }
+    let message = format!("Deletion of {role} metadata successful, signing process stopped");
+    if let Bootstrap::Signing(_) = repo.bootstrap()? {
+        repo.store
+            .set_settings(&[("root_signing", None), ("bootstrap", None)])?;
+        return Ok(Outcome::ok(
+            &message,
+            json!({"bootstrap": "Bootstrap process has been stopped"}),
+        ));
+    }
+    repo.store.set_settings(&[("root_signing", None)])?;
+    Ok(Outcome::ok(&message, Value::Null))
+}
