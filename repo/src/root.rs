@@ -32,13 +32,7 @@ pub fn settings_of(roles: &Value) -> Result<(Layout, Expiry), String> {
 fn check(repo: &Repo, root: &Value, update: bool) -> Result<RootSigning, String> {
     let bytes = serde_json::to_vec(root).map_err(|e| e.to_string())?;
     let trusted = if update {
-        let set = otuf_core::trusted::TrustedSet::new(
-            &repo.root_bytes().map_err(|e| e.to_string())?,
-            otuf_core::time::UnixTime(0),
-            otuf_core::limits::Limits::default(),
-        )
-        .map_err(|e| format!("trusted root: {e}"))?;
-        Some(set.root().clone())
+        Some(repo.trusted_root().map_err(|e| e.to_string())?)
     } else {
         None
     };

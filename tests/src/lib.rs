@@ -1,6 +1,7 @@
 //! Shared helpers for otuf's cross-crate and interop tests: a driver that runs the otuf-core
 //! client workflow against a repository laid out in a folder, as a device would over HTTP.
 
+pub mod repo_service;
 pub mod server;
 
 use otuf_core::client::{Client, Next, Role};
@@ -155,7 +156,39 @@ impl DirRepo {
         client: &Client,
         path: &str,
     ) -> Result<Option<(String, TargetFile)>, Failure> {
+        let Some((last_role, info)) = self.find_target(client, path)? else {
+            return Ok(None);
+        };
         let consistent = client.trusted().root().consistent_snapshot;
+        let served = if consistent {
+            let (dir, base) = path.rsplit_once('/').map_or(("", path), |(d, b)| (d, b));
+            let digest = info.hashes.sha256.map(hex).unwrap_or_default();
+            let name = if dir.is_empty() {
+                format!("{digest}.{base}")
+            } else {
+                format!("{dir}/{digest}.{base}")
+            };
+            self.dir.join("targets").join(name)
+        } else {
+            self.dir.join("targets").join(path)
+        };
+        let data = fs::read(&served)
+            .map_err(|_| fail(Error::new(otuf_core::ErrorKind::Io, "target"), &last_role))?;
+        let mut v = otuf_core::metadata::TargetVerifier::new(&info);
+        for chunk in data.chunks(1000) {
+            v.update(chunk).map_err(|e| fail(e, &last_role))?;
+        }
+        v.finish().map_err(|e| fail(e, &last_role))?;
+        Ok(Some((last_role, info)))
+    }
+
+    /// Searches a target through the delegations: the role that lists it and its info, or
+    /// `None` when no role lists it.
+    pub fn find_target(
+        &self,
+        client: &Client,
+        path: &str,
+    ) -> Result<Option<(String, TargetFile)>, Failure> {
         let mut search = Search::new(client.trusted(), path).map_err(|e| fail(e, "targets"))?;
         let mut last_role = String::from("targets");
         let info = loop {
@@ -178,25 +211,6 @@ impl DirRepo {
                 }
             }
         };
-        let served = if consistent {
-            let (dir, base) = path.rsplit_once('/').map_or(("", path), |(d, b)| (d, b));
-            let digest = info.hashes.sha256.map(hex).unwrap_or_default();
-            let name = if dir.is_empty() {
-                format!("{digest}.{base}")
-            } else {
-                format!("{dir}/{digest}.{base}")
-            };
-            self.dir.join("targets").join(name)
-        } else {
-            self.dir.join("targets").join(path)
-        };
-        let data = fs::read(&served)
-            .map_err(|_| fail(Error::new(otuf_core::ErrorKind::Io, "target"), &last_role))?;
-        let mut v = otuf_core::metadata::TargetVerifier::new(&info);
-        for chunk in data.chunks(1000) {
-            v.update(chunk).map_err(|e| fail(e, &last_role))?;
-        }
-        v.finish().map_err(|e| fail(e, &last_role))?;
         Ok(Some((last_role, info)))
     }
 }

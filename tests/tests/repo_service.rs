@@ -1,194 +1,11 @@
 //! otuf-repo serves; artifacts are published through the RSTUF-compatible API; python-tuf's
 //! ngclient (independent) and otuf-agent both refresh from it and download verified artifacts.
 
-use otuf_tests::{python, workspace_bin};
+use otuf_tests::repo_service::{agent, ngclient, Service};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Service {
-    child: Child,
-    base: String,
-    data: tempfile::TempDir,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Service {
-    fn start_dev() -> Self {
-        Self::start(&[])
-    }
-
-    fn start(extra: &[&str]) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(workspace_bin("otuf-repo"))
-            .args([
-                "serve",
-                "--dev",
-                "--bins",
-                "16",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "otuf_repo=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines.next().expect("otuf-repo exited").unwrap();
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base, data }
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.post_as(path, body, None)
-    }
-
-    fn post_as(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
-        let auth = token.map_or(String::from("x-no-auth: 1"), |t| {
-            format!("Authorization: Bearer {t}")
-        });
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-w",
-                "\n%{http_code}",
-                "-X",
-                "POST",
-                "-H",
-                "content-type: application/json",
-                "-H",
-                &auth,
-            ])
-            .arg("--data-binary")
-            .arg(body.to_string())
-            .arg(format!("{}{path}", self.base))
-            .output()
-            .unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        (
-            code.parse().unwrap(),
-            serde_json::from_str(body).unwrap_or(Value::Null),
-        )
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let out = Command::new("curl")
-            .args(["-s"])
-            .arg(format!("{}{path}", self.base))
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// Waits for a task to finish; its final state and result.
-    fn wait(&self, task: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let t = self.get(&format!("/api/v1/task/?task_id={task}"));
-            if ["SUCCESS", "FAILURE", "ERRORED"]
-                .contains(&t["data"]["state"].as_str().unwrap_or(""))
-            {
-                return t["data"].clone();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "task {task} never finished: {t}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Adds an artifact through the API and stores its bytes where /targets/ serves them.
-    fn add(&self, path: &str, data: &[u8], custom: Value) -> Value {
-        let digest = otuf_tests::hex(Sha256::digest(data));
-        let body = json!({"artifacts": [{"path": path, "info": {"length": data.len(), "hashes": {"sha256": digest}, "custom": custom}}]});
-        let (code, reply) = self.post("/api/v1/artifacts/", &body);
-        assert_eq!(code, 202, "{reply}");
-        assert_eq!(reply["message"], "New Artifact(s) successfully submitted.");
-        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
-        let target = self.data.path().join("targets").join(dir);
-        std::fs::create_dir_all(&target).unwrap();
-        std::fs::write(target.join(format!("{digest}.{base}")), data).unwrap();
-        self.wait(reply["data"]["task_id"].as_str().unwrap())
-    }
-
-    fn root(&self) -> std::path::PathBuf {
-        self.data.path().join("metadata/1.root.json")
-    }
-}
-
-fn ngclient(svc: &Service, target: &str, out: &Path) -> (i32, String) {
-    let o = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ngclient_download.py"))
-        .args([
-            format!("{}/metadata", svc.base),
-            format!("{}/targets", svc.base),
-        ])
-        .arg(svc.root())
-        .arg(target)
-        .arg(out)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn agent(svc: &Service, target: &str) -> (bool, String) {
-    let md = tempfile::tempdir().unwrap();
-    let td = tempfile::tempdir().unwrap();
-    let bin = workspace_bin("otuf-agent");
-    assert!(Command::new(&bin)
-        .arg("client")
-        .arg("--metadata-dir")
-        .arg(md.path())
-        .arg("init")
-        .arg(svc.root())
-        .status()
-        .unwrap()
-        .success());
-    let o = Command::new(&bin)
-        .args([
-            "client",
-            "--metadata-url",
-            &format!("{}/metadata", svc.base),
-            "--target-name",
-            target,
-        ])
-        .args(["--target-base-url", &format!("{}/targets", svc.base)])
-        .arg("--metadata-dir")
-        .arg(md.path())
-        .arg("--target-dir")
-        .arg(td.path())
-        .arg("download")
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn published_artifacts_verify_in_python_tuf_and_otuf_agent() {
@@ -301,23 +118,10 @@ fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
 #[test]
 fn the_rstuf_cli_adds_and_deletes_artifacts_unchanged() {
     let svc = Service::start_dev();
-    let rstuf = python().with_file_name("rstuf");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gateway-4.1.0.tar.gz");
     std::fs::write(&file, b"gateway image 4.1.0").unwrap();
-    let run = |args: &[&str]| {
-        let o = Command::new(&rstuf)
-            .args(args)
-            .arg("--api-server")
-            .arg(&svc.base)
-            .env("HOME", dir.path())
-            .output()
-            .unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-        )
-    };
+    let run = |args: &[&str]| svc.rstuf(args);
     let (ok, out) = run(&["artifact", "add", file.to_str().unwrap(), "-p", "gateways"]);
     assert!(ok, "rstuf artifact add: {out}");
     let task = out
@@ -389,7 +193,13 @@ fn with_tokens_configured_every_write_needs_the_right_scope() {
         "# scope token\npublish ci-pipeline-7f3a9b2c41\nadmin operator-5d1e8a6f90\n",
     )
     .unwrap();
-    let svc = Service::start(&["--tokens-file", tokens.to_str().unwrap()]);
+    let svc = Service::start(&[
+        "--dev",
+        "--bins",
+        "16",
+        "--tokens-file",
+        tokens.to_str().unwrap(),
+    ]);
     let body = json!({"artifacts": [{"path": "a.bin", "info": {"length": 1, "hashes": {"sha256": "0".repeat(64)}}}]});
     let (code, reply) = svc.post_as("/api/v1/artifacts/", &body, None);
     assert_eq!(code, 401, "{reply}");

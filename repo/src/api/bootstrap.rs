@@ -33,9 +33,13 @@ pub(super) async fn state(State(app): State<App>) -> Response {
 }
 
 /// Checks a root metadata object (`loc` names where it is): its shape, and with otuf-core that
-/// it parses and that each signature it carries verifies by one of its root keys (the
-/// threshold may still be short: more signatures can follow).
-pub(super) fn check_root(root: &Value, loc: &[&str]) -> Result<(), Response> {
+/// it parses and that each signature it carries verifies by one of its root keys or, for an
+/// update, the trusted root's (the thresholds may still be short: more signatures can follow).
+pub(super) fn check_root(
+    root: &Value,
+    loc: &[&str],
+    trusted: Option<&otuf_core::metadata::Root>,
+) -> Result<(), Response> {
     let at = |field: &[&str]| json!(["body"].iter().chain(loc).chain(field).collect::<Vec<_>>());
     if !root["signatures"].is_array() {
         return Err(invalid(
@@ -70,7 +74,7 @@ pub(super) fn check_root(root: &Value, loc: &[&str]) -> Result<(), Response> {
         }
     }
     let bytes = serde_json::to_vec(root).unwrap_or_default();
-    let status = otuf_core::signing::root_signing(&bytes, None).map_err(|e| {
+    let status = otuf_core::signing::root_signing(&bytes, trusted).map_err(|e| {
         let field: Vec<&str> = e.field().split('.').filter(|f| !f.is_empty()).collect();
         invalid(
             at(&field),
@@ -148,7 +152,7 @@ fn check_settings(roles: &Value) -> Result<(), Response> {
 /// `POST /api/v1/bootstrap/`.
 pub(super) async fn bootstrap(State(app): State<App>, Json(body): Json<Value>) -> Response {
     if let Err(r) = check_settings(&body["settings"]["roles"])
-        .and_then(|()| check_root(&body["metadata"]["root"], &["metadata", "root"]))
+        .and_then(|()| check_root(&body["metadata"]["root"], &["metadata", "root"], None))
     {
         return r;
     }

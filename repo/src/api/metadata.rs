@@ -21,9 +21,24 @@ pub(super) async fn update(State(app): State<App>, Json(body): Json<Value>) -> R
             &Value::Null,
         );
     }
-    if let Err(r) = require_finished(&app)
-        .and_then(|()| check_root(&body["metadata"]["root"], &["metadata", "root"]))
-    {
+    if let Err(r) = require_finished(&app) {
+        return r;
+    }
+    let trusted = match app.repo.trusted_root() {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Task not accepted.",
+                &e.to_string(),
+            )
+        }
+    };
+    if let Err(r) = check_root(
+        &body["metadata"]["root"],
+        &["metadata", "root"],
+        Some(&trusted),
+    ) {
         return r;
     }
     match submit(&app, "metadata_update", &body).await {

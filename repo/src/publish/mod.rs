@@ -217,6 +217,20 @@ impl Repo {
         std::fs::read(&path).map_err(Error::io(path.display()))
     }
 
+    /// The trusted root, as otuf-core reads it (its own threshold checked).
+    pub fn trusted_root(&self) -> Result<otuf_core::metadata::Root> {
+        let set = otuf_core::trusted::TrustedSet::new(
+            &self.root_bytes()?,
+            UnixTime(0),
+            Limits::default(),
+        )
+        .map_err(|error| Error::SelfVerify {
+            what: "trusted root".into(),
+            error,
+        })?;
+        Ok(set.root().clone())
+    }
+
     /// A JSON setting, or its default.
     pub fn json_setting<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
         Ok(match self.store.setting(key)? {
