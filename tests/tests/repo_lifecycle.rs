@@ -290,3 +290,128 @@ fn ceremony_artifacts_and_rotation_with_succinct_bins() {
 fn ceremony_artifacts_and_rotation_with_classic_bins() {
     lifecycle(32, true);
 }
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn expires(md: &Value) -> i64 {
+    let text = md["signed"]["expires"].as_str().unwrap();
+    otuf_core::time::UnixTime::parse_expires(text.as_bytes())
+        .unwrap()
+        .0
+}
+
+#[test]
+fn online_roles_are_re_signed_before_they_expire() {
+    let dev = ["--dev", "--bins", "16"];
+    let svc = Service::start(&dev);
+    assert_eq!(
+        svc.add("firmware/a.bin", b"A", Value::Null)["state"],
+        "SUCCESS"
+    );
+    let first = expires(&svc.metadata("timestamp.json"));
+    assert!(first - now() <= 86_400, "timestamp lasts one day");
+    // 23 h 30 min later by the service's clock: timestamp, snapshot and every bin (one day
+    // each) expire within the hour, and the service re-signs them as soon as it runs.
+    let data = svc.kill();
+    let faketime = ["faketime", "-f", "+1410m"];
+    let svc = Service::start_in(data, &dev, Some(&faketime));
+    let start = std::time::Instant::now();
+    while expires(&svc.metadata("timestamp.json")) == first {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "timestamp was never re-signed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Every online role now lasts past tomorrow, by the real clock.
+    let tomorrow = now() + 86_400;
+    let snapshot_name = format!(
+        "{}.snapshot.json",
+        svc.metadata("timestamp.json")["signed"]["meta"]["snapshot.json"]["version"]
+    );
+    let snapshot = svc.metadata(&snapshot_name);
+    assert!(expires(&svc.metadata("timestamp.json")) > tomorrow);
+    assert!(expires(&snapshot) > tomorrow);
+    for (name, meta) in snapshot["signed"]["meta"].as_object().unwrap() {
+        if name.starts_with("bins-") {
+            let file = format!("{}.{name}", meta["version"]);
+            assert!(expires(&svc.metadata(&file)) > tomorrow, "{file}");
+        }
+    }
+    clients_agree(&svc, "firmware/a.bin", true);
+}
+
+#[test]
+fn sigkill_during_a_burst_loses_no_acknowledged_artifact() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dev = ["--dev", "--bins", "16"];
+    let svc = Service::start(&dev);
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, acked, stop) = (svc.base.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let path = format!("burst/{t}/{i}.bin");
+                    let body = json!({"artifacts": [{"path": path, "info": {"length": 1, "hashes": {"sha256": "0".repeat(64)}}}]});
+                    let o = Command::new("curl")
+                        .args(["-s", "-X", "POST", "-H", "content-type: application/json", "--data-binary"])
+                        .arg(body.to_string())
+                        .arg(format!("{base}/api/v1/artifacts/"))
+                        .output()
+                        .unwrap();
+                    let Ok(reply) = serde_json::from_slice::<Value>(&o.stdout) else {
+                        return; // the service is gone
+                    };
+                    if let Some(id) = reply["data"]["task_id"].as_str() {
+                        acked.lock().unwrap().push((path, id.to_string()));
+                    }
+                }
+            })
+        })
+        .collect();
+    while acked.lock().unwrap().len() < 80 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let data = svc.kill();
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    // What was published when the process died verifies as it stands.
+    let trusted_root = std::fs::read(data.path().join("metadata/1.root.json")).unwrap();
+    let dir = otuf_tests::DirRepo {
+        dir: data.path().to_path_buf(),
+        mode: otuf_tests::Mode::General,
+    };
+    dir.refresh(&trusted_root, now())
+        .unwrap_or_else(|e| panic!("state at the kill: {e}"));
+
+    // After a restart every acknowledged task completes and every acknowledged artifact is
+    // listed in signed metadata that verifies.
+    let svc = Service::start_in(data, &dev, None);
+    for (_, id) in &acked {
+        assert_eq!(svc.wait(id)["state"], "SUCCESS", "task {id}");
+    }
+    let client = dir
+        .refresh(&trusted_root, now())
+        .unwrap_or_else(|e| panic!("state after the restart: {e}"));
+    for (path, _) in &acked {
+        assert!(
+            dir.find_target(&client, path).unwrap().is_some(),
+            "{path} was acknowledged, then lost"
+        );
+    }
+}
