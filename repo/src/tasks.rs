@@ -71,12 +71,14 @@ impl Outcome {
 
 /// Runs forever: run tasks on notification, re-sign before expiry.
 pub async fn worker(repo: Arc<Repo>, wake: Arc<Notify>) {
+    let mut first = true;
     loop {
         let r = tokio::task::spawn_blocking({
             let repo = repo.clone();
-            move || run_once(&repo)
+            move || run_once(&repo, first)
         })
         .await;
+        first = false;
         match r {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!("publication failed: {e}"),
@@ -133,9 +135,10 @@ impl Batch {
         Ok(())
     }
 
-    /// Publishes what the batch (and expiry, or a crash) requires, then records the results.
-    fn flush(&mut self, repo: &Repo) -> Result<()> {
-        let (bins, targets, refresh) = repo.to_refresh()?;
+    /// Publishes what the batch (and expiry, or at start-up a crash) requires, then records the
+    /// results.
+    fn flush(&mut self, repo: &Repo, startup: bool) -> Result<()> {
+        let (bins, targets, refresh) = repo.to_refresh(startup)?;
         self.bins.extend(bins);
         self.targets |= targets;
         let published = if self.bins.is_empty() && !self.targets && !refresh {
@@ -254,8 +257,9 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
     ))
 }
 
-/// Claims pending tasks and runs them (see the module documentation).
-pub fn run_once(repo: &Repo) -> Result<()> {
+/// Claims pending tasks and runs them (see the module documentation). At `startup`, files a
+/// crash kept from being written are re-signed too.
+pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
     let tasks = repo.store.claim_tasks()?;
     let mut staged: BTreeSet<String> = repo.json_setting("staged_bins")?;
     let mut batch = Batch::default();
@@ -272,7 +276,7 @@ pub fn run_once(repo: &Repo) -> Result<()> {
                 ))
             }
             other => {
-                if let Err(e) = batch.flush(repo) {
+                if let Err(e) = batch.flush(repo, startup) {
                     tracing::error!("publication failed: {e}");
                 }
                 match other {
@@ -300,5 +304,5 @@ pub fn run_once(repo: &Repo) -> Result<()> {
     }
     repo.store
         .set_settings(&[("staged_bins", Some(&serde_json::to_string(&staged)?))])?;
-    batch.flush(repo)
+    batch.flush(repo, startup)
 }

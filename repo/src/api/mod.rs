@@ -203,6 +203,7 @@ pub fn router(app: App) -> Router {
         "/api/v1/artifacts/upload/{*path}",
         post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::disable()),
     );
+    r = r.route("/api/v1/openapi.json", get(openapi));
     r.layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
         .with_state(app)
 }
@@ -280,6 +281,17 @@ pub(crate) fn accepted(id: &str, message: &str) -> Response {
     )
 }
 
+/// The API's description, kept beside the handlers it describes.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
 #[derive(serde::Deserialize)]
 struct TaskQuery {
     task_id: Option<String>,
@@ -326,6 +338,59 @@ async fn task(State(app): State<App>, Query(q): Query<TaskQuery>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every operation the OpenAPI document describes is routed (in both slash spellings), and
+    /// it describes all fifteen.
+    #[tokio::test]
+    async fn the_openapi_document_describes_the_router() {
+        use tower::ServiceExt;
+        let data = tempfile::tempdir().unwrap();
+        let repo = Arc::new(Repo::open(data.path(), &data.path().join("keys")).unwrap());
+        let (record, _queue) = tokio::sync::mpsc::unbounded_channel();
+        let app = router(App {
+            repo,
+            wake: Arc::new(Notify::new()),
+            tokens: Arc::new(Vec::new()),
+            record,
+        });
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut described = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let path = path.replace("{path}", "firmware/a.bin");
+            let spellings = if path.contains("upload") || path.ends_with(".json") {
+                vec![path.clone()]
+            } else if let Some(p) = path.strip_suffix('/') {
+                vec![path.clone(), p.to_string()]
+            } else {
+                vec![path.clone(), format!("{path}/")]
+            };
+            for (method, _) in ops.as_object().unwrap() {
+                described += 1;
+                for uri in &spellings {
+                    let req = axum::http::Request::builder()
+                        .method(method.to_uppercase().as_str())
+                        .uri(uri.as_str())
+                        .header("content-type", "application/json")
+                        .body(axum::body::Body::from("{}"))
+                        .unwrap();
+                    let res = app.clone().oneshot(req).await.unwrap();
+                    let status = res.status();
+                    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+                        .await
+                        .unwrap();
+                    // An unrouted request gets axum's empty 404 or a 405.
+                    assert!(
+                        status != StatusCode::METHOD_NOT_ALLOWED
+                            && !(status == StatusCode::NOT_FOUND && body.is_empty()),
+                        "{method} {uri}: {status}"
+                    );
+                }
+            }
+        }
+        // GET+POST bootstrap, GET+PUT config, metadata, online, GET+POST sign, sign/delete,
+        // artifacts, delete, publish, upload, task, openapi.json.
+        assert_eq!(described, 15);
+    }
 
     #[test]
     fn token_files_are_checked_line_by_line() {

@@ -349,8 +349,9 @@ impl Repo {
         new_root: Option<&[u8]>,
         settings: &[(&str, Option<&str>)],
     ) -> Result<BTreeMap<String, u64>> {
-        let now = now();
+        let (now, started) = (now(), std::time::Instant::now());
         let mut state: BTreeMap<String, RoleState> = self.store.roles()?.into_iter().collect();
+        let mut changed: Vec<String> = Vec::new();
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut sign = |role: &str,
                         signed: Value,
@@ -369,6 +370,7 @@ impl Repo {
                 },
             );
             files.push((file_name(role, version), bytes.clone()));
+            changed.push(role.to_string());
             Ok(bytes)
         };
         let next = |state: &BTreeMap<String, RoleState>, role: &str| {
@@ -424,10 +426,12 @@ impl Repo {
             now,
         )?;
 
+        let signed = started.elapsed();
+        // Only the roles re-signed now: the others' rows are unchanged.
         self.store.commit(
-            &state
+            &changed
                 .iter()
-                .map(|(n, s)| (n.clone(), s.clone()))
+                .map(|n| (n.clone(), state[n].clone()))
                 .collect::<Vec<_>>(),
             settings,
         )?;
@@ -447,6 +451,12 @@ impl Repo {
         for (name, bytes) in &timestamp_file {
             write_atomic(&self.metadata_dir.join(name), bytes)?; // last: it makes the new state current
         }
+        tracing::debug!(
+            "published {} file(s): signed and verified in {:?}, written in {:?}",
+            changed.len(),
+            signed,
+            started.elapsed() - signed
+        );
         Ok(state.into_iter().map(|(n, s)| (n, s.version)).collect())
     }
 
@@ -523,9 +533,10 @@ impl Repo {
     }
 
     /// Roles to re-sign: those that expire within a quarter of their validity (at most an hour
-    /// ahead), and those whose file is missing (a crash between recording a publication and
-    /// writing its files). Returns `(bins, targets, anything)`.
-    pub fn to_refresh(&self) -> Result<(BTreeSet<String>, bool, bool)> {
+    /// ahead) and, with `check_files` (at start-up), those whose file is missing (a crash
+    /// between recording a publication and writing its files). Returns `(bins, targets,
+    /// anything)`.
+    pub fn to_refresh(&self, check_files: bool) -> Result<(BTreeSet<String>, bool, bool)> {
         let Ok(online) = self.online() else {
             return Ok((BTreeSet::new(), false, false));
         };
@@ -544,7 +555,8 @@ impl Repo {
                 _ => online.expiry.bins,
             };
             let margin = (days * 86_400 / 4).min(3600);
-            let missing = !self.metadata_dir.join(file_name(&name, s.version)).exists();
+            let missing =
+                check_files && !self.metadata_dir.join(file_name(&name, s.version)).exists();
             if s.expires - now <= margin || missing {
                 any = true;
                 match name.as_str() {
