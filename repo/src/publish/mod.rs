@@ -351,6 +351,7 @@ impl Repo {
     ) -> Result<BTreeMap<String, u64>> {
         let (now, started) = (now(), std::time::Instant::now());
         let mut state: BTreeMap<String, RoleState> = self.store.roles()?.into_iter().collect();
+        let t_roles = started.elapsed();
         let mut changed: Vec<String> = Vec::new();
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut sign = |role: &str,
@@ -396,6 +397,7 @@ impl Repo {
                 sign(bin, self.bin_signed(bin, v, exp)?, exp, &mut state)?,
             ));
         }
+        let t_bins = started.elapsed();
         let meta: Map<String, Value> = state
             .iter()
             .filter(|(name, _)| name.as_str() == "targets" || name.starts_with("bins-"))
@@ -404,6 +406,7 @@ impl Repo {
         let (v, exp) = (next(&state, "snapshot"), now + expiry.snapshot * day);
         let snapshot = json!({"_type": "snapshot", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp), "meta": meta});
         let snapshot_bytes = sign("snapshot", snapshot, exp, &mut state)?;
+        let t_snapshot = started.elapsed();
         let sn = &state["snapshot"];
         let (v, exp) = (next(&state, "timestamp"), now + expiry.timestamp * day);
         let timestamp = json!({"_type": "timestamp", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp),
@@ -419,6 +422,7 @@ impl Repo {
                 std::fs::read(&path).map_err(Error::io(path.display()))?
             }
         };
+        let t_signed = started.elapsed();
         self.verify(
             new_root,
             [&timestamp_bytes, &snapshot_bytes, &targets_bytes],
@@ -452,9 +456,10 @@ impl Repo {
             write_atomic(&self.metadata_dir.join(name), bytes)?; // last: it makes the new state current
         }
         tracing::debug!(
-            "published {} file(s): signed and verified in {:?}, written in {:?}",
+            "published {} file(s): signed and verified in {:?} (roles read {:?}, bins {:?}, snapshot {:?}, signed {:?}), written in {:?}",
             changed.len(),
             signed,
+            t_roles, t_bins, t_snapshot, t_signed,
             started.elapsed() - signed
         );
         Ok(state.into_iter().map(|(n, s)| (n, s.version)).collect())
