@@ -95,6 +95,10 @@ fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
             json!({"path": "ok", "info": {"length": -1, "hashes": {"sha256": ok_hash}}}),
             "length",
         ),
+        (
+            json!({"path": "ok", "info": {"length": 1, "hashes": {"sha256": ok_hash}, "custom": {"ratio": 1.5}}}),
+            "custom",
+        ),
     ] {
         let (code, reply) = svc.post("/api/v1/artifacts/", &json!({"artifacts": [artifact]}));
         assert_eq!(code, 422, "{artifact}: {reply}");

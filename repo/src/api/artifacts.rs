@@ -53,6 +53,21 @@ fn bad_hashes(hashes: &Value) -> Option<String> {
     None
 }
 
+/// Why a `custom` value cannot be signed, if it cannot: it must be an object (or null) that
+/// has a canonical JSON form (no floats), or publication would fail for the whole batch.
+fn bad_custom(custom: &Value) -> Option<String> {
+    if custom.is_null() {
+        return None;
+    }
+    if !custom.is_object() {
+        return Some("an object or null".into());
+    }
+    let bytes = serde_json::to_vec(custom).ok()?;
+    otuf_core::json::canonicalize(&bytes)
+        .err()
+        .map(|e| format!("not signable as canonical JSON: {e}"))
+}
+
 /// `POST /api/v1/artifacts/`.
 pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Response {
     let Some(list) = body["artifacts"].as_array() else {
@@ -104,10 +119,10 @@ pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Resp
                 &info["hashes"],
             );
         }
-        if !(info["custom"].is_null() || info["custom"].is_object()) {
+        if let Some(why) = bad_custom(&info["custom"]) {
             return invalid(
                 json!(["body", "artifacts", i, "info", "custom"]),
-                "an object or null".into(),
+                why,
                 &info["custom"],
             );
         }
@@ -193,11 +208,11 @@ pub(super) async fn upload(
         .map(|v| serde_json::from_slice::<Value>(v.as_bytes()))
     {
         None => Value::Null,
-        Some(Ok(v)) if v.is_object() => v,
+        Some(Ok(v)) if bad_custom(&v).is_none() => v,
         Some(_) => {
             return invalid(
                 json!(["header", "x-otuf-custom"]),
-                "a JSON object".into(),
+                "a JSON object with a canonical form (no floats)".into(),
                 &Value::Null,
             )
         }
