@@ -3,7 +3,7 @@
 //! a device runs: a root is only published once a device would accept it.
 
 use crate::error::{Error, Result};
-use crate::publish::{online_key_of, write_atomic, Bootstrap, Expiry, Layout, Online, Repo};
+use crate::publish::{write_atomic, Bootstrap, Expiry, Layout, Online, Repo};
 use crate::tasks::Outcome;
 use otuf_core::signing::{root_signing, RootSigning};
 use serde_json::{json, Value};
@@ -27,26 +27,66 @@ pub fn settings_of(roles: &Value) -> Result<(Layout, Expiry), String> {
     Ok((layout, expiry))
 }
 
-/// Checks a candidate root's signatures with otuf-core: against itself and, for an update,
-/// the trusted root. Every signature it carries must verify.
+/// Why a candidate root is refused: where (members below the root object), why, and the
+/// offending value.
+pub struct Refusal {
+    /// The member path, e.g. `["signatures", "1"]`.
+    pub field: Vec<String>,
+    /// The check that failed.
+    pub why: String,
+    /// The refused value (null when it is the document as a whole).
+    pub input: Value,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "metadata.root.{}: {}", self.field.join("."), self.why)
+    }
+}
+
+/// Checks a candidate root with otuf-core: it parses, and every signature it carries verifies
+/// by a root key of its own or of `trusted` (for an update). Thresholds may still be short.
+pub fn check_signatures(
+    root: &Value,
+    trusted: Option<&otuf_core::metadata::Root>,
+) -> Result<RootSigning, Refusal> {
+    let bytes = serde_json::to_vec(root).unwrap_or_default();
+    let status = root_signing(&bytes, trusted).map_err(|e| Refusal {
+        field: e
+            .field()
+            .split('.')
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect(),
+        why: format!("root metadata refused: {e}"),
+        input: Value::Null,
+    })?;
+    for (i, sig) in root["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let keyid = sig["keyid"].as_str().unwrap_or_default();
+        if !status.valid.iter().any(|v| crate::sign::hex(v) == keyid) {
+            return Err(Refusal {
+                field: vec!["signatures".into(), i.to_string()],
+                why: format!("the signature by key {keyid} does not verify with a root key"),
+                input: sig.clone(),
+            });
+        }
+    }
+    Ok(status)
+}
+
+/// [`check_signatures`] against the repository's trusted root for an update.
 fn check(repo: &Repo, root: &Value, update: bool) -> Result<RootSigning, String> {
-    let bytes = serde_json::to_vec(root).map_err(|e| e.to_string())?;
     let trusted = if update {
         Some(repo.trusted_root().map_err(|e| e.to_string())?)
     } else {
         None
     };
-    let status =
-        root_signing(&bytes, trusted.as_ref()).map_err(|e| format!("metadata.root: {e}"))?;
-    for sig in root["signatures"].as_array().into_iter().flatten() {
-        let keyid = sig["keyid"].as_str().unwrap_or_default();
-        if !status.valid.iter().any(|v| crate::sign::hex(v) == keyid) {
-            return Err(format!(
-                "metadata.root.signatures: the signature by key {keyid} does not verify with a root key"
-            ));
-        }
-    }
-    Ok(status)
+    check_signatures(root, trusted.as_ref()).map_err(|r| r.to_string())
 }
 
 /// `bootstrap`: root v1 and the settings. Finished at once when root carries its threshold of
@@ -163,12 +203,9 @@ pub fn update(repo: &Repo, payload: &Value) -> Result<Outcome> {
         Err(e) => return failed(format!("Failed to verify the trust: {e}")),
     };
     // A new online key must be loadable before anything is accepted.
-    if let Err(e) = online_key_of(&root["signed"])
-        .and_then(|(_, _, uri)| repo.key_path(&uri))
-        .and_then(|_| {
-            let o = repo.online()?;
-            repo.online_for(&root["signed"], o.layout, o.expiry)
-        })
+    if let Err(e) = repo
+        .online()
+        .and_then(|o| repo.online_for(&root["signed"], o.layout, o.expiry))
     {
         return failed(format!("Failed to verify the trust: {e}"));
     }
@@ -257,11 +294,9 @@ pub fn sign(repo: &Repo, payload: &Value) -> Result<Outcome> {
         return Ok(Outcome::ok("Signature Processed", detail(pending)));
     }
     if let Bootstrap::Signing(task_id) = bootstrap {
-        let layout = match repo.store.setting("layout")? {
-            Some(l) => serde_json::from_str(&l)?,
-            None => return Err(Error::State("bootstrap settings are missing".into())),
-        };
-        let online = repo.online_for(&root["signed"], layout, repo.json_setting("expiration")?)?;
+        let online = repo
+            .online_from_settings(&root["signed"])?
+            .ok_or_else(|| Error::State("bootstrap settings are missing".into()))?;
         finish_bootstrap(repo, &task_id, &root, online)?;
         return Ok(Outcome::ok(
             "Signature Processed",

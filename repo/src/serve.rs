@@ -8,7 +8,6 @@ use crate::publish::{Bootstrap, Repo};
 use crate::sign::{envelope, SigningKey};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tower_http::services::ServeDir;
@@ -73,18 +72,13 @@ fn bootstrap_dev(repo: &Repo, bins: u32, path_hash_prefixes: bool) -> Result<()>
     Ok(())
 }
 
-/// Opens the repository in `data_dir` (online keys in `keys_dir`).
-pub fn open(data_dir: &Path, keys_dir: &Path) -> Result<Repo> {
-    Repo::open(data_dir, keys_dir)
-}
-
 /// Runs the service until interrupted.
 pub async fn serve(opts: Options) -> Result<()> {
     let keys_dir = opts
         .keys_dir
         .clone()
         .unwrap_or_else(|| opts.data_dir.join("keys"));
-    let repo = Arc::new(open(&opts.data_dir, &keys_dir)?);
+    let repo = Arc::new(Repo::open(&opts.data_dir, &keys_dir)?);
     match repo.bootstrap()? {
         Bootstrap::Available if opts.dev => {
             bootstrap_dev(&repo, opts.bins, opts.path_hash_prefixes)?

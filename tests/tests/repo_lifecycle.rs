@@ -62,10 +62,12 @@ fn clients_agree(svc: &Service, target: &str, listed: bool) {
     }
 }
 
-fn rstuf_ok(svc: &Service, args: &[&str]) -> String {
-    let (ok, out) = svc.rstuf(args);
+/// `rstuf admin send <what> <file from the ceremony>`, which must succeed.
+fn send(svc: &Service, c: &Ceremony, what: &str, file: &str) {
+    let path = c.file(file);
+    let args = ["admin", "send", what, path.to_str().unwrap()];
+    let (ok, out) = svc.rstuf(&args);
     assert!(ok, "rstuf {args:?}: {out}");
-    out
 }
 
 fn accepted(svc: &Service, path: &str, body: &Value, message: &str) -> Value {
@@ -89,15 +91,7 @@ fn lifecycle(bins: u32, classic: bool) {
     assert_eq!(code, 404, "no artifacts before the bootstrap: {reply}");
 
     // Bootstrap: root v1 needs 2 signatures and carries 1.
-    rstuf_ok(
-        &svc,
-        &[
-            "admin",
-            "send",
-            "bootstrap",
-            c.file("bootstrap.json").to_str().unwrap(),
-        ],
-    );
+    send(&svc, &c, "bootstrap", "bootstrap.json");
     assert_eq!(state(&svc)["state"], "signing");
     let pending = svc.get("/api/v1/metadata/sign/");
     assert_eq!(
@@ -111,15 +105,7 @@ fn lifecycle(bins: u32, classic: bool) {
         "System already has a Metadata. State: signing"
     );
     assert!(!svc.data.path().join("metadata/1.root.json").exists());
-    rstuf_ok(
-        &svc,
-        &[
-            "admin",
-            "send",
-            "sign",
-            c.file("sign-v1.json").to_str().unwrap(),
-        ],
-    );
+    send(&svc, &c, "sign", "sign-v1.json");
     assert_eq!(state(&svc)["state"], "finished");
     assert_eq!(
         svc.get("/api/v1/metadata/sign/")["message"],
@@ -163,15 +149,7 @@ fn lifecycle(bins: u32, classic: bool) {
 
     // Root rotation to v2 (new root key, new online key): abandoned once, then signed by JJ
     // (still short of v2's own threshold) and Kay.
-    rstuf_ok(
-        &svc,
-        &[
-            "admin",
-            "send",
-            "update",
-            c.file("update-v2.json").to_str().unwrap(),
-        ],
-    );
+    send(&svc, &c, "update", "update-v2.json");
     let done = accepted(
         &svc,
         "/api/v1/metadata/sign/delete",
@@ -181,15 +159,7 @@ fn lifecycle(bins: u32, classic: bool) {
     assert_eq!(done["state"], "SUCCESS", "{done}");
     let (code, _) = svc.post("/api/v1/metadata/sign/delete", &json!({"role": "root"}));
     assert_eq!(code, 404);
-    rstuf_ok(
-        &svc,
-        &[
-            "admin",
-            "send",
-            "update",
-            c.file("update-v2.json").to_str().unwrap(),
-        ],
-    );
+    send(&svc, &c, "update", "update-v2.json");
     let jj = accepted(
         &svc,
         "/api/v1/metadata/sign",
@@ -217,15 +187,7 @@ fn lifecycle(bins: u32, classic: bool) {
         (Some("ERRORED"), Some("Invalid signature")),
         "{refused}"
     );
-    rstuf_ok(
-        &svc,
-        &[
-            "admin",
-            "send",
-            "sign",
-            c.file("sign-v2-Kay.json").to_str().unwrap(),
-        ],
-    );
+    send(&svc, &c, "sign", "sign-v2-Kay.json");
     assert!(svc.data.path().join("metadata/2.root.json").exists());
     assert_eq!(
         svc.metadata("timestamp.json")["signatures"][0]["keyid"],

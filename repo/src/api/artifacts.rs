@@ -68,6 +68,35 @@ fn bad_custom(custom: &Value) -> Option<String> {
         .map(|e| format!("not signable as canonical JSON: {e}"))
 }
 
+/// Records an artifact task; the 202 lists its artifacts, with RSTUF's message for the action
+/// and its suffix when publishing is skipped.
+async fn submit_artifacts(
+    app: &App,
+    action: &str,
+    payload: &Value,
+    artifacts: Value,
+    publish: bool,
+) -> Response {
+    let message = match action {
+        "add_artifacts" => "New Artifact(s) successfully submitted.",
+        "remove_artifacts" => "Remove Artifact(s) successfully submitted.",
+        _ => "Publish artifacts successfully submitted.",
+    };
+    let skip = if publish {
+        ""
+    } else {
+        " Publishing will be skipped."
+    };
+    match submit(app, action, payload).await {
+        Ok(id) => reply(
+            StatusCode::ACCEPTED,
+            json!({"artifacts": artifacts, "task_id": id, "last_update": last_update()}),
+            &format!("{message}{skip}"),
+        ),
+        Err(r) => r,
+    }
+}
+
 /// `POST /api/v1/artifacts/`.
 pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Response {
     let Some(list) = body["artifacts"].as_array() else {
@@ -132,20 +161,7 @@ pub(super) async fn add(State(app): State<App>, Json(body): Json<Value>) -> Resp
     if let Err(r) = require_finished(&app) {
         return r;
     }
-    match submit(&app, "add_artifacts", &body).await {
-        Ok(id) => {
-            let mut msg = String::from("New Artifact(s) successfully submitted.");
-            if !publish {
-                msg.push_str(" Publishing will be skipped.");
-            }
-            reply(
-                StatusCode::ACCEPTED,
-                json!({"artifacts": paths, "task_id": id, "last_update": last_update()}),
-                &msg,
-            )
-        }
-        Err(r) => r,
-    }
+    submit_artifacts(&app, "add_artifacts", &body, json!(paths), publish).await
 }
 
 /// `POST /api/v1/artifacts/delete`.
@@ -161,24 +177,10 @@ pub(super) async fn delete(State(app): State<App>, Json(body): Json<Value>) -> R
         );
     };
     let publish = body["publish_artifacts"].as_bool().unwrap_or(true);
-    let list = list.clone();
     if let Err(r) = require_finished(&app) {
         return r;
     }
-    match submit(&app, "remove_artifacts", &body).await {
-        Ok(id) => {
-            let mut msg = String::from("Remove Artifact(s) successfully submitted.");
-            if !publish {
-                msg.push_str(" Publishing will be skipped.");
-            }
-            reply(
-                StatusCode::ACCEPTED,
-                json!({"artifacts": list, "task_id": id, "last_update": last_update()}),
-                &msg,
-            )
-        }
-        Err(r) => r,
-    }
+    submit_artifacts(&app, "remove_artifacts", &body, json!(list), publish).await
 }
 
 /// `POST /api/v1/artifacts/upload/{path}` (beyond RSTUF): the body is the artifact itself. It is
@@ -287,14 +289,7 @@ pub(super) async fn publish(State(app): State<App>) -> Response {
     if let Err(r) = require_finished(&app) {
         return r;
     }
-    match submit(&app, "publish_artifacts", &json!({})).await {
-        Ok(id) => reply(
-            StatusCode::ACCEPTED,
-            json!({"artifacts": [], "task_id": id, "last_update": last_update()}),
-            "Publish artifacts successfully submitted.",
-        ),
-        Err(r) => r,
-    }
+    submit_artifacts(&app, "publish_artifacts", &json!({}), json!([]), true).await
 }
 
 #[cfg(test)]

@@ -55,16 +55,16 @@ pub(super) fn check_root(
             &root["signed"]["_type"],
         ));
     }
+    let known = [
+        "_type",
+        "spec_version",
+        "version",
+        "expires",
+        "keys",
+        "roles",
+        "consistent_snapshot",
+    ];
     for (name, _) in root["signed"].as_object().into_iter().flatten() {
-        let known = [
-            "_type",
-            "spec_version",
-            "version",
-            "expires",
-            "keys",
-            "roles",
-            "consistent_snapshot",
-        ];
         if !known.contains(&name.as_str()) && !name.starts_with("x-") {
             return Err(invalid(
                 at(&["signed", name]),
@@ -73,30 +73,10 @@ pub(super) fn check_root(
             ));
         }
     }
-    let bytes = serde_json::to_vec(root).unwrap_or_default();
-    let status = otuf_core::signing::root_signing(&bytes, trusted).map_err(|e| {
-        let field: Vec<&str> = e.field().split('.').filter(|f| !f.is_empty()).collect();
-        invalid(
-            at(&field),
-            format!("root metadata refused: {e}"),
-            &Value::Null,
-        )
+    crate::root::check_signatures(root, trusted).map_err(|r| {
+        let field: Vec<&str> = r.field.iter().map(String::as_str).collect();
+        invalid(at(&field), r.why, &r.input)
     })?;
-    for (i, sig) in root["signatures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let keyid = sig["keyid"].as_str().unwrap_or_default();
-        if !status.valid.iter().any(|v| crate::sign::hex(v) == keyid) {
-            return Err(invalid(
-                at(&["signatures", &i.to_string()]),
-                format!("the signature by key {keyid} does not verify with a root key"),
-                sig,
-            ));
-        }
-    }
     Ok(())
 }
 

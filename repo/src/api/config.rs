@@ -2,7 +2,7 @@
 //! Unlike RSTUF, values are not lower-cased, `root_num_keys` counts root's keys, and full
 //! metadata is not repeated here (it is served under `/metadata/`).
 
-use super::{accepted, invalid, refuse, reply, require_finished, submit, App};
+use super::{invalid, refuse, reply, require_finished, submit_accepted, App};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -68,8 +68,11 @@ pub(super) async fn put(State(app): State<App>, Json(body): Json<Value>) -> Resp
     if let Err(r) = require_finished(&app) {
         return r;
     }
-    match submit(&app, "update_settings", &body).await {
-        Ok(id) => accepted(&id, "Settings successfully submitted."),
-        Err(r) => r,
-    }
+    submit_accepted(
+        &app,
+        "update_settings",
+        &body,
+        "Settings successfully submitted.",
+    )
+    .await
 }

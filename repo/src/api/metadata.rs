@@ -3,7 +3,7 @@
 //! /api/v1/metadata/sign`, `POST /api/v1/metadata/sign/delete`.
 
 use super::bootstrap::check_root;
-use super::{accepted, invalid, refuse, reply, require_finished, submit, App};
+use super::{invalid, refuse, reply, require_finished, submit_accepted, App};
 use crate::publish::Bootstrap;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -41,10 +41,7 @@ pub(super) async fn update(State(app): State<App>, Json(body): Json<Value>) -> R
     ) {
         return r;
     }
-    match submit(&app, "metadata_update", &body).await {
-        Ok(id) => accepted(&id, "Metadata update accepted."),
-        Err(r) => r,
-    }
+    submit_accepted(&app, "metadata_update", &body, "Metadata update accepted.").await
 }
 
 /// `POST /api/v1/metadata/online`: `{"roles": [...]}` (empty: every online role).
@@ -70,10 +67,13 @@ pub(super) async fn online(State(app): State<App>, Json(body): Json<Value>) -> R
     if let Err(r) = require_finished(&app) {
         return r;
     }
-    match submit(&app, "force_online_metadata_update", &body).await {
-        Ok(id) => accepted(&id, "Force online metadata update accepted."),
-        Err(r) => r,
-    }
+    submit_accepted(
+        &app,
+        "force_online_metadata_update",
+        &body,
+        "Force online metadata update accepted.",
+    )
+    .await
 }
 
 /// `GET /api/v1/metadata/sign`: the root waiting for signatures, and the trusted root.
@@ -157,10 +157,7 @@ pub(super) async fn sign(State(app): State<App>, Json(body): Json<Value>) -> Res
             )
         }
     }
-    match submit(&app, "sign_metadata", &body).await {
-        Ok(id) => accepted(&id, "Metadata sign accepted."),
-        Err(r) => r,
-    }
+    submit_accepted(&app, "sign_metadata", &body, "Metadata sign accepted.").await
 }
 
 /// `POST /api/v1/metadata/sign/delete`: `{"role": "root"}`.
@@ -187,8 +184,11 @@ pub(super) async fn delete_sign(State(app): State<App>, Json(body): Json<Value>)
             &format!("The {role} role is not in a signing process."),
         );
     }
-    match submit(&app, "delete_sign_metadata", &body).await {
-        Ok(id) => accepted(&id, "Metadata sign delete accepted."),
-        Err(r) => r,
-    }
+    submit_accepted(
+        &app,
+        "delete_sign_metadata",
+        &body,
+        "Metadata sign delete accepted.",
+    )
+    .await
 }

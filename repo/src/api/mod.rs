@@ -230,7 +230,7 @@ pub(crate) fn not_bootstrapped(state: &Bootstrap) -> Response {
     )
 }
 
-/// The bootstrap state, or the refusal when it is not finished.
+/// Refuses (RSTUF's 404) unless the bootstrap is finished.
 pub(crate) fn require_finished(app: &App) -> Result<(), Response> {
     match app.repo.bootstrap() {
         Ok(Bootstrap::Finished(_)) => Ok(()),
@@ -270,6 +270,19 @@ pub(crate) async fn submit(app: &App, action: &str, payload: &Value) -> Result<S
         payload,
     )
     .await
+}
+
+/// Records a task and answers 202 with its id and RSTUF's `message` (or the refusal).
+pub(crate) async fn submit_accepted(
+    app: &App,
+    action: &str,
+    payload: &Value,
+    message: &str,
+) -> Response {
+    match submit(app, action, payload).await {
+        Ok(id) => accepted(&id, message),
+        Err(r) => r,
+    }
 }
 
 /// 202 with the task id, as every RSTUF write answers.

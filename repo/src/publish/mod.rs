@@ -126,7 +126,7 @@ fn file_name(role: &str, version: u64) -> String {
 
 /// The online key root lists: the one key of timestamp, snapshot and targets (RSTUF shares one
 /// online key between them), with its `x-rstuf-online-key-uri`.
-pub fn online_key_of(root_signed: &Value) -> Result<(String, Value, String)> {
+fn online_key_of(root_signed: &Value) -> Result<(String, Value, String)> {
     let bad = |why: String| Error::State(format!("root: {why}"));
     let ids = |role: &str| root_signed["roles"][role]["keyids"].clone();
     let keyids = ids("timestamp");
@@ -274,15 +274,10 @@ impl Repo {
     /// Loads the online signer from the trusted root and the settings (after a bootstrap, a
     /// root rotation or a settings change).
     pub fn reload(&self) -> Result<()> {
-        let online = match (self.bootstrap()?, self.store.setting("layout")?) {
-            (Bootstrap::Finished(_), Some(layout)) => {
+        let online = match self.bootstrap()? {
+            Bootstrap::Finished(_) => {
                 let root: Value = serde_json::from_slice(&self.root_bytes()?)?;
-                let expiry = self.json_setting("expiration")?;
-                Some(Arc::new(self.online_for(
-                    &root["signed"],
-                    serde_json::from_str(&layout)?,
-                    expiry,
-                )?))
+                self.online_from_settings(&root["signed"])?.map(Arc::new)
             }
             _ => None,
         };
@@ -291,6 +286,17 @@ impl Repo {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = online;
         Ok(())
+    }
+
+    /// The online signer for `root_signed` with the bins and expiries the bootstrap recorded
+    /// (`None` before a bootstrap has recorded them).
+    pub fn online_from_settings(&self, root_signed: &Value) -> Result<Option<Online>> {
+        let Some(layout) = self.store.setting("layout")? else {
+            return Ok(None);
+        };
+        let expiry = self.json_setting("expiration")?;
+        self.online_for(root_signed, serde_json::from_str(&layout)?, expiry)
+            .map(Some)
     }
 
     /// A root whose rotation was committed but whose file a crash kept from being written is
@@ -392,10 +398,11 @@ impl Repo {
         let mut bin_files = Vec::new();
         for bin in bins {
             let (v, exp) = (next(&state, bin), now + expiry.bins * day);
-            bin_files.push((
-                bin.clone(),
-                sign(bin, self.bin_signed(bin, v, exp)?, exp, &mut state)?,
-            ));
+            let signed = self.bin_signed(bin, v, exp)?;
+            let first = signed["targets"]
+                .as_object()
+                .and_then(|t| t.keys().next().cloned());
+            bin_files.push((bin.clone(), sign(bin, signed, exp, &mut state)?, first));
         }
         let t_bins = started.elapsed();
         let meta: Map<String, Value> = state
@@ -471,7 +478,7 @@ impl Repo {
         &self,
         new_root: Option<&[u8]>,
         [timestamp, snapshot, targets]: [&[u8]; 3],
-        bins: &[(String, Vec<u8>)],
+        bins: &[(String, Vec<u8>, Option<String>)],
         now: i64,
     ) -> Result<()> {
         let fail = |what: &str| {
@@ -500,21 +507,15 @@ impl Repo {
         let delegations = serde_json::to_vec(
             &serde_json::from_slice::<Value>(targets)?["signed"]["delegations"],
         )?;
-        for (bin, bytes) in bins {
-            // The bin's role as a device finds it: by the path of an artifact it lists (each
+        for (bin, bytes, first) in bins {
+            // The bin's role as a device finds it: by the path of an artifact it lists (which
             // must lead here), or, for an empty bin, by any path (every bin has the same keys).
-            let listed: Value =
-                serde_json::from_slice::<Value>(bytes)?["signed"]["targets"].clone();
-            let paths: Vec<&String> = listed
-                .as_object()
-                .map(|o| o.keys().collect())
-                .unwrap_or_default();
-            let probe = paths.first().map_or("", |p| p.as_str());
+            let probe = first.as_deref().unwrap_or("");
             let matches =
                 delegations_for_target(&delegations, probe).map_err(fail("targets delegations"))?;
             let role = match matches.roles.iter().find(|r| r.name.as_str() == bin) {
                 Some(r) => r,
-                None if paths.is_empty() => matches
+                None if first.is_none() => matches
                     .roles
                     .first()
                     .ok_or_else(|| Error::State("targets delegate to no bins".into()))?,
