@@ -1,6 +1,9 @@
 //! otuf-repo: a TUF repository service for OT firmware, in the spirit of RSTUF.
 
 pub mod api;
+pub mod cli;
+pub mod config;
+pub mod delegate;
 pub mod error;
 pub mod publish;
 pub mod root;

@@ -1,7 +1,8 @@
-//! otuf-repo: a thin shell over the service library.
+//! otuf-repo: a thin shell over the service library: `serve`, and the operator commands.
 
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
+use otuf_repo::cli;
+use otuf_repo::config::ServeSettings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,31 +18,59 @@ struct Cli {
 enum Command {
     /// Serve the REST API under /api/v1/, metadata under /metadata/ and artifacts under /targets/.
     Serve {
-        /// Database, keys, metadata and artifacts live here.
-        #[arg(long, env = "OTUF_DATA_DIR", default_value = "./otuf-data")]
-        data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, env = "OTUF_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// With no repository yet, create a development one (generated root key, threshold 1).
-        #[arg(long, env = "OTUF_DEV")]
-        dev: bool,
-        /// Hash bins of a development repository (a power of two, 2 to 16384).
-        #[arg(long, env = "OTUF_BINS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..=16384))]
-        bins: u32,
-        /// Classic `path_hash_prefixes` bins for a development repository (for clients without
-        /// TAP 15, such as tough), instead of succinct hash bins.
-        #[arg(long, env = "OTUF_PATH_HASH_PREFIXES")]
-        path_hash_prefixes: bool,
-        /// Directory of online key files, which root names by `x-rstuf-online-key-uri: fn:<file>`
-        /// [default: <data dir>/keys].
-        #[arg(long, env = "OTUF_ONLINE_KEY_DIR")]
-        online_key_dir: Option<PathBuf>,
-        /// File of `scope token` lines (scope `publish` or `admin`): every write then needs
-        /// `Authorization: Bearer <token>` of the right scope. Off by default, as in RSTUF.
-        #[arg(long, env = "OTUF_TOKENS_FILE")]
-        tokens_file: Option<PathBuf>,
+        /// A TOML file of these settings (keys as the flags, with `_`: `data_dir`, `listen`,
+        /// ...). Flags and OTUF_* variables take precedence over it.
+        #[arg(long, env = "OTUF_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: ServeSettings,
     },
+    /// Offline: write a bootstrap payload (root v1 and settings), as `rstuf admin ceremony --out`.
+    Ceremony(cli::ceremony::Ceremony),
+    /// Offline: generate a key pair into a PEM file (for root keys and the online key).
+    Keygen(cli::ceremony::Keygen),
+    /// Upload a firmware image and wait until it is published.
+    Publish(cli::artifacts::Publish),
+    /// Remove artifacts and wait until the removal is published.
+    Delete(cli::artifacts::Delete),
+    /// Sign the root metadata waiting for signatures with an offline root key.
+    Sign(cli::sign::Sign),
+    /// Show where the service stands: bootstrap, root, online key, pending signatures, expiry.
+    Status(cli::status::Status),
+}
+
+fn serve(config: Option<PathBuf>, flags: ServeSettings) -> Result<(), String> {
+    let from_file = match &config {
+        Some(path) => ServeSettings::from_file(path).map_err(|e| e.to_string())?,
+        None => ServeSettings::default(),
+    };
+    let s = flags.or(from_file).resolve().map_err(|e| e.to_string())?;
+    let tokens = s
+        .tokens_file
+        .as_ref()
+        .map(|f| std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display())))
+        .transpose()?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime
+        .block_on(otuf_repo::serve::serve(otuf_repo::serve::Options {
+            data_dir: s.data_dir,
+            keys_dir: s.online_key_dir,
+            listen: s.listen,
+            dev: s.dev,
+            bins: s.bins,
+            path_hash_prefixes: s.path_hash_prefixes,
+            tokens,
+        }))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs an operator command that talks to a service.
+fn client<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(f)
 }
 
 fn main() -> ExitCode {
@@ -63,44 +92,19 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve {
-        data_dir,
-        listen,
-        dev,
-        bins,
-        path_hash_prefixes,
-        online_key_dir,
-        tokens_file,
-    } = cli.command;
-    let tokens = match tokens_file
-        .map(|f| std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display())))
-        .transpose()
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let result = match cli.command {
+        Command::Serve { config, settings } => serve(config, settings),
+        Command::Ceremony(c) => client(c.run()),
+        Command::Keygen(k) => k.run(),
+        Command::Publish(p) => client(p.run()),
+        Command::Delete(d) => client(d.run()),
+        Command::Sign(s) => client(s.run()),
+        Command::Status(s) => client(s.run()),
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(otuf_repo::serve::serve(otuf_repo::serve::Options {
-        data_dir,
-        keys_dir: online_key_dir,
-        listen,
-        dev,
-        bins,
-        path_hash_prefixes,
-        tokens,
-    })) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

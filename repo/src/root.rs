@@ -3,18 +3,32 @@
 //! a device runs: a root is only published once a device would accept it.
 
 use crate::error::{Error, Result};
-use crate::publish::{write_atomic, Bootstrap, Expiry, Layout, Online, Repo};
+use crate::publish::{write_atomic, Bootstrap, Custom, Delegations, Expiry, Layout, Online, Repo};
 use crate::tasks::Outcome;
 use otuf_core::signing::{root_signing, RootSigning};
 use serde_json::{json, Value};
 
-/// The bins and expiries a bootstrap payload's `settings.roles` asks for.
-pub fn settings_of(roles: &Value) -> Result<(Layout, Expiry), String> {
+/// The delegations (hash bins or custom roles) and expiries a bootstrap payload's
+/// `settings.roles` asks for; on refusal, the field below `settings.roles` and why.
+pub fn settings_of(roles: &Value) -> Result<(Delegations, Expiry), (Vec<String>, String)> {
     let bins = &roles["bins"];
-    let layout = Layout::new(
-        bins["number_of_delegated_bins"].as_u64().unwrap_or(256),
-        bins["x-otuf-path-hash-prefixes"].as_bool().unwrap_or(false),
-    )?;
+    let delegations = if roles["delegations"].is_null() {
+        Delegations::Bins(
+            Layout::new(
+                bins["number_of_delegated_bins"].as_u64().unwrap_or(256),
+                bins["x-otuf-path-hash-prefixes"].as_bool().unwrap_or(false),
+            )
+            .map_err(|e| (vec!["bins".into(), "number_of_delegated_bins".into()], e))?,
+        )
+    } else {
+        let custom = Custom::parse(&roles["delegations"]).map_err(|e| {
+            let loc = std::iter::once("delegations".to_string())
+                .chain(e.loc)
+                .collect();
+            (loc, e.msg)
+        })?;
+        Delegations::Custom(custom)
+    };
     let days = |role: &str, default: i64| roles[role]["expiration"].as_i64().unwrap_or(default);
     let d = Expiry::default();
     let expiry = Expiry {
@@ -24,7 +38,7 @@ pub fn settings_of(roles: &Value) -> Result<(Layout, Expiry), String> {
         timestamp: days("timestamp", d.timestamp),
         bins: days("bins", d.bins),
     };
-    Ok((layout, expiry))
+    Ok((delegations, expiry))
 }
 
 /// Why a candidate root is refused: where (members below the root object), why, and the
@@ -129,20 +143,21 @@ fn bootstrap_checked(repo: &Repo, task_id: &str, payload: &Value) -> Result<Outc
         Ok(s) => s,
         Err(e) => return failed(format!("Bootstrap has invalid signature(s): {e}")),
     };
-    let (layout, expiry) = match settings_of(&payload["settings"]["roles"]) {
+    let (delegations, expiry) = match settings_of(&payload["settings"]["roles"]) {
         Ok(s) => s,
-        Err(e) => return failed(format!("settings.roles.bins: {e}")),
+        Err((loc, e)) => return failed(format!("settings.roles.{}: {e}", loc.join("."))),
     };
-    let online = match repo.online_for(&root["signed"], layout, expiry) {
+    let setting = match &delegations {
+        Delegations::Bins(layout) => ("layout", serde_json::to_string(layout)?),
+        Delegations::Custom(custom) => ("delegations", serde_json::to_string(custom)?),
+    };
+    let online = match repo.online_for(&root["signed"], delegations, expiry) {
         Ok(o) => o,
         Err(e) => return failed(e.to_string()),
     };
-    let (layout, expiry) = (
-        serde_json::to_string(&layout)?,
-        serde_json::to_string(&expiry)?,
-    );
+    let expiry = serde_json::to_string(&expiry)?;
     repo.store
-        .set_settings(&[("layout", Some(&layout)), ("expiration", Some(&expiry))])?;
+        .set_settings(&[(setting.0, Some(&setting.1)), ("expiration", Some(&expiry))])?;
     let message = if status.complete() {
         finish_bootstrap(repo, task_id, root, online)?;
         format!("Bootstrap finished {task_id}")
@@ -174,7 +189,7 @@ fn finish_bootstrap(repo: &Repo, task_id: &str, root: &Value, online: Online) ->
     repo.reload()?;
     repo.publish_with(
         &online,
-        &online.layout.names().into_iter().collect(),
+        &online.delegations.online_names().into_iter().collect(),
         true,
         None,
         &[],
@@ -205,7 +220,7 @@ pub fn update(repo: &Repo, payload: &Value) -> Result<Outcome> {
     // A new online key must be loadable before anything is accepted.
     if let Err(e) = repo
         .online()
-        .and_then(|o| repo.online_for(&root["signed"], o.layout, o.expiry))
+        .and_then(|o| repo.online_for(&root["signed"], o.delegations.clone(), o.expiry))
     {
         return failed(format!("Failed to verify the trust: {e}"));
     }
@@ -229,7 +244,7 @@ pub fn update(repo: &Repo, payload: &Value) -> Result<Outcome> {
 /// with it and published together with the new root, `timestamp.json` last.
 fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
     let old = repo.online()?;
-    let new = repo.online_for(&root["signed"], old.layout, old.expiry)?;
+    let new = repo.online_for(&root["signed"], old.delegations.clone(), old.expiry)?;
     let bytes = serde_json::to_vec(root)?;
     let version = root["signed"]["version"]
         .as_u64()
@@ -239,7 +254,7 @@ fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
     repo.store
         .set_settings(&[("root_signing", Some(&root.to_string()))])?;
     if new.key.keyid != old.key.keyid {
-        let all = new.layout.names().into_iter().collect();
+        let all = new.delegations.online_names().into_iter().collect();
         repo.publish_with(
             &new,
             &all,

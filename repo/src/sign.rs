@@ -15,6 +15,57 @@ enum Secret {
     RsaPss(Box<rsa::pss::BlindedSigningKey<Sha256>>),
 }
 
+/// The key types otuf-repo signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyType {
+    /// `ed25519`.
+    Ed25519,
+    /// `ecdsa-sha2-nistp256`.
+    Ecdsa,
+    /// `rsassa-pss-sha256` (3072 bits).
+    Rsa,
+}
+
+/// A key file: a private key, or only the public half (a key holder who signs elsewhere).
+pub enum KeyFile {
+    /// A PEM private key.
+    Private(SigningKey),
+    /// A PEM public key (SPKI), as its TUF key object.
+    Public(Value),
+}
+
+impl KeyFile {
+    /// Reads a PEM private key or, failing that, a PEM public key.
+    pub fn load(path: &Path) -> Result<Self> {
+        use p256::pkcs8::DecodePublicKey;
+        if let Ok(key) = SigningKey::load(path) {
+            return Ok(Self::Private(key));
+        }
+        let pem = std::fs::read_to_string(path).map_err(Error::io(path.display()))?;
+        let public = if let Ok(pk) = ed25519_compact::PublicKey::from_pem(&pem) {
+            json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hex(&pk[..])}})
+        } else if p256::PublicKey::from_public_key_pem(&pem).is_ok() {
+            json!({"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp256", "keyval": {"public": pem}})
+        } else if rsa::RsaPublicKey::from_public_key_pem(&pem).is_ok() {
+            json!({"keytype": "rsa", "scheme": "rsassa-pss-sha256", "keyval": {"public": pem}})
+        } else {
+            return Err(Error::Key(format!(
+                "{}: not an unencrypted PEM private key or a PEM public key of type ed25519, ecdsa P-256 or RSA",
+                path.display()
+            )));
+        };
+        Ok(Self::Public(public))
+    }
+
+    /// The TUF key object.
+    pub fn public(&self) -> &Value {
+        match self {
+            Self::Private(k) => &k.public,
+            Self::Public(v) => v,
+        }
+    }
+}
+
 /// A signing key with its TUF key object and key ID.
 pub struct SigningKey {
     secret: Secret,
@@ -79,7 +130,47 @@ impl SigningKey {
 
     /// A new random ed25519 key.
     pub fn generate() -> Result<Self> {
-        Self::from_secret(Secret::Ed25519(ed25519_compact::KeyPair::generate()))
+        Self::generate_of(KeyType::Ed25519)
+    }
+
+    /// A new random key of `kind`.
+    pub fn generate_of(kind: KeyType) -> Result<Self> {
+        Self::from_secret(match kind {
+            KeyType::Ed25519 => Secret::Ed25519(ed25519_compact::KeyPair::generate()),
+            KeyType::Ecdsa => {
+                Secret::EcdsaP256(p256::ecdsa::SigningKey::random(&mut rand_core::OsRng))
+            }
+            KeyType::Rsa => {
+                let sk = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072)
+                    .map_err(|e| Error::Key(format!("rsa: {e}")))?;
+                Secret::RsaPss(Box::new(rsa::pss::BlindedSigningKey::new(sk)))
+            }
+        })
+    }
+
+    /// The public half as a PEM (SPKI) document, for a key holder to hand to a ceremony.
+    pub fn public_pem(&self) -> Result<String> {
+        use p256::pkcs8::EncodePublicKey;
+        let err = |e: &dyn std::fmt::Display| Error::Key(format!("public key: {e}"));
+        match &self.secret {
+            Secret::Ed25519(pair) => Ok(pair.pk.to_pem()),
+            Secret::EcdsaP256(sk) => sk
+                .verifying_key()
+                .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+                .map_err(|e| err(&e)),
+            Secret::RsaPss(sk) => rsa::RsaPublicKey::from(sk.as_ref().as_ref())
+                .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| err(&e)),
+        }
+    }
+
+    /// Whether `public` (a TUF key object) is this key's public half.
+    pub fn is(&self, public: &Value) -> bool {
+        let field = |v: &Value, f: &str| v[f].as_str().map(str::to_string);
+        field(&self.public, "keytype") == field(public, "keytype")
+            && field(&self.public, "scheme") == field(public, "scheme")
+            && self.public["keyval"]["public"].as_str().map(pem_body)
+                == public["keyval"]["public"].as_str().map(pem_body)
     }
 
     /// Loads a PEM private key: PKCS#8 (ed25519, P-256 or RSA), SEC1 (`EC PRIVATE KEY`) or
@@ -114,12 +205,7 @@ impl SigningKey {
     /// `path`, checking that it is the same key. Signatures then carry root's key ID.
     pub fn load_for(path: &Path, keyid: &str, public: &Value) -> Result<Self> {
         let mut key = Self::load(path)?;
-        let field = |v: &Value, f: &str| v[f].as_str().map(str::to_string);
-        let same = field(&key.public, "keytype") == field(public, "keytype")
-            && field(&key.public, "scheme") == field(public, "scheme")
-            && key.public["keyval"]["public"].as_str().map(pem_body)
-                == public["keyval"]["public"].as_str().map(pem_body);
-        if !same {
+        if !key.is(public) {
             return Err(Error::Key(format!(
                 "{}: this private key is not the online key {keyid} that root lists",
                 path.display()
@@ -130,12 +216,23 @@ impl SigningKey {
         Ok(key)
     }
 
-    /// Writes the key as a PKCS#8 PEM file readable only by its owner (ed25519 keys only:
-    /// the service generates nothing else).
+    /// Writes the key as a PKCS#8 PEM file readable only by its owner; an existing file is
+    /// never overwritten.
     pub fn save(&self, path: &Path) -> Result<()> {
+        use p256::pkcs8::EncodePrivateKey;
         use std::os::unix::fs::OpenOptionsExt;
-        let Secret::Ed25519(pair) = &self.secret else {
-            return Err(Error::Key("only generated ed25519 keys are saved".into()));
+        let pem = match &self.secret {
+            Secret::Ed25519(pair) => pair.sk.to_pem(),
+            Secret::EcdsaP256(sk) => sk
+                .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                .map_err(|e| Error::Key(format!("ecdsa: {e}")))?
+                .to_string(),
+            Secret::RsaPss(sk) => sk
+                .as_ref()
+                .as_ref()
+                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| Error::Key(format!("rsa: {e}")))?
+                .to_string(),
         };
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -143,8 +240,8 @@ impl SigningKey {
             .mode(0o600)
             .open(path)
             .map_err(Error::io(path.display()))?;
-        std::io::Write::write_all(&mut f, pair.sk.to_pem().as_bytes())
-            .map_err(Error::io(path.display()))
+        std::io::Write::write_all(&mut f, pem.as_bytes()).map_err(Error::io(path.display()))?;
+        f.sync_all().map_err(Error::io(path.display()))
     }
 
     /// A signature over canonical bytes, as a TUF signature object.
@@ -177,6 +274,34 @@ pub fn envelope(signed: &Value, keys: &[&SigningKey]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_keys_of_each_type_are_saved_once_and_load_as_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, kind) in [KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa]
+            .into_iter()
+            .enumerate()
+        {
+            let key = SigningKey::generate_of(kind).unwrap();
+            let path = dir.path().join(format!("k{i}"));
+            key.save(&path).unwrap();
+            assert!(
+                key.save(&path).is_err(),
+                "an existing key file is never overwritten"
+            );
+            let loaded = SigningKey::load(&path).unwrap();
+            assert!(
+                loaded.is(&key.public) && loaded.keyid == key.keyid,
+                "{kind:?}"
+            );
+            let pub_path = dir.path().join(format!("k{i}.pub"));
+            std::fs::write(&pub_path, key.public_pem().unwrap()).unwrap();
+            match KeyFile::load(&pub_path).unwrap() {
+                KeyFile::Public(p) => assert!(key.is(&p), "{kind:?}"),
+                KeyFile::Private(_) => panic!("a public key file read as private"),
+            }
+        }
+    }
 
     #[test]
     fn keys_of_each_algorithm_sign_what_otuf_core_verifies() {

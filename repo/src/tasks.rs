@@ -115,7 +115,8 @@ impl Batch {
                 let (removed, missing, bins) = repo.store.delete_artifacts(&paths)?;
                 let details = json!({"deleted_artifacts": removed, "not_found_artifacts": missing});
                 (
-                    bins.into_iter().collect(),
+                    // An artifact no role is trusted for is listed nowhere: nothing to re-sign.
+                    bins.into_iter().filter(|b| !b.is_empty()).collect(),
                     Outcome::ok("Artifact(s) removed", details),
                 )
             }
@@ -140,6 +141,12 @@ impl Batch {
     fn flush(&mut self, repo: &Repo, startup: bool) -> Result<()> {
         let (bins, targets, refresh) = repo.to_refresh(startup)?;
         self.bins.extend(bins);
+        // A role deleted since its artifacts were staged is not delegated any more.
+        if let Ok(online) = repo.online() {
+            let delegated: BTreeSet<String> =
+                online.delegations.online_names().into_iter().collect();
+            self.bins.retain(|b| delegated.contains(b));
+        }
         self.targets |= targets;
         let published = if self.bins.is_empty() && !self.targets && !refresh {
             Ok(())
@@ -167,10 +174,17 @@ impl Batch {
 }
 
 fn add_artifacts(repo: &Repo, task: &Task) -> Result<(BTreeSet<String>, Outcome)> {
-    let mut rows = Vec::new();
+    let online = repo.online()?;
+    let (mut rows, mut invalid) = (Vec::new(), Vec::new());
     let mut roles = BTreeSet::new();
     for a in task.payload["artifacts"].as_array().into_iter().flatten() {
         let path = a["path"].as_str().unwrap_or_default().to_string();
+        // With custom delegations, a path no role is trusted for is not added (RSTUF's
+        // `invalid_paths`); with bins every path has its bin.
+        let Some(bin) = online.role_for(&path)? else {
+            invalid.push(path);
+            continue;
+        };
         let mut info = a["info"].clone();
         if task.payload["add_task_id_to_custom"].as_bool() == Some(true) {
             info["custom"]["added_by_task_id"] = json!(task.id);
@@ -180,13 +194,13 @@ fn add_artifacts(repo: &Repo, task: &Task) -> Result<(BTreeSet<String>, Outcome)
                 o.remove("custom");
             }
         }
-        let bin = repo.bin_for(&path)?;
         roles.insert(bin.clone());
         rows.push((path, bin, info));
     }
     repo.store.upsert_artifacts(&rows)?;
     let added: Vec<&String> = rows.iter().map(|r| &r.0).collect();
-    let details = json!({"added_artifacts": added, "invalid_paths": [], "artifact_roles": roles});
+    let details =
+        json!({"added_artifacts": added, "invalid_paths": invalid, "artifact_roles": roles});
     Ok((roles, Outcome::ok("Artifact(s) Added", details)))
 }
 
@@ -236,19 +250,44 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
         .flatten()
         .filter_map(|r| r.as_str().map(String::from))
         .collect();
+    let delegated = online.delegations.online_names();
+    let custom = matches!(online.delegations, crate::publish::Delegations::Custom(_));
     if roles.is_empty() {
-        roles = ["targets", "bins"].map(String::from).to_vec();
+        roles = vec!["targets".into()];
+        roles.extend(if custom {
+            delegated.clone()
+        } else {
+            vec!["bins".into()]
+        });
+    }
+    let mut bins = BTreeSet::new();
+    for role in &roles {
+        match role.as_str() {
+            "targets" | "snapshot" | "timestamp" => {}
+            "bins" if !custom => bins.extend(delegated.iter().cloned()),
+            "bins" => {
+                return Ok(Outcome::failed(
+                    "Force new online metadata update failed",
+                    "Custom target delegation used and bins cannot be bumped".into(),
+                ))
+            }
+            name if custom && delegated.iter().any(|d| d == name) => {
+                bins.insert(name.to_string());
+            }
+            name => {
+                return Ok(Outcome::failed(
+                    "Force new online metadata update failed",
+                    format!("{name} is not a role the online key signs"),
+                ))
+            }
+        }
     }
     let targets = roles.iter().any(|r| r == "targets");
-    let bins: BTreeSet<String> = if roles.iter().any(|r| r == "bins") {
-        online.layout.names().into_iter().collect()
-    } else {
-        BTreeSet::new()
-    };
     repo.publish(&bins, targets)?;
-    let mut updated: Vec<&str> = ["targets", "bins"]
-        .into_iter()
-        .filter(|r| roles.iter().any(|x| x == r))
+    let mut updated: Vec<&str> = roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !matches!(*r, "snapshot" | "timestamp"))
         .collect();
     updated.extend(["snapshot", "timestamp"]);
     Ok(Outcome::ok(
@@ -286,6 +325,7 @@ pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
                     "delete_sign_metadata" => crate::root::delete_sign(repo, &task.payload),
                     "update_settings" => update_settings(repo, &task.payload),
                     "force_online_metadata_update" => force_online(repo, &task.payload),
+                    "metadata_delegation" => crate::delegate::change(repo, &task.payload),
                     _ => Ok(Outcome::failed("Unknown task", format!("action {other}"))),
                 }
             }

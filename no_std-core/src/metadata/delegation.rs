@@ -35,11 +35,24 @@ pub struct Matches {
 
 const TOP_LEVEL: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
 
-/// Reads a `delegations` object, keeping the roles `path` is delegated to.
+/// Which delegated roles a parse keeps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Select<'a> {
+    /// Those a target path is delegated to (`None`: none, the delegations are only checked).
+    Path(Option<&'a str>),
+    /// The one of this name (a repository re-signing a role finds its keys so).
+    Name(&'a str),
+}
+
+/// Reads a `delegations` object, keeping the roles `select` asks for.
 pub(crate) fn parse<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    path: Option<&str>,
+    select: Select<'_>,
 ) -> Result<Matches> {
+    let path = match select {
+        Select::Path(p) => p,
+        Select::Name(_) => None,
+    };
     let mut out = Matches::default();
     let (mut has_keys, mut has_roles, mut has_succinct) = (false, false, false);
     let mut stopped = false;
@@ -56,7 +69,7 @@ pub(crate) fn parse<S: Source, K: Canon>(
                 lx.begin_array()
                     .map_err(|e| e.in_field("delegations.roles"))?;
                 while lx.next_item()? {
-                    let role = parse_delegated_role(lx, path)?;
+                    let role = parse_delegated_role(lx, select)?;
                     if let (Some(role), false) = (role, stopped) {
                         stopped = role.terminating;
                         out.roles
@@ -93,7 +106,13 @@ pub(crate) fn parse<S: Source, K: Canon>(
                     .map_err(|_| Error::new(ErrorKind::BadValue, "succinct_roles.bit_length"))?;
                 let name = bin_name(prefix, bits, path.unwrap_or_default())
                     .map_err(|e| e.in_field("succinct_roles.bit_length"))?;
-                if path.is_some() {
+                let name = match select {
+                    Select::Name(wanted) => RoleName::try_from(wanted)
+                        .ok()
+                        .filter(|_| is_bin(wanted, prefix, bits)),
+                    Select::Path(p) => p.map(|_| name),
+                };
+                if let Some(name) = name {
                     out.roles
                         .push(Delegated {
                             name,
@@ -118,11 +137,15 @@ pub(crate) fn parse<S: Source, K: Canon>(
     Ok(out)
 }
 
-/// Reads one entry of `roles`; `Some` when `path` is delegated to it.
+/// Reads one entry of `roles`; `Some` when `select` asks for it.
 fn parse_delegated_role<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    path: Option<&str>,
+    select: Select<'_>,
 ) -> Result<Option<Delegated>> {
+    let path = match select {
+        Select::Path(p) => p,
+        Select::Name(_) => None,
+    };
     let (mut name, mut terminating) = (None, None);
     let (mut has_paths, mut has_prefixes, mut matched) = (false, false, false);
     let hash = path.map(|p| Sha256::digest(p.as_bytes()));
@@ -180,6 +203,9 @@ fn parse_delegated_role<S: Source, K: Canon>(
             "delegations.roles (exactly one of paths, path_hash_prefixes)",
         ));
     }
+    if let Select::Name(wanted) = select {
+        matched = wanted == name;
+    }
     if !matched {
         return Ok(None);
     }
@@ -205,9 +231,36 @@ pub fn delegations_for_target(json: &[u8], target_path: &str) -> Result<Matches>
         crate::json::source::SliceSource::new(json),
         crate::json::lexer::NoCanon,
     );
-    let m = parse(&mut lx, Some(target_path))?;
+    let m = parse(&mut lx, Select::Path(Some(target_path)))?;
     lx.finish()?;
     Ok(m)
+}
+
+/// The role named `name` in a standalone `delegations` object (a bin of `succinct_roles`
+/// too), with the keys it needs; `None` when it delegates to no role of that name. General mode.
+pub fn delegated_role(json: &[u8], name: &str) -> Result<Option<Matches>> {
+    let mut lx = Lexer::new(
+        crate::json::source::SliceSource::new(json),
+        crate::json::lexer::NoCanon,
+    );
+    let m = parse(&mut lx, Select::Name(name))?;
+    lx.finish()?;
+    Ok((!m.roles.is_empty()).then_some(m))
+}
+
+/// Whether `name` is one of the bins `{prefix}-{i:0w x}` of a `succinct_roles` delegation.
+fn is_bin(name: &str, prefix: &str, bit_length: u32) -> bool {
+    let Some(last) = 1u64.checked_shl(bit_length).and_then(|n| n.checked_sub(1)) else {
+        return false;
+    };
+    let width = ((64 - last.leading_zeros()) as usize).div_ceil(4);
+    name.strip_prefix(prefix)
+        .and_then(|n| n.strip_prefix('-'))
+        .filter(|hex| {
+            hex.len() == width && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .is_some_and(|i| i <= last)
 }
 
 /// Whether the lower-case hex of `digest` starts with `prefix`.
@@ -345,6 +398,33 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_found_by_name_with_their_keys() {
+        let roles = r#"{"keys":{},"roles":[{"name":"a","keyids":[],"threshold":1,"terminating":false,"paths":["x/*"]},{"name":"b","keyids":[],"threshold":2,"terminating":true,"path_hash_prefixes":["0"]}]}"#;
+        let b = delegated_role(roles.as_bytes(), "b").unwrap().unwrap();
+        assert_eq!(b.roles.len(), 1);
+        assert_eq!(
+            (b.roles[0].name.as_str(), b.roles[0].role.threshold),
+            ("b", 2)
+        );
+        assert!(delegated_role(roles.as_bytes(), "c").unwrap().is_none());
+        let bins = r#"{"keys":{},"succinct_roles":{"bit_length":5,"name_prefix":"bins","keyids":[],"threshold":1}}"#;
+        for (name, found) in [
+            ("bins-1f", true),
+            ("bins-00", true),
+            ("bins-20", false),
+            ("bins-1", false),
+            ("bins-1F", false),
+            ("other-00", false),
+        ] {
+            assert_eq!(
+                delegated_role(bins.as_bytes(), name).unwrap().is_some(),
+                found,
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn star_stays_within_a_part() {

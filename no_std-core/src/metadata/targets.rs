@@ -56,7 +56,9 @@ impl Body for TargetsBody<'_> {
                     }
                 }
             }
-            b"delegations" => self.delegations = delegation::parse(lx, self.path)?,
+            b"delegations" => {
+                self.delegations = delegation::parse(lx, delegation::Select::Path(self.path))?
+            }
             _ => return Ok(false),
         }
         Ok(true)

@@ -91,41 +91,37 @@ fn check_settings(roles: &Value) -> Result<(), Response> {
             ));
         }
     }
-    if !roles["delegations"].is_null() {
+    let (bins, custom) = (&roles["bins"], &roles["delegations"]);
+    if bins.is_object() == custom.is_object() {
         return Err(invalid(
-            json!(["body", "settings", "roles", "delegations"]),
-            "custom delegations are not supported by otuf-repo yet: use bins".into(),
+            json!(["body", "settings", "roles"]),
+            "Exactly one of 'bins' and 'delegations' must be set".into(),
             &Value::Null,
         ));
     }
-    let bins = &roles["bins"];
-    if !bins.is_object() {
-        return Err(invalid(
-            json!(["body", "settings", "roles", "bins"]),
-            "Exactly one of 'bins' and 'delegations' must be set".into(),
-            bins,
-        ));
-    }
-    if bins["expiration"].as_i64().is_none_or(|d| d <= 0) {
+    if bins.is_object() && bins["expiration"].as_i64().is_none_or(|d| d <= 0) {
         return Err(invalid(
             json!(["body", "settings", "roles", "bins", "expiration"]),
             "Field required: a number of days greater than 0".into(),
             &bins["expiration"],
         ));
     }
-    crate::root::settings_of(roles).map_err(|e| {
+    let (delegations, _) = crate::root::settings_of(roles).map_err(|(at, e)| {
         invalid(
-            json!([
-                "body",
-                "settings",
-                "roles",
-                "bins",
-                "number_of_delegated_bins"
-            ]),
+            super::loc(&["body", "settings", "roles"], &at),
             e,
-            &bins["number_of_delegated_bins"],
+            &Value::Null,
         )
     })?;
+    if let crate::publish::Delegations::Custom(c) = delegations {
+        if let Some(i) = c.roles.iter().position(|r| !r.is_online()) {
+            return Err(invalid(
+                json!(["body", "settings", "roles", "delegations", "roles", i, "keyids"]),
+                "roles signed by keys of their own (offline) are not supported yet: leave keyids empty for the online key".into(),
+                &Value::Null,
+            ));
+        }
+    }
     Ok(())
 }
 

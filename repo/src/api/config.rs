@@ -28,14 +28,28 @@ pub(super) async fn get(State(app): State<App>) -> Response {
     let e = online.expiry;
     let mut data = json!({
         "bootstrap": repo.bootstrap().ok().and_then(|b| b.id().map(String::from)),
-        "number_of_delegated_bins": online.layout.bins,
-        "x-otuf-path-hash-prefixes": online.layout.path_hash_prefixes,
         "targets_online_key": true,
         "root_expiration": e.root, "targets_expiration": e.targets, "snapshot_expiration": e.snapshot,
-        "timestamp_expiration": e.timestamp, "bins_expiration": e.bins,
-        "bins_threshold": 1, "bins_num_keys": 1,
+        "timestamp_expiration": e.timestamp,
         "root_signing": repo.store.setting("root_signing").ok().flatten().is_some(),
     });
+    match &online.delegations {
+        crate::publish::Delegations::Bins(layout) => {
+            data["number_of_delegated_bins"] = json!(layout.bins);
+            data["x-otuf-path-hash-prefixes"] = json!(layout.path_hash_prefixes);
+            data["bins_expiration"] = json!(e.bins);
+            data["bins_threshold"] = json!(1);
+            data["bins_num_keys"] = json!(1);
+        }
+        // The delegations in force (RSTUF's stays as the bootstrap sent it), each role's expiry.
+        crate::publish::Delegations::Custom(custom) => {
+            data["delegations"] = json!(custom);
+            data["delegated_roles"] = json!(online.delegations.names());
+            for role in &custom.roles {
+                data[format!("{}_expiration", role.name)] = json!(role.expire_policy);
+            }
+        }
+    }
     for role in ["root", "targets", "snapshot", "timestamp"] {
         data[format!("{role}_threshold")] = roles[role]["threshold"].clone();
         data[format!("{role}_num_keys")] =

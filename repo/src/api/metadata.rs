@@ -53,19 +53,43 @@ pub(super) async fn online(State(app): State<App>, Json(body): Json<Value>) -> R
             &body,
         );
     };
-    for (i, role) in roles.iter().enumerate() {
-        if !["targets", "snapshot", "timestamp", "bins"]
-            .contains(&role.as_str().unwrap_or_default())
-        {
-            return invalid(
-                json!(["body", "roles", i]),
-                "an online role: targets, snapshot, timestamp or bins".into(),
-                role,
-            );
-        }
-    }
     if let Err(r) = require_finished(&app) {
         return r;
+    }
+    // The online roles: top-level ones, and `bins` or each custom role the online key signs.
+    let (custom, delegated) = match app.repo.online() {
+        Ok(o) => (
+            matches!(o.delegations, crate::publish::Delegations::Custom(_)),
+            o.delegations.online_names(),
+        ),
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Task not accepted.",
+                &e.to_string(),
+            )
+        }
+    };
+    for (i, role) in roles.iter().enumerate() {
+        let name = role.as_str().unwrap_or_default();
+        let ok = match name {
+            "targets" | "snapshot" | "timestamp" => true,
+            "bins" => !custom,
+            _ => custom && delegated.iter().any(|d| d == name),
+        };
+        if !ok {
+            let msg = if name == "bins" {
+                "Custom target delegation used and bins cannot be bumped".to_string()
+            } else if custom {
+                format!(
+                    "an online role: targets, snapshot, timestamp or one of {}",
+                    delegated.join(", ")
+                )
+            } else {
+                "an online role: targets, snapshot, timestamp or bins".to_string()
+            };
+            return invalid(json!(["body", "roles", i]), msg, role);
+        }
     }
     submit_accepted(
         &app,

@@ -7,6 +7,7 @@
 mod artifacts;
 mod bootstrap;
 mod config;
+mod delegations;
 mod metadata;
 
 use crate::publish::{Bootstrap, Repo};
@@ -194,6 +195,12 @@ pub fn router(app: App) -> Router {
         "/api/v1/metadata/sign/delete",
         post(metadata::delete_sign),
     );
+    r = both(
+        r,
+        "/api/v1/delegations/",
+        post(delegations::add).put(delegations::update),
+    );
+    r = both(r, "/api/v1/delegations/delete", post(delegations::delete));
     r = both(r, "/api/v1/artifacts/", post(artifacts::add));
     r = both(r, "/api/v1/artifacts/delete", post(artifacts::delete));
     r = both(r, "/api/v1/artifacts/publish/", post(artifacts::publish));
@@ -206,6 +213,15 @@ pub fn router(app: App) -> Router {
     r = r.route("/api/v1/openapi.json", get(openapi));
     r.layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
         .with_state(app)
+}
+
+/// A FastAPI `loc`: `prefix`, then the members of `rest`, list indices as numbers.
+pub(crate) fn loc(prefix: &[&str], rest: &[String]) -> Value {
+    let parts = prefix.iter().map(|s| json!(s)).chain(
+        rest.iter()
+            .map(|s| s.parse::<u64>().map_or_else(|_| json!(s), |i| json!(i))),
+    );
+    Value::Array(parts.collect())
 }
 
 /// A FastAPI-style validation error naming the field (`loc`).
@@ -401,8 +417,9 @@ mod tests {
             }
         }
         // GET+POST bootstrap, GET+PUT config, metadata, online, GET+POST sign, sign/delete,
-        // artifacts, delete, publish, upload, task, openapi.json.
-        assert_eq!(described, 15);
+        // POST+PUT delegations, delegations/delete, artifacts, delete, publish, upload, task,
+        // openapi.json.
+        assert_eq!(described, 18);
     }
 
     #[test]

@@ -6,16 +6,18 @@
 //! `timestamp.json` last, each atomically, so a client never sees a half-published state.
 
 pub mod bins;
+pub mod delegations;
 pub mod expires;
 
 pub use bins::Layout;
+pub use delegations::{Custom, CustomRole, Delegations};
 
 use crate::error::{Error, Result};
 use crate::sign::{envelope, hex, SigningKey};
 use crate::store::{RoleState, Store};
 use otuf_core::client::{Client, Next};
 use otuf_core::limits::Limits;
-use otuf_core::metadata::delegations_for_target;
+use otuf_core::metadata::{delegated_role, delegations_for_target};
 use otuf_core::time::UnixTime;
 use otuf_core::trusted::{Input, NoReader};
 use serde::{Deserialize, Serialize};
@@ -53,14 +55,45 @@ impl Default for Expiry {
     }
 }
 
-/// What online signing needs: the key root lists for the online roles, the bins, the expiries.
+/// What online signing needs: the key root lists for the online roles, the delegations, the
+/// expiries.
 pub struct Online {
     /// The online key.
     pub key: SigningKey,
-    /// The hash bins.
-    pub layout: Layout,
+    /// Top-level targets' delegations: hash bins or custom roles.
+    pub delegations: Delegations,
     /// Validity of each role.
     pub expiry: Expiry,
+    /// The `delegations` object top-level targets carries, which artifact paths are searched in.
+    pub rendered: Vec<u8>,
+}
+
+impl Online {
+    /// The signer of these delegations with `key`.
+    pub fn new(key: SigningKey, delegations: Delegations, expiry: Expiry) -> Result<Self> {
+        let rendered = serde_json::to_vec(&delegations.render(&key.keyid, &key.public))?;
+        Ok(Self {
+            key,
+            delegations,
+            expiry,
+            rendered,
+        })
+    }
+
+    /// The delegated role an artifact path belongs to (`None`: no role is trusted for it).
+    pub fn role_for(&self, path: &str) -> Result<Option<String>> {
+        self.delegations.role_for(&self.rendered, path)
+    }
+
+    /// Days a version of `role` is valid.
+    pub fn days(&self, role: &str) -> i64 {
+        match role {
+            "targets" => self.expiry.targets,
+            "snapshot" => self.expiry.snapshot,
+            "timestamp" => self.expiry.timestamp,
+            _ => self.delegations.days(role, self.expiry.bins),
+        }
+    }
 }
 
 /// Where a repository stands in its bootstrap (RSTUF's `BOOTSTRAP` setting).
@@ -109,7 +142,8 @@ pub struct Repo {
     online: RwLock<Option<Arc<Online>>>,
 }
 
-fn now() -> i64 {
+/// The system clock, in UNIX seconds.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -255,19 +289,27 @@ impl Repo {
         Ok(self.keys_dir.join(file))
     }
 
-    /// The online signer for `root` (its signed part) with these bins and expiries.
+    /// The online signer for `root` (its signed part) with these delegations and expiries.
     pub fn online_for(
         &self,
         root_signed: &Value,
-        layout: Layout,
+        delegations: Delegations,
         expiry: Expiry,
     ) -> Result<Online> {
         let (keyid, public, uri) = online_key_of(root_signed)?;
         let key = SigningKey::load_for(&self.key_path(&uri)?, &keyid, &public)?;
-        Ok(Online {
-            key,
-            layout,
-            expiry,
+        Online::new(key, delegations, expiry)
+    }
+
+    /// The delegations the bootstrap (and later delegation changes) recorded: hash bins
+    /// (setting `layout`) or custom roles (setting `delegations`).
+    pub fn delegations_setting(&self) -> Result<Option<Delegations>> {
+        if let Some(layout) = self.store.setting("layout")? {
+            return Ok(Some(Delegations::Bins(serde_json::from_str(&layout)?)));
+        }
+        Ok(match self.store.setting("delegations")? {
+            Some(custom) => Some(Delegations::Custom(serde_json::from_str(&custom)?)),
+            None => None,
         })
     }
 
@@ -288,15 +330,14 @@ impl Repo {
         Ok(())
     }
 
-    /// The online signer for `root_signed` with the bins and expiries the bootstrap recorded
-    /// (`None` before a bootstrap has recorded them).
+    /// The online signer for `root_signed` with the delegations and expiries the bootstrap
+    /// recorded (`None` before a bootstrap has recorded them).
     pub fn online_from_settings(&self, root_signed: &Value) -> Result<Option<Online>> {
-        let Some(layout) = self.store.setting("layout")? else {
+        let Some(delegations) = self.delegations_setting()? else {
             return Ok(None);
         };
         let expiry = self.json_setting("expiration")?;
-        self.online_for(root_signed, serde_json::from_str(&layout)?, expiry)
-            .map(Some)
+        self.online_for(root_signed, delegations, expiry).map(Some)
     }
 
     /// A root whose rotation was committed but whose file a crash kept from being written is
@@ -317,16 +358,16 @@ impl Repo {
         Ok(())
     }
 
-    /// The bin an artifact path belongs to.
-    pub fn bin_for(&self, path: &str) -> Result<String> {
-        self.online()?.layout.bin_for(path)
+    /// The delegated role an artifact path belongs to (`None`: no role is trusted for it).
+    pub fn role_for(&self, path: &str) -> Result<Option<String>> {
+        self.online()?.role_for(path)
     }
 
     fn targets_signed(online: &Online, version: u64, expires: i64) -> Value {
         json!({
             "_type": "targets", "spec_version": "1.0.31", "version": version, "expires": expires::format(expires),
             "targets": {},
-            "delegations": online.layout.delegations(&online.key.keyid, &online.key.public),
+            "delegations": online.delegations.render(&online.key.keyid, &online.key.public),
         })
     }
 
@@ -383,9 +424,9 @@ impl Repo {
         let next = |state: &BTreeMap<String, RoleState>, role: &str| {
             state.get(role).map_or(1, |s| s.version + 1)
         };
-        let (day, expiry) = (86_400, online.expiry);
+        let day = 86_400;
         let targets_bytes = if targets || !state.contains_key("targets") {
-            let (v, exp) = (next(&state, "targets"), now + expiry.targets * day);
+            let (v, exp) = (next(&state, "targets"), now + online.days("targets") * day);
             Some(sign(
                 "targets",
                 Self::targets_signed(online, v, exp),
@@ -397,7 +438,7 @@ impl Repo {
         };
         let mut bin_files = Vec::new();
         for bin in bins {
-            let (v, exp) = (next(&state, bin), now + expiry.bins * day);
+            let (v, exp) = (next(&state, bin), now + online.days(bin) * day);
             let signed = self.bin_signed(bin, v, exp)?;
             let first = signed["targets"]
                 .as_object()
@@ -405,17 +446,26 @@ impl Repo {
             bin_files.push((bin.clone(), sign(bin, signed, exp, &mut state)?, first));
         }
         let t_bins = started.elapsed();
+        // Every targets role ever published stays listed, a deleted delegation's too: clients
+        // refuse a snapshot that drops a role the previous one listed (python-tuf: "New
+        // snapshot is missing info"), and its version must keep rising if the name returns.
         let meta: Map<String, Value> = state
             .iter()
-            .filter(|(name, _)| name.as_str() == "targets" || name.starts_with("bins-"))
+            .filter(|(name, _)| !matches!(name.as_str(), "snapshot" | "timestamp"))
             .map(|(name, s)| (format!("{name}.json"), json!({"version": s.version, "length": s.length, "hashes": {"sha256": s.sha256}})))
             .collect();
-        let (v, exp) = (next(&state, "snapshot"), now + expiry.snapshot * day);
+        let (v, exp) = (
+            next(&state, "snapshot"),
+            now + online.days("snapshot") * day,
+        );
         let snapshot = json!({"_type": "snapshot", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp), "meta": meta});
         let snapshot_bytes = sign("snapshot", snapshot, exp, &mut state)?;
         let t_snapshot = started.elapsed();
         let sn = &state["snapshot"];
-        let (v, exp) = (next(&state, "timestamp"), now + expiry.timestamp * day);
+        let (v, exp) = (
+            next(&state, "timestamp"),
+            now + online.days("timestamp") * day,
+        );
         let timestamp = json!({"_type": "timestamp", "spec_version": "1.0.31", "version": v, "expires": expires::format(exp),
             "meta": {"snapshot.json": {"version": sn.version, "length": sn.length, "hashes": {"sha256": sn.sha256}}}});
         let timestamp_bytes = sign("timestamp", timestamp, exp, &mut state)?;
@@ -508,32 +558,36 @@ impl Repo {
             &serde_json::from_slice::<Value>(targets)?["signed"]["delegations"],
         )?;
         for (bin, bytes, first) in bins {
-            // The bin's role as a device finds it: by the path of an artifact it lists (which
-            // must lead here), or, for an empty bin, by any path (every bin has the same keys).
-            let probe = first.as_deref().unwrap_or("");
-            let matches =
-                delegations_for_target(&delegations, probe).map_err(fail("targets delegations"))?;
-            let role = match matches.roles.iter().find(|r| r.name.as_str() == bin) {
-                Some(r) => r,
-                None if first.is_none() => matches
-                    .roles
-                    .first()
-                    .ok_or_else(|| Error::State("targets delegate to no bins".into()))?,
-                None => {
+            // Signed as targets delegates the role, and found where a device looks first for
+            // the artifacts it lists (checked on the first).
+            let matches = delegated_role(&delegations, bin)
+                .map_err(fail("targets delegations"))?
+                .ok_or_else(|| Error::State(format!("targets does not delegate to {bin}")))?;
+            let role = matches
+                .roles
+                .first()
+                .ok_or_else(|| Error::State(format!("targets does not delegate to {bin}")))?;
+            if let Some(path) = first {
+                let found = delegations_for_target(&delegations, path)
+                    .map_err(fail("targets delegations"))?;
+                if found.roles.first().map(|r| r.name.as_str()) != Some(bin.as_str()) {
                     return Err(Error::State(format!(
-                        "{probe}: targets does not delegate it to {bin}"
-                    )))
+                        "{path}: a device would look for it in another role than {bin}"
+                    )));
                 }
-            };
-            client
+            }
+            let verified = client
                 .trusted()
                 .verify_targets(
                     Input::<NoReader>::Bytes(bytes),
                     bin,
                     (&matches.keys, &role.role),
-                    None,
+                    first.as_deref(),
                 )
                 .map_err(fail(bin))?;
+            if let (Some(path), None) = (first, verified.target) {
+                return Err(Error::State(format!("{bin}: does not list {path}")));
+            }
         }
         Ok(())
     }
@@ -548,19 +602,18 @@ impl Repo {
         };
         let now = now();
         let roles = self.store.roles()?;
+        let delegated: BTreeSet<String> = online.delegations.online_names().into_iter().collect();
         if !roles.iter().any(|(n, _)| n == "timestamp") {
             // Bootstrapped but never published: everything.
-            return Ok((online.layout.names().into_iter().collect(), true, true));
+            return Ok((delegated, true, true));
         }
         let (mut bins, mut targets, mut any) = (BTreeSet::new(), false, false);
         for (name, s) in roles {
-            let days = match name.as_str() {
-                "targets" => online.expiry.targets,
-                "snapshot" => online.expiry.snapshot,
-                "timestamp" => online.expiry.timestamp,
-                _ => online.expiry.bins,
-            };
-            let margin = (days * 86_400 / 4).min(3600);
+            let top = matches!(name.as_str(), "targets" | "snapshot" | "timestamp");
+            if !top && !delegated.contains(&name) {
+                continue; // a deleted delegation: listed in snapshot, never looked up again
+            }
+            let margin = (online.days(&name) * 86_400 / 4).min(3600);
             let missing =
                 check_files && !self.metadata_dir.join(file_name(&name, s.version)).exists();
             if s.expires - now <= margin || missing {

@@ -209,6 +209,29 @@ impl Store {
         })
     }
 
+    /// Every artifact's path and role (`""`: no role is trusted for its path now).
+    pub fn artifact_roles(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut q = c.prepare("SELECT path, bin FROM artifacts ORDER BY path")?;
+            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Moves artifacts to other roles: `(path, role)`, in one transaction.
+    pub fn move_artifacts(&self, moves: &[(String, String)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut q = tx.prepare("UPDATE artifacts SET bin = ?2 WHERE path = ?1")?;
+                for (path, role) in moves {
+                    q.execute(params![path, role])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     /// Every artifact in `bin`, sorted by path.
     pub fn artifacts_in(&self, bin: &str) -> Result<Vec<(String, Value)>> {
         self.with(|c| {
