@@ -159,14 +159,22 @@ impl Batch {
                 );
             })
         };
-        for (id, action, outcome) in self.results.drain(..) {
-            let outcome = match &published {
-                Ok(()) => outcome,
-                Err(e) => Outcome::failed("Publishing failed", e.to_string()),
-            };
-            repo.store
-                .finish_task(&id, "SUCCESS", &outcome.to_json(&action))?;
-        }
+        let results: Vec<(String, Value)> = self
+            .results
+            .drain(..)
+            .map(|(id, action, outcome)| {
+                let outcome = match &published {
+                    Ok(()) => outcome,
+                    Err(e) => Outcome::failed("Publishing failed", e.to_string()),
+                };
+                (id, outcome.to_json(&action))
+            })
+            .collect();
+        let rows: Vec<(&str, &str, &Value)> = results
+            .iter()
+            .map(|(id, r)| (id.as_str(), "SUCCESS", r))
+            .collect();
+        repo.store.finish_tasks(&rows)?;
         self.bins.clear();
         self.targets = false;
         published

@@ -156,12 +156,23 @@ impl Store {
 
     /// Records a task's outcome.
     pub fn finish_task(&self, id: &str, state: &str, result: &Value) -> Result<()> {
+        self.finish_tasks(&[(id, state, result)])
+    }
+
+    /// Records the outcomes of several tasks in one transaction (one fsync for a whole
+    /// publication's tasks).
+    pub fn finish_tasks(&self, outcomes: &[(&str, &str, &Value)]) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE tasks SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
-                params![id, state, result.to_string(), now()],
-            )
-            .map(|_| ())
+            let tx = c.transaction()?;
+            {
+                let mut q = tx.prepare(
+                    "UPDATE tasks SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
+                )?;
+                for (id, state, result) in outcomes {
+                    q.execute(params![id, state, result.to_string(), now()])?;
+                }
+            }
+            tx.commit()
         })
     }
 
@@ -245,6 +256,29 @@ impl Store {
                 ))
             })?;
             rows.collect()
+        })
+    }
+
+    /// The artifacts of each of `roles`, sorted by path, in one read.
+    pub fn artifacts_in_roles(
+        &self,
+        roles: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<(String, Value)>>> {
+        self.with(|c| {
+            let mut q =
+                c.prepare_cached("SELECT path, info FROM artifacts WHERE bin = ?1 ORDER BY path")?;
+            let mut out = std::collections::BTreeMap::new();
+            for role in roles {
+                let rows = q.query_map([role], |r| {
+                    let info: String = r.get(1)?;
+                    Ok((
+                        r.get(0)?,
+                        serde_json::from_str(&info).unwrap_or(Value::Null),
+                    ))
+                })?;
+                out.insert(role.clone(), rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            }
+            Ok(out)
         })
     }
 
