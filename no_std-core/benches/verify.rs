@@ -109,6 +109,27 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The floor under any verifier: the bin's one ed25519 signature checked over its canonical
+    // bytes, prepared in advance (no parsing, no canonicalisation, no other check).
+    let doc: serde_json::Value = serde_json::from_slice(&bin).unwrap();
+    let canonical =
+        otuf_core::json::canonicalize(&serde_json::to_vec(&doc["signed"]).unwrap()).unwrap();
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let keyid = doc["signatures"][0]["keyid"].as_str().unwrap();
+    let key = &targets_json["signed"]["delegations"]["keys"][keyid]["keyval"]["public"];
+    let key = ed25519_compact::PublicKey::from_slice(&unhex(key.as_str().unwrap())).unwrap();
+    let sig = ed25519_compact::Signature::from_slice(&unhex(
+        doc["signatures"][0]["sig"].as_str().unwrap(),
+    ))
+    .unwrap();
+    g.bench_function("ed25519-floor", |b| {
+        b.iter(|| key.verify(&canonical, &sig).unwrap())
+    });
     g.finish();
 }
 

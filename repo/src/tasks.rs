@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::publish::Repo;
-use crate::store::Task;
+use crate::store::{Change, Task};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -85,26 +85,54 @@ pub async fn worker(repo: Arc<Repo>, wake: Arc<Notify>) {
             Err(e) => tracing::error!("worker panicked: {e}"),
         }
         tokio::select! {
-            () = wake.notified() => {}
+            () = wake.notified() => gather(&wake).await,
             () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }
+
+/// Group publication: once woken, waits until no task has arrived for [`QUIET`] (at most
+/// [`GATHER`]), so that requests sent together become one publication rather than one for the
+/// first and another for the rest; a lone addition waits only [`QUIET`].
+async fn gather(wake: &Notify) {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < GATHER {
+        if tokio::time::timeout(QUIET, wake.notified()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How long no new task must arrive before a publication starts.
+const QUIET: Duration = Duration::from_millis(5);
+/// The longest a publication waits for more tasks.
+const GATHER: Duration = Duration::from_millis(40);
 
 /// Artifact tasks waiting for one publication.
 #[derive(Default)]
 struct Batch {
     bins: BTreeSet<String>,
     targets: bool,
+    /// Roles whose changes wait for a `publish_artifacts` (`publish_artifacts: false`).
+    staged: BTreeSet<String>,
     results: Vec<(String, String, Outcome)>,
+    /// Artifact changes not yet in the store, with their result's index and publish flag:
+    /// applied together, in order, in one transaction.
+    changes: Vec<(usize, bool, Change)>,
 }
 
 impl Batch {
-    /// Applies an artifact task to the database; its bins are published with the batch.
-    fn add(&mut self, repo: &Repo, staged: &mut BTreeSet<String>, task: &Task) -> Result<()> {
+    /// Takes an artifact task into the batch; its roles are published with the batch.
+    fn add(&mut self, repo: &Repo, task: &Task) -> Result<()> {
         let publish = task.payload["publish_artifacts"].as_bool().unwrap_or(true);
-        let (bins, outcome) = match task.action.as_str() {
-            "add_artifacts" => add_artifacts(repo, task)?,
+        let index = self.results.len();
+        let outcome = match task.action.as_str() {
+            "add_artifacts" => {
+                let (rows, roles, outcome) = add_artifacts(repo, task)?;
+                self.route(publish, roles);
+                self.changes.push((index, publish, Change::Upsert(rows)));
+                outcome
+            }
             "remove_artifacts" => {
                 let paths: Vec<String> = task.payload["artifacts"]
                     .as_array()
@@ -112,33 +140,55 @@ impl Batch {
                     .flatten()
                     .filter_map(|p| p.as_str().map(String::from))
                     .collect();
-                let (removed, missing, bins) = repo.store.delete_artifacts(&paths)?;
-                let details = json!({"deleted_artifacts": removed, "not_found_artifacts": missing});
-                (
-                    // An artifact no role is trusted for is listed nowhere: nothing to re-sign.
-                    bins.into_iter().filter(|b| !b.is_empty()).collect(),
-                    Outcome::ok("Artifact(s) removed", details),
-                )
+                self.changes.push((index, publish, Change::Delete(paths)));
+                Outcome::ok("Artifact(s) removed", Value::Null) // details once applied
             }
             _ => {
-                let all = std::mem::take(staged);
+                self.apply(repo)?; // staged removals before it count
+                let all = std::mem::take(&mut self.staged);
                 let details = json!({"published_roles": all});
-                (all, Outcome::ok("Publish Artifacts Processed", details))
+                self.route(true, all);
+                Outcome::ok("Publish Artifacts Processed", details)
             }
         };
-        if publish {
-            self.bins.extend(bins);
-        } else {
-            staged.extend(bins);
-        }
         self.results
             .push((task.id.clone(), task.action.clone(), outcome));
+        Ok(())
+    }
+
+    fn route(&mut self, publish: bool, roles: impl IntoIterator<Item = String>) {
+        if publish {
+            self.bins.extend(roles);
+        } else {
+            self.staged.extend(roles);
+        }
+    }
+
+    /// Applies the pending artifact changes to the store, and completes removals' results.
+    fn apply(&mut self, repo: &Repo) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let changes = std::mem::take(&mut self.changes);
+        let found = repo
+            .store
+            .apply(&changes.iter().map(|(_, _, c)| c).collect::<Vec<_>>())?;
+        for ((index, publish, _), deleted) in changes.iter().zip(found) {
+            let Some(d) = deleted else { continue };
+            if let Some((_, _, outcome)) = self.results.get_mut(*index) {
+                outcome.details =
+                    json!({"deleted_artifacts": d.removed, "not_found_artifacts": d.missing});
+            }
+            // An artifact no role is trusted for is listed nowhere: nothing to re-sign.
+            self.route(*publish, d.roles.into_iter().filter(|r| !r.is_empty()));
+        }
         Ok(())
     }
 
     /// Publishes what the batch (and expiry, or at start-up a crash) requires, then records the
     /// results.
     fn flush(&mut self, repo: &Repo, startup: bool) -> Result<()> {
+        self.apply(repo)?;
         let (bins, targets, refresh) = repo.to_refresh(startup)?;
         self.bins.extend(bins);
         // A role deleted since its artifacts were staged is not delegated any more.
@@ -181,7 +231,10 @@ impl Batch {
     }
 }
 
-fn add_artifacts(repo: &Repo, task: &Task) -> Result<(BTreeSet<String>, Outcome)> {
+/// An `add_artifacts` task's rows (not yet stored), the roles they go to, and its result.
+type Added = (Vec<(String, String, Value)>, BTreeSet<String>, Outcome);
+
+fn add_artifacts(repo: &Repo, task: &Task) -> Result<Added> {
     let online = repo.online()?;
     let (mut rows, mut invalid) = (Vec::new(), Vec::new());
     let mut roles = BTreeSet::new();
@@ -205,11 +258,10 @@ fn add_artifacts(repo: &Repo, task: &Task) -> Result<(BTreeSet<String>, Outcome)
         roles.insert(bin.clone());
         rows.push((path, bin, info));
     }
-    repo.store.upsert_artifacts(&rows)?;
     let added: Vec<&String> = rows.iter().map(|r| &r.0).collect();
     let details =
         json!({"added_artifacts": added, "invalid_paths": invalid, "artifact_roles": roles});
-    Ok((roles, Outcome::ok("Artifact(s) Added", details)))
+    Ok((rows, roles, Outcome::ok("Artifact(s) Added", details)))
 }
 
 /// `update_settings`: new expiries (days) for online roles.
@@ -308,13 +360,15 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
 /// crash kept from being written are re-signed too.
 pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
     let tasks = repo.store.claim_tasks()?;
-    let mut staged: BTreeSet<String> = repo.json_setting("staged_bins")?;
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        staged: repo.json_setting("staged_bins")?,
+        ..Batch::default()
+    };
     for task in &tasks {
         let admin = match task.action.as_str() {
             "add_artifacts" | "remove_artifacts" | "publish_artifacts" => {
                 if repo.online().is_ok() {
-                    batch.add(repo, &mut staged, task)?;
+                    batch.add(repo, task)?;
                     continue;
                 }
                 Ok(Outcome::failed(
@@ -350,7 +404,8 @@ pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
         repo.store
             .finish_task(&task.id, "SUCCESS", &outcome.to_json(&task.action))?;
     }
-    repo.store
-        .set_settings(&[("staged_bins", Some(&serde_json::to_string(&staged)?))])?;
-    batch.flush(repo, startup)
+    let published = batch.flush(repo, startup);
+    let staged = serde_json::to_string(&batch.staged)?;
+    repo.store.set_settings(&[("staged_bins", Some(&staged))])?;
+    published
 }

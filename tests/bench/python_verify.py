@@ -14,6 +14,7 @@ cases:
                               outside the timed region, fresh set per iteration)
   bin-<n>                     Metadata.from_bytes + Targets.verify_delegate(<bin role>)
   bin-<n>-trusted-set         TrustedMetadataSet.update_delegated_targets(<bin>, "targets")
+  bin-<n>-ed25519-floor       the bin's one signature alone (OpenSSL), canonical bytes ready
 Only reports; no assertions on speed. mb_per_s = bytes / seconds_per_iter / 1e6.
 """
 
@@ -95,6 +96,21 @@ def main() -> int:
         total += time.perf_counter() - t0
     assert len(md.signed.targets) == nbin
     report(f"bin-{nbin}", "Metadata.from_bytes+Targets.verify_delegate", len(binb),
+           args.bin_iterations, total)
+
+    # -- the floor under python-tuf's bin: its one ed25519 signature checked by
+    #    pyca/cryptography (OpenSSL) over canonical bytes prepared in advance
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    sig = md.signatures[next(iter(md.signatures))]
+    key = targets.delegations.keys[sig.keyid]
+    pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key.keyval["public"]))
+    signed_bytes, raw_sig = md.signed_bytes, bytes.fromhex(sig.signature)
+    total = 0.0
+    for _ in range(args.bin_iterations):
+        t0 = time.perf_counter()
+        pub.verify(raw_sig, signed_bytes)
+        total += time.perf_counter() - t0
+    report(f"bin-{nbin}-ed25519-floor", "Ed25519PublicKey.verify (OpenSSL)", len(binb),
            args.bin_iterations, total)
 
     # -- bin via TrustedMetadataSet (snapshot + targets loaded once, outside timing)

@@ -23,3 +23,15 @@ for group, py_set, py_plain in rows:
         mbs = p["bytes"] / secs / 1e6
         print(f"{group:16} {mode:10} {secs*1e3:8.3f}ms {mbs:8.1f} {p['seconds_per_iter']*1e3:9.3f}ms "
               f"{p['mb_per_s']:7.2f} {p['seconds_per_iter']/secs:6.1f}x {q['seconds_per_iter']/secs:15.1f}x")
+
+# One signature per bin puts a floor under every verifier: the time of that signature check
+# alone. No implementation can beat python-tuf by more than python-tuf's time over that floor.
+floor = json.loads((crit / "bin-50" / "ed25519-floor" / "new" / "estimates.json").read_text())
+floor_s = floor["mean"]["point_estimate"] / 1e9
+py_floor = py["bin-50-ed25519-floor"]["seconds_per_iter"]
+py_bin = py["bin-50-trusted-set"]["seconds_per_iter"]
+print(f"\nbin-50 floor: one ed25519 verification alone takes {floor_s * 1e6:.1f} us in otuf-core "
+      f"(ed25519-compact), {py_floor * 1e6:.1f} us in OpenSSL (pyca/cryptography).")
+print(f"  python-tuf's whole bin takes {py_bin * 1e6:.1f} us: no verifier of this bin can be more than "
+      f"{py_bin / floor_s:.1f}x faster than python-tuf with ed25519-compact's verification, "
+      f"or {py_bin / py_floor:.1f}x with OpenSSL's.")

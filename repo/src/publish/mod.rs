@@ -490,13 +490,20 @@ impl Repo {
             .into_iter()
             .partition(|(name, _)| name == "timestamp.json");
         let (staged, verified) = std::thread::scope(|s| {
-            let staging = s.spawn(|| stage_durably(&self.metadata_dir, &versioned));
+            let staging = s.spawn(|| {
+                let t = std::time::Instant::now();
+                let r = stage_durably(&self.metadata_dir, &versioned);
+                tracing::debug!("staged {} file(s) in {:?}", versioned.len(), t.elapsed());
+                r
+            });
+            let t = std::time::Instant::now();
             let verified = self.verify(
                 new_root,
                 [&timestamp_bytes, &snapshot_bytes, &targets_bytes],
                 &bin_files,
                 now,
             );
+            tracing::debug!("verified in {:?}", t.elapsed());
             let staged = staging
                 .join()
                 .unwrap_or_else(|_| Err(Error::State("staging thread panicked".into())));

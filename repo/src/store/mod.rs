@@ -31,6 +31,26 @@ pub struct RoleState {
     pub sha256: String,
 }
 
+/// A change to the artifact table.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Adds or replaces artifacts: `(path, role, info)`.
+    Upsert(Vec<(String, String, Value)>),
+    /// Removes artifacts by path.
+    Delete(Vec<String>),
+}
+
+/// What a deletion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Paths removed.
+    pub removed: Vec<String>,
+    /// Paths that were not there.
+    pub missing: Vec<String>,
+    /// The roles that listed the removed ones (`""`: none).
+    pub roles: Vec<String>,
+}
+
 /// The state database.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -176,47 +196,48 @@ impl Store {
         })
     }
 
-    /// Adds or replaces artifacts: `(path, bin, info)`.
-    pub fn upsert_artifacts(&self, rows: &[(String, String, Value)]) -> Result<()> {
+    /// Applies changes to the artifact table in order, in one transaction (one fsync for a
+    /// whole batch of tasks). For each deletion: the paths removed, those not found, and the
+    /// roles that listed the removed ones.
+    pub fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(changes.len());
             {
-                let mut q = tx.prepare(
+                let mut upsert = tx.prepare(
                     "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
                 )?;
-                for (path, bin, info) in rows {
-                    q.execute(params![path, bin, info.to_string()])?;
-                }
-            }
-            tx.commit()
-        })
-    }
-
-    /// Removes artifacts; returns `(removed, not found)` paths, and the bins touched.
-    pub fn delete_artifacts(
-        &self,
-        paths: &[String],
-    ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let (mut removed, mut missing, mut bins) = (Vec::new(), Vec::new(), Vec::new());
-            for p in paths {
-                let bin: Option<String> = tx
-                    .query_row("SELECT bin FROM artifacts WHERE path = ?1", [p], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                match bin {
-                    Some(b) => {
-                        tx.execute("DELETE FROM artifacts WHERE path = ?1", [p])?;
-                        removed.push(p.clone());
-                        bins.push(b);
+                let mut find = tx.prepare("SELECT bin FROM artifacts WHERE path = ?1")?;
+                let mut delete = tx.prepare("DELETE FROM artifacts WHERE path = ?1")?;
+                for change in changes {
+                    match change {
+                        Change::Upsert(rows) => {
+                            for (path, bin, info) in rows {
+                                upsert.execute(params![path, bin, info.to_string()])?;
+                            }
+                            out.push(None);
+                        }
+                        Change::Delete(paths) => {
+                            let mut d = Deleted::default();
+                            for p in paths {
+                                let bin: Option<String> =
+                                    find.query_row([p], |r| r.get(0)).optional()?;
+                                match bin {
+                                    Some(b) => {
+                                        delete.execute([p])?;
+                                        d.removed.push(p.clone());
+                                        d.roles.push(b);
+                                    }
+                                    None => d.missing.push(p.clone()),
+                                }
+                            }
+                            out.push(Some(d));
+                        }
                     }
-                    None => missing.push(p.clone()),
                 }
             }
             tx.commit()?;
-            Ok((removed, missing, bins))
+            Ok(out)
         })
     }
 
