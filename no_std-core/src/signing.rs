@@ -1,14 +1,16 @@
-//! Root signing events, as a repository service runs them: offline keys sign a new root one at
-//! a time, and before the root is published the service must know which signatures verify and
-//! whether the thresholds (its own and the trusted root's, §5.3.4–5.3.5) are met. The checks
+//! Signing events, as a repository service runs them: offline keys sign a new root, or a new
+//! version of a delegated targets role, one at a time, and before it is published the service
+//! must know which signatures verify and whether the thresholds are met (for root its own and
+//! the trusted root's, §5.3.4–5.3.5; for a delegated role its delegator's, §5.6.3). The checks
 //! are the ones a client makes, from the same code.
 
-use crate::crypto::KeyId;
+use crate::crypto::{Key, KeyId};
 use crate::error::{Result, RoleKind};
 use crate::limits::MAX_ROLE_KEYS;
 use crate::metadata::envelope::General;
 use crate::metadata::root::RootBody;
-use crate::metadata::Root;
+use crate::metadata::targets::TargetsBody;
+use crate::metadata::{Common, RoleKeys, Root};
 
 /// Where a root signing event stands.
 #[derive(Clone, Debug)]
@@ -52,5 +54,31 @@ pub fn root_signing(candidate: &[u8], trusted: Option<&Root>) -> Result<RootSign
         valid,
         own_threshold,
         trusted_threshold,
+    })
+}
+
+/// Where the signing of a delegated targets role stands.
+#[derive(Clone, Debug)]
+pub struct TargetsSigning {
+    /// The candidate's `version` and `expires`.
+    pub common: Common,
+    /// Key IDs of the role whose signature verifies.
+    pub valid: heapless::Vec<KeyId, MAX_ROLE_KEYS>,
+    /// The role's threshold (as its delegator lists it) is met: it can be published.
+    pub complete: bool,
+}
+
+/// Reads candidate targets metadata of a delegated role and checks its signatures against the
+/// keys and threshold its delegator gives the role (`authority`).
+pub fn targets_signing(candidate: &[u8], authority: (&[Key], &RoleKeys)) -> Result<TargetsSigning> {
+    let in_role = |e: crate::Error| e.in_role(RoleKind::Delegated);
+    let mut body = TargetsBody::new(None);
+    let file = General::parse(candidate, &mut body).map_err(in_role)?;
+    let valid = file.valid_signers(&[authority]).map_err(in_role)?;
+    let complete = crate::crypto::verifier_threshold(authority.0, authority.1, &valid);
+    Ok(TargetsSigning {
+        common: file.common,
+        valid,
+        complete,
     })
 }

@@ -100,7 +100,7 @@ pub fn change(repo: &Repo, payload: &Value) -> Result<Outcome> {
         Delegations::Custom(next.clone()),
         online.expiry,
     )?;
-    let delegated: BTreeSet<String> = new.delegations.online_names().into_iter().collect();
+    let delegated = new.signed_roles.clone();
     // New and updated roles are signed anew (their keys may have changed), then every role
     // whose artifacts moved.
     let mut touched: BTreeSet<String> = done

@@ -187,13 +187,7 @@ fn finish_bootstrap(repo: &Repo, task_id: &str, root: &Value, online: Online) ->
         ("root_signing", None),
     ])?;
     repo.reload()?;
-    repo.publish_with(
-        &online,
-        &online.delegations.online_names().into_iter().collect(),
-        true,
-        None,
-        &[],
-    )?;
+    repo.publish_with(&online, &online.signed_roles, true, None, &[])?;
     Ok(())
 }
 
@@ -254,7 +248,7 @@ fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
     repo.store
         .set_settings(&[("root_signing", Some(&root.to_string()))])?;
     if new.key.keyid != old.key.keyid {
-        let all = new.delegations.online_names().into_iter().collect();
+        let all = new.signed_roles.clone();
         repo.publish_with(
             &new,
             &all,

@@ -9,7 +9,6 @@ use crate::sign::{envelope, SigningKey};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tower_http::services::ServeDir;
 
 /// Serve options.
@@ -93,7 +92,7 @@ pub async fn serve(opts: Options) -> Result<()> {
         }
         Bootstrap::Finished(_) => {}
     }
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(crate::tasks::Wake::default());
     tokio::spawn(crate::tasks::worker(repo.clone(), wake.clone()));
     let tokens = match &opts.tokens {
         Some(text) => {

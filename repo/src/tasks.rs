@@ -70,7 +70,7 @@ impl Outcome {
 }
 
 /// Runs forever: run tasks on notification, re-sign before expiry.
-pub async fn worker(repo: Arc<Repo>, wake: Arc<Notify>) {
+pub async fn worker(repo: Arc<Repo>, wake: Arc<Wake>) {
     let mut first = true;
     loop {
         let r = tokio::task::spawn_blocking({
@@ -85,19 +85,38 @@ pub async fn worker(repo: Arc<Repo>, wake: Arc<Notify>) {
             Err(e) => tracing::error!("worker panicked: {e}"),
         }
         tokio::select! {
-            () = wake.notified() => gather(&wake).await,
+            () = wake.notify.notified() => gather(&wake).await,
             () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }
 
-/// Group publication: once woken, waits until no task has arrived for [`QUIET`] (at most
-/// [`GATHER`]), so that requests sent together become one publication rather than one for the
-/// first and another for the rest; a lone addition waits only [`QUIET`].
-async fn gather(wake: &Notify) {
+/// Wakes the worker when tasks are recorded, and counts the requests being recorded now.
+#[derive(Default)]
+pub struct Wake {
+    /// Tasks were recorded.
+    pub notify: Notify,
+    /// Requests handed to the task recorder and not yet committed.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Wake {
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Group publication: while requests are still being recorded, waits until none has been for
+/// [`QUIET`] (at most [`GATHER`]), so that requests sent together become one publication
+/// rather than one for the first and another for the rest. A lone addition does not wait.
+async fn gather(wake: &Wake) {
     let started = tokio::time::Instant::now();
-    while started.elapsed() < GATHER {
-        if tokio::time::timeout(QUIET, wake.notified()).await.is_err() {
+    while started.elapsed() < GATHER && wake.in_flight() > 0 {
+        if tokio::time::timeout(QUIET, wake.notify.notified())
+            .await
+            .is_err()
+            && wake.in_flight() == 0
+        {
             return;
         }
     }
@@ -193,9 +212,7 @@ impl Batch {
         self.bins.extend(bins);
         // A role deleted since its artifacts were staged is not delegated any more.
         if let Ok(online) = repo.online() {
-            let delegated: BTreeSet<String> =
-                online.delegations.online_names().into_iter().collect();
-            self.bins.retain(|b| delegated.contains(b));
+            self.bins.retain(|b| online.signed_roles.contains(b));
         }
         self.targets |= targets;
         let published = if self.bins.is_empty() && !self.targets && !refresh {
@@ -404,8 +421,11 @@ pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
         repo.store
             .finish_task(&task.id, "SUCCESS", &outcome.to_json(&task.action))?;
     }
+    let before: BTreeSet<String> = repo.json_setting("staged_bins")?;
     let published = batch.flush(repo, startup);
-    let staged = serde_json::to_string(&batch.staged)?;
-    repo.store.set_settings(&[("staged_bins", Some(&staged))])?;
+    if batch.staged != before {
+        let staged = serde_json::to_string(&batch.staged)?;
+        repo.store.set_settings(&[("staged_bins", Some(&staged))])?;
+    }
     published
 }

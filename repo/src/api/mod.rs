@@ -18,7 +18,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -26,7 +25,7 @@ pub struct App {
     /// The repository.
     pub repo: Arc<Repo>,
     /// Wakes the task worker.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::tasks::Wake>,
     /// Bearer tokens and their scopes; empty: no authentication (RSTUF's default).
     pub tokens: Arc<Vec<(Scope, String)>>,
     /// Queue to the task recorder (group commit).
@@ -43,7 +42,7 @@ pub type Submission = (
 pub async fn recorder(
     repo: Arc<Repo>,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<Submission>,
-    wake: Arc<Notify>,
+    wake: Arc<crate::tasks::Wake>,
 ) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -57,7 +56,9 @@ pub async fn recorder(
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-        wake.notify_one();
+        wake.in_flight
+            .fetch_sub(replies.len(), std::sync::atomic::Ordering::Release);
+        wake.notify.notify_one();
         for reply in replies {
             let _ = reply.send(r.clone());
         }
@@ -268,9 +269,18 @@ pub(crate) async fn submit_as(
 ) -> Result<String, Response> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let refused = |e: String| refuse(StatusCode::INTERNAL_SERVER_ERROR, "Task not accepted.", &e);
-    app.record
+    app.wake
+        .in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
+    if let Err(e) = app
+        .record
         .send(((id.clone(), action.to_string(), payload.clone()), tx))
-        .map_err(|e| refused(e.to_string()))?;
+    {
+        app.wake
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Release);
+        return Err(refused(e.to_string()));
+    }
     rx.await
         .map_err(|e| refused(e.to_string()))?
         .map_err(refused)?;
@@ -378,7 +388,7 @@ mod tests {
         let (record, _queue) = tokio::sync::mpsc::unbounded_channel();
         let app = router(App {
             repo,
-            wake: Arc::new(Notify::new()),
+            wake: Arc::new(crate::tasks::Wake::default()),
             tokens: Arc::new(Vec::new()),
             record,
         });

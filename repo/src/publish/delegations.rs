@@ -1,7 +1,9 @@
 //! How top-level targets delegates artifacts: to hash bins ([`Layout`]) or to custom roles
 //! that plant operators name by path patterns (RSTUF's `settings.roles.delegations` and
 //! `/api/v1/delegations/`). Custom roles without keys of their own are signed by the online key,
-//! as in RSTUF. An artifact belongs to the role a device finds first for its path (otuf-core's
+//! as in RSTUF; a role with keys of its own is signed offline by their holders and is delegated
+//! only once a version they signed is published (so no device looks for a role snapshot does
+//! not list). An artifact belongs to the role a device finds first for its path (otuf-core's
 //! delegation search), so every listed artifact is found by every client.
 
 use super::bins::Layout;
@@ -30,6 +32,14 @@ pub struct CustomRole {
     /// Days each version is valid.
     #[serde(rename = "x-rstuf-expire-policy", default = "default_days")]
     pub expire_policy: i64,
+    /// A role with keys of its own: a version its holders signed has been published, so
+    /// targets delegates to it (kept by the service; never taken from a request).
+    #[serde(
+        rename = "x-otuf-signed",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub signed: bool,
 }
 
 fn default_days() -> i64 {
@@ -68,6 +78,11 @@ impl CustomRole {
     /// Whether the online key signs it (alone: no offline key holders to wait for).
     pub fn is_online(&self) -> bool {
         self.keyids.is_empty()
+    }
+
+    /// Whether targets delegates to it now: an online role, or an offline one once signed.
+    pub fn is_delegated(&self) -> bool {
+        self.is_online() || self.signed
     }
 
     fn check(&self, i: usize, keys: &Map<String, Value>) -> Result<(), Invalid> {
@@ -153,8 +168,11 @@ impl Custom {
     /// Reads and checks a `delegations` object (`{keys, roles}`) of the API. Each key must be
     /// a key otuf-core reads, under the key ID of its key object.
     pub fn parse(value: &Value) -> Result<Self, Invalid> {
-        let parsed: Self = serde_json::from_value(value.clone())
+        let mut parsed: Self = serde_json::from_value(value.clone())
             .map_err(|e| invalid(&[], format!("not a delegations object: {e}")))?;
+        for role in &mut parsed.roles {
+            role.signed = false;
+        }
         for (id, key) in &parsed.keys {
             let ok = crate::sign::key_id(key).is_ok_and(|k| &k == id)
                 || crate::sign::key_id(&without_extensions(key)).is_ok_and(|k| &k == id);
@@ -248,15 +266,31 @@ impl Delegations {
     }
 
     /// Top-level targets' `delegations`, with the online key (ID `keyid`) for every role
-    /// without keys of its own.
+    /// without keys of its own: every role delegated now.
     pub fn render(&self, keyid: &str, key: &Value) -> Value {
+        self.render_roles(keyid, key, false)
+    }
+
+    /// [`render`](Self::render) with the offline roles not yet signed too: what targets will
+    /// delegate once they are (their signatures are checked against it).
+    pub fn render_all(&self, keyid: &str, key: &Value) -> Value {
+        self.render_roles(keyid, key, true)
+    }
+
+    fn render_roles(&self, keyid: &str, key: &Value, all: bool) -> Value {
         match self {
             Self::Bins(l) => l.delegations(keyid, key),
             Self::Custom(c) => {
-                let mut keys = c.keys.clone();
+                let roles: Vec<&CustomRole> =
+                    c.roles.iter().filter(|r| all || r.is_delegated()).collect();
+                let mut keys: Map<String, Value> = c
+                    .keys
+                    .iter()
+                    .filter(|(id, _)| roles.iter().any(|r| r.keyids.contains(id)))
+                    .map(|(id, k)| (id.clone(), k.clone()))
+                    .collect();
                 keys.insert(keyid.into(), key.clone());
-                let roles: Vec<Value> = c
-                    .roles
+                let roles: Vec<Value> = roles
                     .iter()
                     .map(|r| {
                         let keyids = if r.keyids.is_empty() {

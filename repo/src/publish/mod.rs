@@ -66,17 +66,22 @@ pub struct Online {
     pub expiry: Expiry,
     /// The `delegations` object top-level targets carries, which artifact paths are searched in.
     pub rendered: Vec<u8>,
+    /// The delegated roles the online key signs (every bin, or the custom roles without keys
+    /// of their own).
+    pub signed_roles: BTreeSet<String>,
 }
 
 impl Online {
     /// The signer of these delegations with `key`.
     pub fn new(key: SigningKey, delegations: Delegations, expiry: Expiry) -> Result<Self> {
         let rendered = serde_json::to_vec(&delegations.render(&key.keyid, &key.public))?;
+        let signed_roles = delegations.online_names().into_iter().collect();
         Ok(Self {
             key,
             delegations,
             expiry,
             rendered,
+            signed_roles,
         })
     }
 
@@ -247,8 +252,11 @@ impl Repo {
         })
     }
 
-    /// A copy of the role table (as the last publication left it).
-    pub fn role_table(&self) -> Result<Vec<(String, RoleState)>> {
+    /// `f` over the role table, as the last publication left it.
+    pub fn with_role_table<T>(
+        &self,
+        f: impl FnOnce(&BTreeMap<String, RoleState>) -> T,
+    ) -> Result<T> {
         let mut current = self
             .roles
             .lock()
@@ -256,11 +264,7 @@ impl Repo {
         if current.is_none() {
             *current = Some(self.store.roles()?.into_iter().collect());
         }
-        Ok(current
-            .iter()
-            .flatten()
-            .map(|(n, s)| (n.clone(), s.clone()))
-            .collect())
+        Ok(f(current.get_or_insert_with(BTreeMap::new)))
     }
 
     /// The trusted root's version.
@@ -624,33 +628,34 @@ impl Repo {
             return Ok((BTreeSet::new(), false, false));
         };
         let now = now();
-        let roles = self.role_table()?;
-        let delegated: BTreeSet<String> = online.delegations.online_names().into_iter().collect();
-        if !roles.iter().any(|(n, _)| n == "timestamp") {
-            // Bootstrapped but never published: everything.
-            return Ok((delegated, true, true));
-        }
-        let (mut bins, mut targets, mut any) = (BTreeSet::new(), false, false);
-        for (name, s) in roles {
-            let top = matches!(name.as_str(), "targets" | "snapshot" | "timestamp");
-            if !top && !delegated.contains(&name) {
-                continue; // a deleted delegation: listed in snapshot, never looked up again
+        let delegated = &online.signed_roles;
+        self.with_role_table(|roles| {
+            if !roles.contains_key("timestamp") {
+                // Bootstrapped but never published: everything.
+                return (delegated.clone(), true, true);
             }
-            let margin = (online.days(&name) * 86_400 / 4).min(3600);
-            let missing =
-                check_files && !self.metadata_dir.join(file_name(&name, s.version)).exists();
-            if s.expires - now <= margin || missing {
-                any = true;
-                match name.as_str() {
-                    "targets" => targets = true,
-                    "snapshot" | "timestamp" => {}
-                    _ => {
-                        bins.insert(name);
+            let (mut bins, mut targets, mut any) = (BTreeSet::new(), false, false);
+            for (name, s) in roles {
+                let top = matches!(name.as_str(), "targets" | "snapshot" | "timestamp");
+                if !top && !delegated.contains(name) {
+                    continue; // a deleted delegation: listed in snapshot, never looked up again
+                }
+                let margin = (online.days(name) * 86_400 / 4).min(3600);
+                let missing =
+                    check_files && !self.metadata_dir.join(file_name(name, s.version)).exists();
+                if s.expires - now <= margin || missing {
+                    any = true;
+                    match name.as_str() {
+                        "targets" => targets = true,
+                        "snapshot" | "timestamp" => {}
+                        _ => {
+                            bins.insert(name.clone());
+                        }
                     }
                 }
             }
-        }
-        Ok((bins, targets, any))
+            (bins, targets, any)
+        })
     }
 }
 
@@ -693,16 +698,27 @@ impl<'a> Changes<'a> {
     /// Snapshot's `meta`: every targets role ever published, a deleted delegation's too
     /// (clients refuse a snapshot that drops a role the previous one listed, python-tuf with
     /// "New snapshot is missing info", and its version must keep rising if the name returns),
-    /// sorted by file name as canonical JSON sorts them.
-    fn snapshot_meta(&self) -> Vec<(String, &RoleState)> {
-        let names = self.base.keys().chain(self.states.keys());
-        let mut meta: Vec<(String, &RoleState)> = names
-            .filter(|n| !matches!(n.as_str(), "snapshot" | "timestamp"))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .filter_map(|n| Some((format!("{n}.json"), self.get(n)?)))
+    /// sorted by file name (`<role>.json`) as canonical JSON sorts them.
+    fn snapshot_meta(&self) -> Vec<(&str, &RoleState)> {
+        let listed = |n: &&String| !matches!(n.as_str(), "snapshot" | "timestamp");
+        let mut meta: Vec<(&str, &RoleState)> = self
+            .base
+            .iter()
+            .filter(|(n, _)| listed(n))
+            .map(|(n, s)| (n.as_str(), self.states.get(n).unwrap_or(s)))
+            .chain(
+                self.states
+                    .iter()
+                    .filter(|(n, _)| listed(n) && !self.base.contains_key(*n))
+                    .map(|(n, s)| (n.as_str(), s)),
+            )
             .collect();
-        meta.sort_by(|a, b| a.0.cmp(&b.0));
+        // Role order and file-name order differ where a name continues another with a byte
+        // below '.' ("a" < "a-b", but "a-b.json" < "a.json").
+        fn file(n: &str) -> impl Iterator<Item = u8> + '_ {
+            n.bytes().chain(*b".json")
+        }
+        meta.sort_by(|a, b| file(a.0).cmp(file(b.0)));
         meta
     }
 }
@@ -721,31 +737,38 @@ fn push_canonical_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The signed snapshot file, written directly in canonical form: with 16,384 bins it is the
-/// largest file of a publication (1.8 MB at 1,000,000 artifacts), built on every addition.
-/// Byte for byte what [`envelope`] makes of the same snapshot (a unit test checks).
+/// largest file of a publication, built on every addition. Byte for byte what [`envelope`]
+/// makes of the same snapshot (a unit test checks).
+///
+/// Each entry carries `version` and `length` (the most a device downloads); `hashes` only for
+/// top-level targets. Bins and custom roles are signed by the snapshot's own online key, so a
+/// hash would guard nothing a version does not (a holder of that key could sign both anew),
+/// and leaving it out makes the snapshot every device downloads on every refresh 2.4 times
+/// smaller (0.75 MB instead of 1.8 MB with 16,384 bins).
 fn snapshot_envelope(
-    meta: &[(String, &RoleState)],
+    meta: &[(&str, &RoleState)],
     version: u64,
     expires: i64,
     key: &SigningKey,
 ) -> Vec<u8> {
     use std::io::Write;
-    let mut signed = Vec::with_capacity(128 + meta.len() * 120);
+    let mut signed = Vec::with_capacity(128 + meta.len() * 56);
     let _ = write!(
         signed,
         r#"{{"_type":"snapshot","expires":"{}","meta":{{"#,
         expires::format(expires)
     );
-    for (i, (file, s)) in meta.iter().enumerate() {
+    for (i, (role, s)) in meta.iter().enumerate() {
         if i > 0 {
             signed.push(b',');
         }
-        push_canonical_str(&mut signed, file);
-        let _ = write!(
-            signed,
-            r#":{{"hashes":{{"sha256":"{}"}},"length":{},"version":{}}}"#,
-            s.sha256, s.length, s.version
-        );
+        push_canonical_str(&mut signed, &format!("{role}.json"));
+        if *role == "targets" {
+            let _ = write!(signed, r#":{{"hashes":{{"sha256":"{}"}},"#, s.sha256);
+        } else {
+            signed.extend_from_slice(b":{");
+        }
+        let _ = write!(signed, r#""length":{},"version":{}}}"#, s.length, s.version);
     }
     let _ = write!(
         signed,
@@ -899,9 +922,12 @@ mod tests {
         let fast = snapshot_envelope(&meta, 7, 1_800_000_000, &key);
         let generic: Map<String, Value> = meta
             .iter()
-            .map(|(f, s)| {
-                let entry = json!({"version": s.version, "length": s.length, "hashes": {"sha256": s.sha256}});
-                (f.clone(), entry)
+            .map(|(role, s)| {
+                let mut entry = json!({"version": s.version, "length": s.length});
+                if *role == "targets" {
+                    entry["hashes"] = json!({"sha256": s.sha256});
+                }
+                (format!("{role}.json"), entry)
             })
             .collect();
         assert_eq!(
@@ -910,6 +936,11 @@ mod tests {
             "every targets role, not snapshot or timestamp"
         );
         assert_eq!(generic["targets.json"]["version"], 9);
+        let order: Vec<&str> = meta.iter().map(|(r, _)| *r).collect();
+        assert_eq!(
+            order,
+            ["Z-role", "a_b", "bins-0-1", "bins-0", "new-role", "targets"]
+        );
         let signed = json!({"_type": "snapshot", "spec_version": "1.0.31", "version": 7,
                             "expires": expires::format(1_800_000_000), "meta": generic});
         assert_eq!(

@@ -85,6 +85,17 @@ impl Store {
         })
     }
 
+    /// `f` with commits that are not fsynced themselves (synchronous NORMAL, WAL): durable with
+    /// the next full commit. For what a crash may lose because it is redone from durable tasks.
+    fn relaxed<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.with(|c| {
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            let r = f(c);
+            c.pragma_update(None, "synchronous", "FULL")?;
+            r
+        })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         let mut guard = self
             .conn
@@ -156,9 +167,10 @@ impl Store {
         })
     }
 
-    /// Claims every pending (or interrupted) task, oldest first.
+    /// Claims every pending (or interrupted) task, oldest first. (Not fsynced: a claim lost
+    /// in a crash is made again, interrupted tasks being claimed too.)
     pub fn claim_tasks(&self) -> Result<Vec<Task>> {
-        self.with(|c| {
+        self.relaxed(|c| {
             let tx = c.transaction()?;
             let tasks = {
                 let mut q = tx.prepare("SELECT id, action, payload FROM tasks WHERE state IN ('PENDING', 'RUNNING') ORDER BY rowid")?;
@@ -196,11 +208,12 @@ impl Store {
         })
     }
 
-    /// Applies changes to the artifact table in order, in one transaction (one fsync for a
-    /// whole batch of tasks). For each deletion: the paths removed, those not found, and the
-    /// roles that listed the removed ones.
+    /// Applies changes to the artifact table in order, in one transaction. For each deletion:
+    /// the paths removed, those not found, and the roles that listed the removed ones. Not
+    /// fsynced itself: the publication's commit makes it durable before any metadata refers to
+    /// it, and after a crash before that the tasks, durable since their 202, run again.
     pub fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>> {
-        self.with(|c| {
+        self.relaxed(|c| {
             let tx = c.transaction()?;
             let mut out = Vec::with_capacity(changes.len());
             {
