@@ -187,7 +187,8 @@ fn finish_bootstrap(repo: &Repo, task_id: &str, root: &Value, online: Online) ->
         ("root_signing", None),
     ])?;
     repo.reload()?;
-    repo.publish_with(&online, &online.signed_roles, true, None, &[])?;
+    repo.publish_with(&online, &online.signed_roles, true, None, &[], &[])?;
+    crate::delegate::stage_unsigned(repo)?;
     Ok(())
 }
 
@@ -255,6 +256,7 @@ fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
             true,
             Some(&bytes),
             &[("root_version", Some(&version))],
+            &[],
         )?;
     } else {
         let path = repo.metadata_dir.join(format!("{version}.root.json"));

@@ -210,9 +210,22 @@ impl Batch {
         self.apply(repo)?;
         let (bins, targets, refresh) = repo.to_refresh(startup)?;
         self.bins.extend(bins);
-        // A role deleted since its artifacts were staged is not delegated any more.
+        // A role deleted since its artifacts were staged is not delegated any more; a role
+        // with keys of its own gets a version for its holders to sign.
+        let mut offline = BTreeSet::new();
         if let Ok(online) = repo.online() {
+            if let crate::publish::Delegations::Custom(c) = &online.delegations {
+                offline = self
+                    .bins
+                    .iter()
+                    .filter(|b| c.role(b).is_some_and(|r| !r.is_online()))
+                    .cloned()
+                    .collect();
+            }
             self.bins.retain(|b| online.signed_roles.contains(b));
+        }
+        for role in &offline {
+            crate::delegate::stage(repo, role)?;
         }
         self.targets |= targets;
         let published = if self.bins.is_empty() && !self.targets && !refresh {
@@ -276,8 +289,16 @@ fn add_artifacts(repo: &Repo, task: &Task) -> Result<Added> {
         rows.push((path, bin, info));
     }
     let added: Vec<&String> = rows.iter().map(|r| &r.0).collect();
-    let details =
+    let mut details =
         json!({"added_artifacts": added, "invalid_paths": invalid, "artifact_roles": roles});
+    // In a role with keys of its own, they are listed once its holders sign the new version.
+    let waiting: Vec<&String> = roles
+        .iter()
+        .filter(|r| !online.signed_roles.contains(*r))
+        .collect();
+    if !waiting.is_empty() {
+        details["roles_awaiting_signatures"] = json!(waiting);
+    }
     Ok((rows, roles, Outcome::ok("Artifact(s) Added", details)))
 }
 
@@ -400,7 +421,16 @@ pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
                 match other {
                     "bootstrap" => crate::root::bootstrap(repo, &task.id, &task.payload),
                     "metadata_update" => crate::root::update(repo, &task.payload),
+                    "sign_metadata" if task.payload["role"] != json!("root") => {
+                        crate::delegate::sign(repo, &task.payload)
+                    }
                     "sign_metadata" => crate::root::sign(repo, &task.payload),
+                    "delete_sign_metadata" if task.payload["role"] != json!("root") => {
+                        crate::delegate::delete_sign(
+                            repo,
+                            task.payload["role"].as_str().unwrap_or_default(),
+                        )
+                    }
                     "delete_sign_metadata" => crate::root::delete_sign(repo, &task.payload),
                     "update_settings" => update_settings(repo, &task.payload),
                     "force_online_metadata_update" => force_online(repo, &task.payload),

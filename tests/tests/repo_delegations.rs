@@ -214,7 +214,10 @@ fn custom_delegations_from_the_ceremony_to_deleted_and_returning_roles() {
     assert_eq!(status["pending_signatures"][0]["signatures"], 1, "{status}");
     // Root key A cannot sign twice; a key that is not a root key is refused by the CLI.
     let (signed, out) = otuf_repo(Some(&svc), &["sign", "--key", &key("online.pem")]);
-    assert!(!signed && out.contains("not a root key"), "{out}");
+    assert!(
+        !signed && out.contains("not a key of the pending root"),
+        "{out}"
+    );
     let out = ok(Some(&svc), &["sign", "--key", &key("root-b.pem")]);
     assert!(out.contains("Bootstrap Finished"), "{out}");
     let out = ok(Some(&svc), &["status"]);
@@ -440,4 +443,148 @@ fn a_hash_bin_repository_has_no_custom_roles() {
         "{reply}"
     );
     let _: PathBuf = svc.root();
+}
+
+#[test]
+fn a_role_with_keys_of_its_own_is_delegated_once_its_holders_have_signed() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = |n: &str| keys.path().join(n).to_str().unwrap().to_string();
+    let mut ids = std::collections::BTreeMap::new();
+    for (file, kind) in [
+        ("root.pem", "ed25519"),
+        ("online.pem", "ed25519"),
+        ("vendor.pem", "ecdsa"),
+        ("other.pem", "ed25519"),
+    ] {
+        let out: Value =
+            serde_json::from_str(ok(None, &["keygen", &key(file), "--type", kind]).trim()).unwrap();
+        ids.insert(file, out);
+    }
+    let svc = Service::start(&["--online-key-dir", &key("")]);
+    let d = keys.path().join("delegations.json");
+    std::fs::write(
+        &d,
+        json!({"roles": [role("firmware", &["firmware/*"])]}).to_string(),
+    )
+    .unwrap();
+    let payload = keys.path().join("ceremony.json");
+    ok(
+        Some(&svc),
+        &[
+            "ceremony",
+            "--root-key",
+            &key("root.pem"),
+            "--threshold",
+            "1",
+            "--online-key",
+            &key("online.pem"),
+            "--delegations",
+            d.to_str().unwrap(),
+            "--out",
+            payload.to_str().unwrap(),
+            "--send",
+        ],
+    );
+    let devices = Devices::new(&svc);
+    let files = tempfile::tempdir().unwrap();
+    let publish = |path: &str, bytes: &[u8]| -> (bool, String) {
+        let file = files.path().join(path.replace('/', "_"));
+        std::fs::write(&file, bytes).unwrap();
+        otuf_repo(
+            Some(&svc),
+            &["publish", file.to_str().unwrap(), "--path", path],
+        )
+    };
+    let (fw, tool) = (b"firmware".to_vec(), b"vendor tool".to_vec());
+    assert!(publish("firmware/a.bin", &fw).0);
+
+    // The vendor's role, signed with the vendor's own key.
+    let vendor = &ids["vendor.pem"];
+    let vid = vendor["keyid"].as_str().unwrap();
+    let t = accepted(
+        &svc,
+        "POST",
+        "/api/v1/delegations/",
+        &json!({"delegations": {
+        "keys": {vid: vendor["key"]},
+        "roles": [{"name": "vendor", "terminating": true, "keyids": [vid], "threshold": 1, "paths": ["vendor/*"]}]}}),
+        "Metadata delegation add accepted.",
+    );
+    assert_eq!(t["state"], "SUCCESS", "{t}");
+    // Not delegated until its holders sign: no device looks for a role snapshot does not list.
+    let targets_version = snapshot_version_of(&svc, "targets");
+    let targets = svc.metadata(&format!("{targets_version}.targets.json"));
+    assert!(!targets.to_string().contains("\"vendor\""), "{targets}");
+    let waiting = svc.get("/api/v1/metadata/sign");
+    assert_eq!(
+        waiting["data"]["metadata"]["vendor"]["signed"]["version"], 1,
+        "{waiting}"
+    );
+    assert!(
+        waiting["data"]["metadata"]["trusted_targets"].is_object(),
+        "{waiting}"
+    );
+    let (done, out) = publish("vendor/tool.bin", &tool);
+    assert!(
+        !done && out.contains("no delegated role is trusted"),
+        "{out}"
+    );
+    let (signed, out) = otuf_repo(
+        Some(&svc),
+        &["sign", "--role", "vendor", "--key", &key("other.pem")],
+    );
+    assert!(
+        !signed && out.contains("not a key of the pending vendor v1"),
+        "{out}"
+    );
+    let out = ok(
+        Some(&svc),
+        &["sign", "--role", "vendor", "--key", &key("vendor.pem")],
+    );
+    assert!(out.contains("Role vendor signing complete"), "{out}");
+    assert_eq!(snapshot_version_of(&svc, "vendor"), 1);
+    devices.agree(&svc, "firmware/a.bin", Some(&fw));
+
+    // A new artifact in it is listed once the vendor signs the version that lists it.
+    let (done, out) = publish("vendor/tool.bin", &tool);
+    assert!(done && out.contains("waiting for the signatures"), "{out}");
+    devices.agree(&svc, "vendor/tool.bin", None);
+    let out = ok(
+        Some(&svc),
+        &["sign", "--role", "vendor", "--key", &key("vendor.pem")],
+    );
+    assert!(out.contains("Role vendor signing complete"), "{out}");
+    assert_eq!(snapshot_version_of(&svc, "vendor"), 2);
+    devices.agree(&svc, "vendor/tool.bin", Some(&tool));
+    devices.agree(&svc, "firmware/a.bin", Some(&fw));
+
+    // A forged signature is refused; the waiting version can be abandoned.
+    assert!(publish("vendor/second.bin", b"second").0);
+    let forged = json!({"role": "vendor", "signature": {"keyid": vid, "sig": "30".repeat(35)}});
+    let t = accepted(
+        &svc,
+        "POST",
+        "/api/v1/metadata/sign",
+        &forged,
+        "Metadata sign accepted.",
+    );
+    assert_eq!(t["state"], "ERRORED", "{t}");
+    assert!(
+        t["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid signature"),
+        "{t}"
+    );
+    accepted(
+        &svc,
+        "POST",
+        "/api/v1/metadata/sign/delete",
+        &json!({"role": "vendor"}),
+        "Metadata sign delete accepted.",
+    );
+    let (code, reply) = svc.post("/api/v1/metadata/sign", &forged);
+    assert_eq!(code, 404, "{reply}");
+    devices.agree(&svc, "vendor/second.bin", None);
+    devices.agree(&svc, "vendor/tool.bin", Some(&tool));
 }

@@ -273,9 +273,11 @@ mod tests {
     use sha2::{Sha256, Sha512};
 
     fn target(data: &[u8]) -> TargetFile {
-        let mut hashes = Hashes::default();
-        hashes.sha256 = Some(Sha256::digest(data).into());
-        hashes.sha512 = Some(Sha512::digest(data).into());
+        let hashes = Hashes {
+            sha256: Some(Sha256::digest(data).into()),
+            sha512: Some(Sha512::digest(data).into()),
+            ..Hashes::default()
+        };
         TargetFile {
             length: data.len() as u64,
             hashes,

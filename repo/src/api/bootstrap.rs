@@ -106,22 +106,13 @@ fn check_settings(roles: &Value) -> Result<(), Response> {
             &bins["expiration"],
         ));
     }
-    let (delegations, _) = crate::root::settings_of(roles).map_err(|(at, e)| {
+    crate::root::settings_of(roles).map_err(|(at, e)| {
         invalid(
             super::loc(&["body", "settings", "roles"], &at),
             e,
             &Value::Null,
         )
     })?;
-    if let crate::publish::Delegations::Custom(c) = delegations {
-        if let Some(i) = c.roles.iter().position(|r| !r.is_online()) {
-            return Err(invalid(
-                json!(["body", "settings", "roles", "delegations", "roles", i, "keyids"]),
-                "roles signed by keys of their own (offline) are not supported yet: leave keyids empty for the online key".into(),
-                &Value::Null,
-            ));
-        }
-    }
     Ok(())
 }
 

@@ -57,13 +57,6 @@ fn check(body: &Value, current: &Custom, add: bool) -> Result<(), Response> {
             }
             _ => {}
         }
-        if !role.is_online() {
-            return Err(invalid(
-                json!(["body", "delegations", "roles", i, "keyids"]),
-                "roles signed by keys of their own (offline) are not supported yet: leave keyids empty for the online key".into(),
-                &json!(role.keyids),
-            ));
-        }
     }
     Ok(())
 }

@@ -100,22 +100,45 @@ pub(super) async fn online(State(app): State<App>, Json(body): Json<Value>) -> R
     .await
 }
 
-/// `GET /api/v1/metadata/sign`: the root waiting for signatures, and the trusted root.
+/// `GET /api/v1/metadata/sign`: the root waiting for signatures with the trusted root, and the
+/// delegated roles waiting for signatures with the trusted top-level targets.
 pub(super) async fn pending(State(app): State<App>) -> Response {
     let repo = &app.repo;
     let state = repo.bootstrap().unwrap_or(Bootstrap::Available);
+    let mut md = serde_json::Map::new();
+    for (role, waiting) in crate::delegate::pending(repo).unwrap_or_default() {
+        md.insert(role, waiting);
+    }
+    if !md.is_empty() {
+        let targets = repo
+            .with_role_table(|t| t.get("targets").map(|s| s.version))
+            .ok()
+            .flatten()
+            .and_then(|v| std::fs::read(repo.metadata_dir.join(format!("{v}.targets.json"))).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        md.insert("trusted_targets".into(), targets.unwrap_or(Value::Null));
+    }
     let signing = repo.store.setting("root_signing").ok().flatten();
+    if signing.is_none() && !md.is_empty() {
+        return reply(
+            StatusCode::OK,
+            json!({"metadata": md}),
+            "Metadata role(s) pending signing",
+        );
+    }
     match (signing, &state) {
         (Some(root), _) => {
-            let mut md =
-                json!({"root": serde_json::from_str::<Value>(&root).unwrap_or(Value::Null)});
+            md.insert(
+                "root".into(),
+                serde_json::from_str::<Value>(&root).unwrap_or(Value::Null),
+            );
             if let Bootstrap::Finished(_) = state {
                 if let Some(trusted) = repo
                     .root_bytes()
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
                 {
-                    md["trusted_root"] = trusted;
+                    md.insert("trusted_root".into(), trusted);
                 }
             }
             reply(
@@ -181,6 +204,22 @@ pub(super) async fn sign(State(app): State<App>, Json(body): Json<Value>) -> Res
             )
         }
     }
+    let role = body["role"].as_str().unwrap_or_default();
+    if role != "root"
+        && app
+            .repo
+            .store
+            .setting(&crate::delegate::pending_key(role))
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "No signing pending.",
+            &format!("No signatures pending for {role}"),
+        );
+    }
     submit_accepted(&app, "sign_metadata", &body, "Metadata sign accepted.").await
 }
 
@@ -193,14 +232,12 @@ pub(super) async fn delete_sign(State(app): State<App>, Json(body): Json<Value>)
             &body,
         );
     };
-    let pending = role == "root"
-        && app
-            .repo
-            .store
-            .setting("root_signing")
-            .ok()
-            .flatten()
-            .is_some();
+    let key = if role == "root" {
+        "root_signing".to_string()
+    } else {
+        crate::delegate::pending_key(role)
+    };
+    let pending = app.repo.store.setting(&key).ok().flatten().is_some();
     if !pending {
         return refuse(
             StatusCode::NOT_FOUND,

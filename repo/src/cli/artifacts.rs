@@ -121,6 +121,14 @@ impl Publish {
                 self.path
             ));
         }
+        let waiting = &result["details"]["roles_awaiting_signatures"];
+        if waiting.is_array() {
+            eprintln!(
+                "{}: added to {waiting}, waiting for the signatures of its key holders (otuf-repo sign --role ...)",
+                self.path
+            );
+            return Ok(());
+        }
         eprintln!(
             "{}: {} in {}",
             self.path,

@@ -1,7 +1,8 @@
-//! `otuf-repo sign`: an offline root key holder's signature for the root waiting for signatures
-//! (a bootstrap short of its threshold, or a root rotation), as `rstuf admin metadata sign`.
-//! The key is matched to root's key object by its public half, so the signature carries the
-//! key ID root lists, and refused unless it is a root key of the pending or the trusted root.
+//! `otuf-repo sign`: an offline key holder's signature for the metadata waiting for signatures,
+//! as `rstuf admin metadata sign`: root (a bootstrap short of its threshold, or a root
+//! rotation), or a custom delegated role with keys of its own (`--role NAME`). The key is
+//! matched by its public half, so the signature carries the key ID the delegator lists, and
+//! refused unless it is a key of that role (root: of the pending or the trusted root).
 
 use super::client::{Api, Failure, Server};
 use crate::sign::SigningKey;
@@ -45,19 +46,40 @@ impl Sign {
             ));
         };
         let signed = &role["signed"];
-        let id = root_key_id(&key, signed)
-            .or_else(|| {
+        let id = if self.role == "root" {
+            root_key_id(&key, signed).or_else(|| {
                 md.get("trusted_root")
                     .and_then(|t| root_key_id(&key, &t["signed"]))
             })
-            .ok_or_else(|| {
-                format!(
-                    "{}: not a root key of the pending {} v{} nor of the trusted root",
-                    self.key.display(),
-                    self.role,
-                    signed["version"]
-                )
-            })?;
+        } else {
+            // A delegated role's keys, as the delegations in force list them.
+            let config = api.get("/api/v1/config/").await?;
+            let d = &config["data"]["delegations"];
+            d["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["name"] == json!(self.role))
+                .and_then(|r| r["keyids"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|id| key.is(&d["keys"][*id]))
+                .map(String::from)
+        }
+        .ok_or_else(|| {
+            format!(
+                "{}: not a key of the pending {} v{}{}",
+                self.key.display(),
+                self.role,
+                signed["version"],
+                if self.role == "root" {
+                    " nor of the trusted root"
+                } else {
+                    ""
+                }
+            )
+        })?;
         key.keyid = id.clone();
         let canonical = crate::sign::canonical(signed).map_err(|e| e.to_string())?;
         let signature = key.sign(&canonical);

@@ -407,12 +407,12 @@ impl Repo {
     /// Re-signs `bins` (and top-level targets when `targets` is set), then snapshot and timestamp.
     /// Returns the versions written.
     pub fn publish(&self, bins: &BTreeSet<String>, targets: bool) -> Result<BTreeMap<String, u64>> {
-        self.publish_with(&*self.online()?, bins, targets, None, &[])
+        self.publish_with(&*self.online()?, bins, targets, None, &[], &[])
     }
 
-    /// [`publish`](Self::publish) with `online`, and for a root rotation the new root (written
-    /// just before `timestamp.json`) and the settings that make it current (committed with the
-    /// new versions).
+    /// [`publish`](Self::publish) with `online`; for a root rotation the new root (written just
+    /// before `timestamp.json`); the settings that make it current (committed with the new
+    /// versions); and delegated roles signed offline (`(role, file)`), published as they are.
     pub fn publish_with(
         &self,
         online: &Online,
@@ -420,6 +420,7 @@ impl Repo {
         targets: bool,
         new_root: Option<&[u8]>,
         settings: &[(&str, Option<&str>)],
+        presigned: &[(String, Vec<u8>)],
     ) -> Result<BTreeMap<String, u64>> {
         let (now, started) = (now(), std::time::Instant::now());
         // The publication holds the role table for its whole length: it is the only writer.
@@ -450,7 +451,7 @@ impl Repo {
         };
         // Bins are signed on every core; each lists its artifacts from one read of the store.
         let mut contents = self.store.artifacts_in_roles(bins)?;
-        let jobs: Vec<(&String, u64, i64, Vec<(String, Value)>)> = bins
+        let jobs: Vec<BinJob<'_>> = bins
             .iter()
             .map(|b| {
                 let listed = contents.remove(b).unwrap_or_default();
@@ -464,11 +465,26 @@ impl Repo {
                                 "expires": expires::format(*exp), "targets": targets});
             Ok((envelope(&signed, &[&online.key])?, first))
         });
-        let mut bin_files = Vec::with_capacity(jobs.len());
+        let mut bin_files = Vec::with_capacity(jobs.len() + presigned.len());
         for ((bin, v, exp, _), signed) in jobs.iter().zip(signed_bins) {
             let (bytes, first) = signed?;
             new.record(bin, *v, *exp, bytes.clone());
             bin_files.push(((*bin).clone(), bytes, first));
+        }
+        for (role, bytes) in presigned {
+            let doc: Value = serde_json::from_slice(bytes)?;
+            let signed = &doc["signed"];
+            let exp = otuf_core::time::UnixTime::parse_expires(
+                signed["expires"].as_str().unwrap_or_default().as_bytes(),
+            )
+            .map_err(|_| Error::State(format!("{role}: signed.expires")))?
+            .0;
+            let version = signed["version"].as_u64().unwrap_or_default();
+            let first = signed["targets"]
+                .as_object()
+                .and_then(|t| t.keys().next().cloned());
+            new.record(role, version, exp, bytes.clone());
+            bin_files.push((role.clone(), bytes.clone(), first));
         }
         let t_bins = started.elapsed();
 
@@ -658,6 +674,9 @@ impl Repo {
         })
     }
 }
+
+/// A bin to sign: its name, version, expiry and the artifacts it lists.
+type BinJob<'a> = (&'a String, u64, i64, Vec<(String, Value)>);
 
 /// The roles a publication re-signs, over the current role table.
 struct Changes<'a> {

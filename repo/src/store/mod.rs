@@ -316,6 +316,27 @@ impl Store {
         })
     }
 
+    /// The artifacts at `paths` (those that exist), sorted by path.
+    pub fn artifacts_at(
+        &self,
+        paths: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<(String, Value)>> {
+        self.with(|c| {
+            let mut q = c.prepare_cached("SELECT info FROM artifacts WHERE path = ?1")?;
+            let mut out = Vec::new();
+            for path in paths {
+                let info: Option<String> = q.query_row([path], |r| r.get(0)).optional()?;
+                if let Some(info) = info {
+                    out.push((
+                        path.clone(),
+                        serde_json::from_str(&info).unwrap_or(Value::Null),
+                    ));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The state of every role.
     pub fn roles(&self) -> Result<Vec<(String, RoleState)>> {
         self.with(|c| {
