@@ -2,6 +2,9 @@
 //! mode (tests/fixtures/bench, made by generate_bench.py). `tests/bench/compare.sh` runs this
 //! beside python-tuf on the same files and prints the ratios.
 
+// criterion's macros generate the undocumented `benches` and `main`.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use otuf_core::client::Client;
 use otuf_core::limits::Limits;

@@ -99,12 +99,7 @@ pub fn change(repo: &Repo, payload: &Value) -> Result<Outcome> {
     for r in next.roles.iter_mut().filter(|r| done.contains(&r.name)) {
         r.signed = false;
     }
-    let root: Value = serde_json::from_slice(&repo.root_bytes()?)?;
-    let new = repo.online_for(
-        &root["signed"],
-        Delegations::Custom(next.clone()),
-        online.expiry,
-    )?;
+    let new = signer_for(repo, &next, &online)?;
     // New and updated roles are signed anew (their keys may have changed), then every role
     // whose artifacts moved.
     let mut moved = Rehomed::find(repo, &new)?;
@@ -131,6 +126,16 @@ pub fn change(repo: &Repo, payload: &Value) -> Result<Outcome> {
         error: (!status).then(|| "some roles were not changed: see failed_roles".into()),
         details,
     })
+}
+
+/// The online signer with `next` as the custom delegations (key and expiries unchanged).
+fn signer_for(repo: &Repo, next: &Custom, online: &Online) -> Result<Online> {
+    let root: Value = serde_json::from_slice(&repo.root_bytes()?)?;
+    repo.online_for(
+        &root["signed"],
+        Delegations::Custom(next.clone()),
+        online.expiry,
+    )
 }
 
 /// Where artifacts go when the delegations become `new`'s: each to the role a device then
@@ -321,12 +326,7 @@ pub fn sign(repo: &Repo, payload: &Value) -> Result<Outcome> {
     for r in next.roles.iter_mut().filter(|r| r.name == role) {
         r.signed = true;
     }
-    let root: Value = serde_json::from_slice(&repo.root_bytes()?)?;
-    let new = repo.online_for(
-        &root["signed"],
-        Delegations::Custom(next.clone()),
-        online.expiry,
-    )?;
+    let new = signer_for(repo, &next, &online)?;
     let mut moved = Rehomed::find(repo, &new)?;
     moved.offline.remove(role);
     let setting = serde_json::to_string(&next)?;

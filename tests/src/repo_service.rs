@@ -200,6 +200,17 @@ impl Service {
 /// python-tuf's ngclient downloads `target` into `out`: its exit code (0 verified, 2 not
 /// found, 1 refused) and what it printed.
 pub fn ngclient(svc: &Service, target: &str, out: &Path) -> (i32, String) {
+    ngclient_keeping(svc, target, out, None)
+}
+
+/// [`ngclient`], keeping its trusted metadata in `metadata_dir` from one call to the next (as
+/// a device does) when given.
+pub fn ngclient_keeping(
+    svc: &Service,
+    target: &str,
+    out: &Path,
+    metadata_dir: Option<&Path>,
+) -> (i32, String) {
     let o = Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ngclient_download.py"))
         .args([
@@ -209,6 +220,7 @@ pub fn ngclient(svc: &Service, target: &str, out: &Path) -> (i32, String) {
         .arg(svc.root())
         .arg(target)
         .arg(out)
+        .args(metadata_dir)
         .output()
         .unwrap();
     (

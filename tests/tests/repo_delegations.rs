@@ -7,11 +7,10 @@
 //! After each step python-tuf's ngclient and otuf-agent, each keeping its trusted metadata from
 //! step to step as a device does, find exactly what the delegations list.
 
-use otuf_tests::python;
-use otuf_tests::repo_service::Service;
+use otuf_tests::repo_service::{ngclient_keeping, Service};
 use otuf_tests::workspace_bin;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// `otuf-repo <args>` (with `--api-server` for the commands that talk to a service): whether it
@@ -62,19 +61,7 @@ impl Devices {
     /// Both find and verify `target` (with these bytes), or both report that no role lists it.
     fn agree(&self, svc: &Service, target: &str, listed: Option<&[u8]>) {
         let out = tempfile::tempdir().unwrap();
-        let o = Command::new(python())
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ngclient_download.py"))
-            .args([
-                format!("{}/metadata", svc.base),
-                format!("{}/targets", svc.base),
-            ])
-            .arg(svc.root())
-            .arg(target)
-            .arg(out.path())
-            .arg(self.ngclient.path())
-            .output()
-            .unwrap();
-        let py_err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let (code, py_err) = ngclient_keeping(svc, target, out.path(), Some(self.ngclient.path()));
         let td = tempfile::tempdir().unwrap();
         let a = Command::new(workspace_bin("otuf-agent"))
             .args([
@@ -93,17 +80,13 @@ impl Devices {
         let agent_err = String::from_utf8_lossy(&a.stderr).into_owned();
         match listed {
             Some(bytes) => {
-                assert_eq!(o.status.code(), Some(0), "python-tuf: {target}: {py_err}");
+                assert_eq!(code, 0, "python-tuf: {target}: {py_err}");
                 assert!(a.status.success(), "otuf-agent: {target}: {agent_err}");
                 let name: String = target.replace('/', "%2F");
                 assert_eq!(std::fs::read(td.path().join(name)).unwrap(), bytes);
             }
             None => {
-                assert_eq!(
-                    o.status.code(),
-                    Some(2),
-                    "python-tuf should not find {target}: {py_err}"
-                );
+                assert_eq!(code, 2, "python-tuf should not find {target}: {py_err}");
                 assert!(
                     !a.status.success() && agent_err.contains("no trusted role lists this target"),
                     "otuf-agent should not find {target}: {agent_err}"
