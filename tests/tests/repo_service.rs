@@ -233,3 +233,41 @@ fn with_tokens_configured_every_write_needs_the_right_scope() {
     // Reads stay open, as in RSTUF.
     assert_eq!(svc.get("/api/v1/bootstrap/")["data"]["state"], "finished");
 }
+
+#[test]
+fn serve_takes_its_settings_from_a_config_file_below_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("repo.toml");
+    std::fs::write(
+        &file,
+        "dev = true\nbins = 32\npath_hash_prefixes = true\nonline_key_dir = \"keys-here\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let svc = Service::start(&["--config", config]);
+    let c = svc.get("/api/v1/config/");
+    assert_eq!(c["data"]["number_of_delegated_bins"], 32, "{c}");
+    assert_eq!(c["data"]["x-otuf-path-hash-prefixes"], true, "{c}");
+    // Relative paths are the file's folder's.
+    assert!(dir.path().join("keys-here/online.pem").exists());
+    drop(svc);
+    std::fs::remove_dir_all(dir.path().join("keys-here")).unwrap();
+    let svc = Service::start(&["--config", config, "--bins", "16"]);
+    assert_eq!(
+        svc.get("/api/v1/config/")["data"]["number_of_delegated_bins"],
+        16
+    );
+    drop(svc);
+
+    std::fs::write(&file, "dev = true\nbin = 32\n").unwrap();
+    let o = std::process::Command::new(otuf_tests::workspace_bin("otuf-repo"))
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("repo.toml") && err.contains("line 2") && err.contains("bin"),
+        "{err}"
+    );
+}
