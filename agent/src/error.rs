@@ -56,6 +56,9 @@ pub enum Error {
     /// Missing set-up or arguments (for example no trusted root yet).
     #[error("{0}")]
     Usage(String),
+    /// The configuration file is wrong (the message names the file, the line and the key).
+    #[error("{0}")]
+    Config(String),
     /// No trusted role lists the target.
     #[error("{0}: no trusted role lists this target")]
     TargetNotFound(String),

@@ -3,5 +3,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod device;
 pub mod error;
+pub mod install;
 pub mod persist;
