@@ -10,6 +10,9 @@ pub struct Cli {
     /// Debug logging.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// The device's configuration (`init`, `check`).
+    #[arg(long, global = true, default_value = "/etc/otuf/agent.toml")]
+    pub config: PathBuf,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -20,6 +23,19 @@ pub struct Cli {
 pub enum Command {
     /// A plain TUF client: refresh metadata and download verified targets.
     Client(ClientArgs),
+    /// Trusts the configured root (`repository.root`, or `--root`) from now on: a device's
+    /// first configuration.
+    Init {
+        /// The root metadata to trust instead of the configured one.
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Says what would be installed and why, changing nothing.
+    Check {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `otuf-agent client [OPTIONS] <init ROOT | refresh | download>`.

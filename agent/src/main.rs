@@ -4,6 +4,10 @@ use clap::Parser;
 use otuf_agent::cli::{Cli, ClientArgs, Command, Verb};
 use otuf_agent::client::fetch::{FetchConfig, Fetcher};
 use otuf_agent::client::Updater;
+use otuf_agent::device::check;
+use otuf_agent::device::config::Config;
+use otuf_agent::device::journal::Journal;
+use otuf_agent::device::select::Decision;
 use otuf_agent::error::{Error, Result};
 use otuf_core::limits::Limits;
 use std::process::ExitCode;
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Client(args) => client(args).await,
+            Command::Init { root } => init(&cli.config, root),
+            Command::Check { json } => check(&cli.config, json).await,
         }
     });
     match result {
@@ -50,6 +56,66 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn init(config: &std::path::Path, root: Option<std::path::PathBuf>) -> Result<()> {
+    let config = Config::load(config)?;
+    let root = root.or(config.repository.root.clone()).ok_or_else(|| {
+        Error::Usage("no root to trust: set repository.root or pass --root".into())
+    })?;
+    let bytes = std::fs::read(&root).map_err(Error::io(&root))?;
+    Updater::init(&check::metadata_dir(&config), &bytes)?;
+    tracing::info!("trusting {} from now on", root.display());
+    Ok(())
+}
+
+async fn check(config: &std::path::Path, json: bool) -> Result<()> {
+    let config = Config::load(config)?;
+    let state = Journal::open(&config.state_dir)?.state()?;
+    let checked = check::check(&config, &state).await?;
+    let installed = check::installed_version(&config, &state).map(|v| v.to_string());
+    let (action, line) = match &checked.decision {
+        Decision::Install {
+            path,
+            version,
+            rollback,
+        } => (
+            if *rollback { "rollback" } else { "install" },
+            format!(
+                "would install {path} ({version}, installed: {})",
+                installed.as_deref().unwrap_or("unknown")
+            ),
+        ),
+        Decision::UpToDate => (
+            "none",
+            format!("up to date ({})", installed.as_deref().unwrap_or("unknown")),
+        ),
+        Decision::Refused(why) => ("refused", format!("nothing installed: {why}")),
+        Decision::NothingForThisDevice => (
+            "none",
+            format!(
+                "no artifact for hardware {} on channel {}",
+                config.device.hardware, config.device.channel
+            ),
+        ),
+    };
+    if json {
+        let target = match &checked.decision {
+            Decision::Install { path, version, .. } => {
+                serde_json::json!({"path": path, "version": version.to_string()})
+            }
+            _ => serde_json::Value::Null,
+        };
+        println!(
+            "{}",
+            serde_json::json!({"action": action, "target": target, "installed": installed,
+                               "message": line, "mirror": checked.mirror,
+                               "metadata": checked.metadata})
+        );
+    } else {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn client(args: ClientArgs) -> Result<()> {

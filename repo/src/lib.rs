@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod delegate;
 pub mod error;
+pub mod index;
 pub mod publish;
 pub mod root;
 pub mod serve;

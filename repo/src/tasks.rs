@@ -192,14 +192,36 @@ impl Batch {
         let found = repo
             .store
             .apply(&changes.iter().map(|(_, _, c)| c).collect::<Vec<_>>())?;
-        for ((index, publish, _), deleted) in changes.iter().zip(found) {
+        // Device indexes follow their models' artifacts (published or staged with them).
+        let (mut published, mut staged) = (BTreeSet::new(), BTreeSet::new());
+        for ((index, publish, change), deleted) in changes.iter().zip(found) {
+            let models = if *publish {
+                &mut published
+            } else {
+                &mut staged
+            };
+            if let Change::Upsert(rows) = change {
+                models.extend(
+                    rows.iter()
+                        .filter_map(|(_, _, info)| info["custom"]["hardware"].as_str())
+                        .map(String::from),
+                );
+            }
             let Some(d) = deleted else { continue };
+            models.extend(d.hardware.iter().cloned());
             if let Some((_, _, outcome)) = self.results.get_mut(*index) {
                 outcome.details =
                     json!({"deleted_artifacts": d.removed, "not_found_artifacts": d.missing});
             }
             // An artifact no role is trusted for is listed nowhere: nothing to re-sign.
             self.route(*publish, d.roles.into_iter().filter(|r| !r.is_empty()));
+        }
+        staged.retain(|h| !published.contains(h));
+        for (publish, models) in [(true, published), (false, staged)] {
+            if !models.is_empty() {
+                let roles = crate::index::refresh(repo, &models)?;
+                self.route(publish, roles);
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! install, maintenance windows and the journal that makes every step survive a power cut. The
 //! `run`, `check`, `update` and `status` commands are built on these.
 
+pub mod check;
 pub mod config;
 pub mod journal;
 pub mod select;

@@ -23,6 +23,8 @@ pub(super) fn bad_path(path: &str) -> Option<&'static str> {
         Some("path has an empty segment")
     } else if path.split('/').any(|s| s == ".." || s == ".") {
         Some("path contains a '.' or '..' segment")
+    } else if path.starts_with(crate::index::PREFIX) {
+        Some("paths under otuf-index/ are the service's own device indexes")
     } else {
         None
     }

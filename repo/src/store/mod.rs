@@ -49,6 +49,8 @@ pub struct Deleted {
     pub missing: Vec<String>,
     /// The roles that listed the removed ones (`""`: none).
     pub roles: Vec<String>,
+    /// The `custom.hardware` of the removed ones that had one.
+    pub hardware: Vec<String>,
 }
 
 /// The state database.
@@ -60,6 +62,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS artifacts (path TEXT PRIMARY KEY, bin TEXT NOT NULL, info TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS artifacts_bin ON artifacts (bin);
+CREATE INDEX IF NOT EXISTS artifacts_hardware ON artifacts (json_extract(info, '$.custom.hardware'));
 CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, version INTEGER NOT NULL, expires INTEGER NOT NULL,
                                   length INTEGER NOT NULL, sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, action TEXT NOT NULL, payload TEXT NOT NULL,
@@ -220,7 +223,9 @@ impl Store {
                 let mut upsert = tx.prepare(
                     "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
                 )?;
-                let mut find = tx.prepare("SELECT bin FROM artifacts WHERE path = ?1")?;
+                let mut find = tx.prepare(
+                    "SELECT bin, json_extract(info, '$.custom.hardware') FROM artifacts WHERE path = ?1",
+                )?;
                 let mut delete = tx.prepare("DELETE FROM artifacts WHERE path = ?1")?;
                 for change in changes {
                     match change {
@@ -233,13 +238,15 @@ impl Store {
                         Change::Delete(paths) => {
                             let mut d = Deleted::default();
                             for p in paths {
-                                let bin: Option<String> =
-                                    find.query_row([p], |r| r.get(0)).optional()?;
-                                match bin {
-                                    Some(b) => {
+                                let found: Option<(String, Option<String>)> = find
+                                    .query_row([p], |r| Ok((r.get(0)?, r.get(1).ok().flatten())))
+                                    .optional()?;
+                                match found {
+                                    Some((b, hardware)) => {
                                         delete.execute([p])?;
                                         d.removed.push(p.clone());
                                         d.roles.push(b);
+                                        d.hardware.extend(hardware);
                                     }
                                     None => d.missing.push(p.clone()),
                                 }
@@ -334,6 +341,20 @@ impl Store {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// Every artifact whose `custom.hardware` is `hardware`, sorted by path.
+    pub fn artifacts_for_hardware(&self, hardware: &str) -> Result<Vec<(String, Value)>> {
+        self.with(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT path, info FROM artifacts WHERE json_extract(info, '$.custom.hardware') = ?1 ORDER BY path",
+            )?;
+            let rows = q.query_map([hardware], |r| {
+                let info: String = r.get(1)?;
+                Ok((r.get(0)?, serde_json::from_str(&info).unwrap_or(Value::Null)))
+            })?;
+            rows.collect()
         })
     }
 

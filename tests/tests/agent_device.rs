@@ -1,0 +1,170 @@
+//! otuf-agent on a device (issue 5, under way): `init` from its configuration, then `check`
+//! against otuf-repo. The device finds its firmware through its hardware's device index
+//! (`otuf-index/<hardware>.json`, which otuf-repo keeps), decides from the artifacts' signed
+//! `custom` fields, and passes over a mirror that serves tampered files for the next one.
+
+use otuf_tests::repo_service::Service;
+use otuf_tests::server::Server;
+use otuf_tests::workspace_bin;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A device configuration: these mirrors, this hardware and channel, this installed version.
+fn config(dir: &Path, mirrors: &[&str], hardware: &str, channel: &str, installed: &str) -> String {
+    let mirrors: Vec<String> = mirrors
+        .iter()
+        .map(|m| format!("{{ metadata = \"{m}/metadata\", targets = \"{m}/targets\" }}"))
+        .collect();
+    let file = dir.join(format!("agent-{hardware}-{channel}-{installed}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"state\"\n[repository]\nroot = \"root.json\"\nmirrors = [{}]\n\
+             [device]\nid = \"dev-1\"\nhardware = \"{hardware}\"\nchannel = \"{channel}\"\n\
+             installed_version = \"{installed}\"\n[install]\nmethod = \"file\"\npath = \"fw.bin\"\n",
+            mirrors.join(", ")
+        ),
+    )
+    .unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn agent(config: &str, args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(workspace_bin("otuf-agent"))
+        .args(["--config", config])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn check(config: &str) -> (Value, String) {
+    let (ok, out, err) = agent(config, &["check", "--json"]);
+    assert!(ok, "check: {out}{err}");
+    (serde_json::from_str(out.trim()).unwrap(), err)
+}
+
+#[test]
+fn check_finds_the_firmware_meant_for_this_device_past_a_tampered_mirror() {
+    let svc = Service::start_dev();
+    let plc_a = |v: &str, extra: Value| {
+        let mut custom = json!({"version": v, "hardware": "plc-a"});
+        for (k, val) in extra.as_object().unwrap() {
+            custom[k] = val.clone();
+        }
+        custom
+    };
+    for (path, custom) in [
+        ("firmware/plc-a-1.0.0.bin", plc_a("1.0.0", json!({}))),
+        ("firmware/plc-a-1.2.0.bin", plc_a("1.2.0", json!({}))),
+        (
+            "firmware/plc-a-2.0.0-rc.1.bin",
+            plc_a("2.0.0-rc.1", json!({"channel": "pilot"})),
+        ),
+        (
+            "firmware/plc-b-9.0.0.bin",
+            json!({"version": "9.0.0", "hardware": "plc-b"}),
+        ),
+    ] {
+        let t = svc.add(path, path.as_bytes(), custom);
+        assert_eq!(t["state"], "SUCCESS", "{t}");
+    }
+    // Mirror 0 serves a copy of the repository whose timestamp was tampered with.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(
+        &svc.data.path().join("metadata"),
+        &copy.path().join("metadata"),
+    );
+    copy_dir(
+        &svc.data.path().join("targets"),
+        &copy.path().join("targets"),
+    );
+    let ts = copy.path().join("metadata/timestamp.json");
+    let tampered = std::fs::read_to_string(&ts).unwrap().replacen(
+        "\"_type\":\"timestamp\"",
+        "\"_type\":\"timestamp\",\"x-evil\":1",
+        1,
+    );
+    std::fs::write(&ts, tampered).unwrap();
+    let bad = Server::start(copy.path().to_path_buf());
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    let mirrors = [bad.base.as_str(), svc.base.as_str()];
+    let stable = config(dir.path(), &mirrors, "plc-a", "stable", "1.0.0");
+    let (ok, out, err) = agent(&stable, &["check"]);
+    assert!(!ok && err.contains("otuf-agent init"), "{out}{err}");
+    let (ok, out, err) = agent(&stable, &["init"]);
+    assert!(ok, "init: {out}{err}");
+
+    let (c, err) = check(&stable);
+    assert_eq!(c["action"], "install", "{c}");
+    assert_eq!(c["target"]["path"], "firmware/plc-a-1.2.0.bin", "{c}");
+    assert_eq!(c["mirror"], 1, "{c}");
+    assert!(
+        err.contains("mirror 0") && err.contains("passed over"),
+        "{err}"
+    );
+    assert!(c["metadata"]["snapshot"].as_u64().unwrap() >= 1, "{c}");
+
+    // The pilot channel gets the release candidate; 1.2.0 installed is up to date.
+    let (c, _) = check(&config(dir.path(), &mirrors, "plc-a", "pilot", "1.0.0"));
+    assert_eq!(c["target"]["path"], "firmware/plc-a-2.0.0-rc.1.bin", "{c}");
+    let newest = config(dir.path(), &mirrors, "plc-a", "stable", "1.2.0");
+    assert_eq!(check(&newest).0["action"], "none");
+    let (c, _) = check(&config(dir.path(), &mirrors, "rtu-z", "stable", "1.0.0"));
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("no artifact for hardware rtu-z"),
+        "{c}"
+    );
+
+    // 1.2.0 is withdrawn: going down to 1.0.0 is refused until the metadata allows the rollback.
+    let (code, reply) = svc.post(
+        "/api/v1/artifacts/delete",
+        &json!({"artifacts": ["firmware/plc-a-1.2.0.bin"]}),
+    );
+    assert_eq!(code, 202, "{reply}");
+    svc.wait(reply["data"]["task_id"].as_str().unwrap());
+    let (c, _) = check(&newest);
+    assert_eq!(c["action"], "refused", "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains("custom.rollback"),
+        "{c}"
+    );
+    let t = svc.add(
+        "firmware/plc-a-1.1.9.bin",
+        b"fixed",
+        plc_a(
+            "1.1.9",
+            json!({"rollback": true, "rollback_devices": ["dev-1"]}),
+        ),
+    );
+    assert_eq!(t["state"], "SUCCESS", "{t}");
+    let (c, _) = check(&newest);
+    assert_eq!(
+        (c["action"].as_str(), c["target"]["path"].as_str()),
+        (Some("rollback"), Some("firmware/plc-a-1.1.9.bin")),
+        "{c}"
+    );
+}
