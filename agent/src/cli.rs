@@ -36,6 +36,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One update cycle now: check, download, and (inside a maintenance window) install.
+    Update,
+    /// The installed firmware, the last check and error, an update under way, the history.
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `otuf-agent client [OPTIONS] <init ROOT | refresh | download>`.

@@ -8,6 +8,7 @@ use otuf_agent::device::check;
 use otuf_agent::device::config::Config;
 use otuf_agent::device::journal::Journal;
 use otuf_agent::device::select::Decision;
+use otuf_agent::device::update::Cycle;
 use otuf_agent::error::{Error, Result};
 use otuf_core::limits::Limits;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
             Command::Client(args) => client(args).await,
             Command::Init { root } => init(&cli.config, root),
             Command::Check { json } => check(&cli.config, json).await,
+            Command::Update => update(&cli.config).await,
+            Command::Status { json } => status(&cli.config, json),
         }
     });
     match result {
@@ -114,6 +117,67 @@ async fn check(config: &std::path::Path, json: bool) -> Result<()> {
         );
     } else {
         println!("{line}");
+    }
+    Ok(())
+}
+
+async fn update(config: &std::path::Path) -> Result<()> {
+    let config = Config::load(config)?;
+    match otuf_agent::device::update::update(&config).await? {
+        Cycle::Installed { target, version } => println!("installed {target} ({version})"),
+        Cycle::RolledBack(why) => {
+            println!("rolled back: {why}");
+            return Err(Error::Usage(format!(
+                "the installation was rolled back: {why}"
+            )));
+        }
+        Cycle::Nothing(why) => println!("{why}"),
+        Cycle::Waiting(why) => println!("{why}"),
+    }
+    Ok(())
+}
+
+fn status(config: &std::path::Path, json: bool) -> Result<()> {
+    let config = Config::load(config)?;
+    let journal = Journal::open(&config.state_dir)?;
+    let (state, history) = (journal.state()?, journal.history()?);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"state": state, "history": history})
+        );
+        return Ok(());
+    }
+    match &state.installed {
+        Some(i) => println!("installed:  {} ({}) since {}", i.version, i.target, i.since),
+        None => println!(
+            "installed:  {} (before the agent's first installation)",
+            config
+                .device
+                .installed_version
+                .as_deref()
+                .unwrap_or("unknown")
+        ),
+    }
+    if let Some(t) = state.last_check {
+        println!("last check: {t}");
+    }
+    if let Some(e) = &state.last_error {
+        println!("last error: {e}");
+    }
+    if let Some(p) = &state.pending {
+        println!("under way:  {} ({}), {:?}", p.target, p.version, p.phase);
+    }
+    for r in history.iter().rev().take(10) {
+        println!(
+            "history:    {} {} {:?}{}",
+            r.at,
+            r.version,
+            r.outcome,
+            r.detail
+                .as_ref()
+                .map_or(String::new(), |d| format!(": {d}"))
+        );
     }
     Ok(())
 }

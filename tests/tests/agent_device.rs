@@ -168,3 +168,122 @@ fn check_finds_the_firmware_meant_for_this_device_past_a_tampered_mirror() {
         "{c}"
     );
 }
+
+/// Today's weekday in UTC, `days` ahead, as the configuration names days.
+fn weekday_in(days: u64) -> &'static str {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 1970-01-01 was a Thursday.
+    ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][((now / 86_400 + days) % 7) as usize]
+}
+
+#[test]
+fn update_installs_replaces_rolls_back_once_and_waits_for_its_window() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    let base = config(dir.path(), &[svc.base.as_str()], "plc-a", "stable", "0.9.0");
+    let text = std::fs::read_to_string(&base).unwrap();
+    let variant = |name: &str, extra: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, format!("{text}{extra}")).unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let failing_hook = variant("hook.toml", "[hooks]\npost_install = [\"false\"]\n");
+    let later = variant(
+        "window.toml",
+        &format!(
+            "[maintenance]\ntime_zone = \"UTC\"\nwindows = [{{ days = [\"{}\"], start = \"00:00\", end = \"01:00\" }}]\n",
+            weekday_in(3)
+        ),
+    );
+    let fw = dir.path().join("fw.bin");
+    let publish = |v: &str| {
+        let t = svc.add(
+            &format!("firmware/plc-a-{v}.bin"),
+            format!("image {v}").as_bytes(),
+            json!({"version": v, "hardware": "plc-a"}),
+        );
+        assert_eq!(t["state"], "SUCCESS", "{t}");
+    };
+    let update = |config: &str| {
+        let (ok, out, err) = agent(config, &["update"]);
+        (ok, out + &err)
+    };
+    assert!(agent(&base, &["init"]).0);
+
+    publish("1.0.0");
+    let (ok, out) = update(&base);
+    assert!(
+        ok && out.contains("installed firmware/plc-a-1.0.0.bin (1.0.0)"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(&fw).unwrap(), b"image 1.0.0");
+    let (ok, out) = update(&base);
+    assert!(ok && out.contains("up to date"), "{out}");
+
+    publish("1.1.0");
+    assert!(update(&base).0);
+    assert_eq!(std::fs::read(&fw).unwrap(), b"image 1.1.0");
+    assert_eq!(
+        std::fs::read(dir.path().join("fw.bin.previous")).unwrap(),
+        b"image 1.0.0"
+    );
+
+    // A post-install hook that fails rolls the installation back, and it is not retried.
+    publish("1.2.0");
+    let (ok, out) = update(&failing_hook);
+    assert!(
+        !ok && out.contains("rolled back") && out.contains("post-install hook"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(&fw).unwrap(), b"image 1.1.0");
+    let (ok, out) = update(&base);
+    assert!(ok && out.contains("not tried again"), "{out}");
+
+    // Outside its maintenance window the next version is downloaded and waits.
+    publish("1.3.0");
+    let (ok, out) = update(&later);
+    assert!(
+        ok && out.contains("waits for the next maintenance window"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(&fw).unwrap(), b"image 1.1.0");
+    let (_, status, _) = agent(&base, &["status", "--json"]);
+    let status: Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(
+        status["state"]["pending"]["phase"], "downloaded",
+        "{status}"
+    );
+    assert_eq!(status["state"]["installed"]["version"], "1.1.0", "{status}");
+    let (ok, out) = update(&base);
+    assert!(
+        ok && out.contains("installed firmware/plc-a-1.3.0.bin"),
+        "{out}"
+    );
+
+    let (_, status, _) = agent(&base, &["status", "--json"]);
+    let status: Value = serde_json::from_str(status.trim()).unwrap();
+    let outcomes: Vec<&str> = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["installed", "installed", "rolled_back", "installed"]
+    );
+    assert_eq!(status["history"][3]["from_version"], "1.1.0", "{status}");
+    assert!(
+        status["history"][3]["metadata"]["targets"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{status}"
+    );
+    let (ok, text, _) = agent(&base, &["status"]);
+    assert!(ok && text.contains("installed:  1.3.0"), "{text}");
+}

@@ -6,4 +6,5 @@ pub mod check;
 pub mod config;
 pub mod journal;
 pub mod select;
+pub mod update;
 pub mod window;

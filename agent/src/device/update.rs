@@ -1,0 +1,320 @@
+//! One update cycle, as `otuf-agent update` runs it (and each cycle of `run` will): check;
+//! download the chosen image into staging (bounded by its signed length, every hash checked
+//! while streaming; outside maintenance windows only when downloads are not confined to them);
+//! then, inside a window: the pre-install hook (a failure aborts, nothing changed), the
+//! installation, the post-install hook and the health check (a failure of either rolls the
+//! installation back), and the outcome in the install history.
+//!
+//! Every step is written to the journal before it is taken. A cycle that finds an update under
+//! way (a power cut, a kill) first settles it: an image already in place is finished (hooks and
+//! health check run again), anything before that starts over from a verified download.
+
+use super::check::{check, installed_version, metadata_dir, Checked};
+use super::config::{Config, Install};
+use super::journal::{
+    Installed, Journal, MetadataVersions, Outcome, Pending, Phase, Record, State,
+};
+use super::select::Decision;
+use crate::client::fetch::{FetchConfig, Fetcher};
+use crate::client::Updater;
+use crate::error::{Error, Result};
+use crate::install;
+use otuf_core::limits::Limits;
+use std::path::Path;
+use std::time::Duration;
+
+/// How a cycle ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cycle {
+    /// The new firmware is installed.
+    Installed {
+        /// Target path.
+        target: String,
+        /// Its version.
+        version: String,
+    },
+    /// It was installed and taken back (why).
+    RolledBack(String),
+    /// Nothing to do (why, in a sentence).
+    Nothing(String),
+    /// An update waits for the next maintenance window (when it opens).
+    Waiting(String),
+}
+
+fn unix_now() -> i64 {
+    crate::client::now().0
+}
+
+/// Runs `command` (a hook, the health check) with the artifact in its environment; `Err` with
+/// why when it does not exit 0 in time.
+async fn run(
+    command: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    let Some((program, args)) = command.split_first() else {
+        return Ok(());
+    };
+    let mut c = tokio::process::Command::new(program);
+    c.args(args).kill_on_drop(true);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    match tokio::time::timeout(timeout, c.status()).await {
+        Err(_) => Err(format!(
+            "{program}: no answer within {} s",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("{program}: {e}")),
+        Ok(Ok(s)) if s.success() => Ok(()),
+        Ok(Ok(s)) => Err(format!("{program}: exited with {s}")),
+    }
+}
+
+struct Attempt<'a> {
+    config: &'a Config,
+    journal: &'a Journal,
+    pending: Pending,
+    from: Option<String>,
+    metadata: MetadataVersions,
+}
+
+impl Attempt<'_> {
+    fn env(&self, file: &Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("OTUF_FILE", file.display().to_string()),
+            ("OTUF_TARGET", self.pending.target.clone()),
+            ("OTUF_VERSION", self.pending.version.clone()),
+            ("OTUF_FROM_VERSION", self.from.clone().unwrap_or_default()),
+            ("OTUF_HARDWARE", self.config.device.hardware.clone()),
+        ]
+    }
+
+    fn record(&self, outcome: Outcome, detail: Option<String>) -> Result<()> {
+        self.journal.record(&Record {
+            at: unix_now(),
+            target: self.pending.target.clone(),
+            version: self.pending.version.clone(),
+            from_version: self.from.clone(),
+            outcome,
+            detail,
+            metadata: self.metadata.clone(),
+        })
+    }
+
+    fn set_phase(&mut self, state: &mut State, phase: Phase) -> Result<()> {
+        self.pending.phase = phase;
+        state.pending = Some(self.pending.clone());
+        self.journal.save(state)
+    }
+
+    /// From an image in place (the `file` installer): hooks, health, and the record.
+    async fn finish(&self, state: &mut State, path: &Path) -> Result<Cycle> {
+        let env = self.env(path);
+        let hooks = &self.config.hooks;
+        let mut failed = None;
+        if let Some(post) = &hooks.post_install {
+            if let Err(why) = run(post, &env, Duration::from_secs(600)).await {
+                failed = Some(format!("post-install hook: {why}"));
+            }
+        }
+        if failed.is_none() {
+            if let Some(h) = &self.config.health {
+                if let Err(why) = run(&h.command, &env, Duration::from_secs(h.timeout_secs)).await {
+                    failed = Some(format!("health check: {why}"));
+                }
+            }
+        }
+        if let Some(why) = failed {
+            install::file::roll_back(path)?;
+            state.pending = None;
+            state.last_error = Some(why.clone());
+            self.journal.save(state)?;
+            self.record(Outcome::RolledBack, Some(why.clone()))?;
+            return Ok(Cycle::RolledBack(why));
+        }
+        state.installed = Some(Installed {
+            target: self.pending.target.clone(),
+            version: self.pending.version.clone(),
+            sha256: self.pending.sha256.clone(),
+            slot: None,
+            since: unix_now(),
+        });
+        state.pending = None;
+        state.last_error = None;
+        self.journal.save(state)?;
+        self.record(Outcome::Installed, None)?;
+        Ok(Cycle::Installed {
+            target: self.pending.target.clone(),
+            version: self.pending.version.clone(),
+        })
+    }
+}
+
+fn sha256_of(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let data = std::fs::read(path).ok()?;
+    Some(
+        sha2::Sha256::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// One cycle (see the module documentation).
+pub async fn update(config: &Config) -> Result<Cycle> {
+    let Install::File { path } = &config.install else {
+        return Err(Error::Usage(
+            "otuf-agent update installs with method = \"file\" so far; \"ab\" and \"command\" are being built (issue 5)".into(),
+        ));
+    };
+    let journal = Journal::open(&config.state_dir)?;
+    let mut state = journal.state()?;
+    // An update a power cut interrupted: an image in place is finished, anything earlier redone.
+    if let Some(pending) = state.pending.clone() {
+        if pending.phase == Phase::Installing && sha256_of(path).as_deref() == Some(&pending.sha256)
+        {
+            let attempt = Attempt {
+                config,
+                journal: &journal,
+                from: installed_version(config, &state).map(|v| v.to_string()),
+                pending,
+                metadata: MetadataVersions::default(),
+            };
+            return attempt.finish(&mut state, path).await;
+        }
+        state.pending = None;
+        journal.save(&state)?;
+    }
+    let Checked {
+        decision,
+        mirror,
+        metadata,
+    } = match check(config, &state).await {
+        Ok(c) => c,
+        Err(e) => {
+            state.last_check = Some(unix_now());
+            state.last_error = Some(e.to_string());
+            journal.save(&state)?;
+            return Err(e);
+        }
+    };
+    state.last_check = Some(unix_now());
+    let (target, version, rollback) = match decision {
+        Decision::Install {
+            path,
+            version,
+            rollback,
+        } => (path, version, rollback),
+        Decision::UpToDate => {
+            journal.save(&state)?;
+            return Ok(Cycle::Nothing("up to date".into()));
+        }
+        Decision::NothingForThisDevice => {
+            journal.save(&state)?;
+            return Ok(Cycle::Nothing(format!(
+                "no artifact for hardware {} on channel {}",
+                config.device.hardware, config.device.channel
+            )));
+        }
+        Decision::Refused(why) => {
+            state.last_error = Some(why.clone());
+            journal.save(&state)?;
+            return Ok(Cycle::Nothing(format!("nothing installed: {why}")));
+        }
+    };
+    // A firmware that had to be rolled back is not tried again on every cycle: it waits for a
+    // newer artifact.
+    if let Some(r) = journal.history()?.iter().rev().find(|r| {
+        r.target == target && r.version == version.to_string() && r.outcome == Outcome::RolledBack
+    }) {
+        journal.save(&state)?;
+        return Ok(Cycle::Nothing(format!(
+            "{target} ({version}) was rolled back at {} ({}): not tried again",
+            r.at,
+            r.detail.as_deref().unwrap_or("")
+        )));
+    }
+    let closed = config
+        .maintenance
+        .as_ref()
+        .filter(|w| !w.is_open(jiff::Timestamp::now()));
+    let waiting = |w: &super::window::Windows| {
+        let when = w
+            .next_open(jiff::Timestamp::now())
+            .map_or("not within a week".into(), |z| z.to_string());
+        Cycle::Waiting(format!(
+            "{target} ({version}) waits for the next maintenance window ({}): {when}",
+            w.zone_name()
+        ))
+    };
+    if let Some(w) = closed.filter(|_| config.download.within_windows) {
+        journal.save(&state)?;
+        return Ok(waiting(w));
+    }
+
+    // Download into staging, verified against the metadata of the mirror that decided.
+    let m = &config.repository.mirrors[mirror];
+    let d = &config.download;
+    let updater = Updater::new(
+        &metadata_dir(config),
+        &m.metadata,
+        Fetcher::new(FetchConfig {
+            connect_timeout: Duration::from_secs(d.stall_timeout_secs),
+            stall_timeout: Duration::from_secs(d.stall_timeout_secs),
+            min_speed: d.min_speed,
+            ..FetchConfig::default()
+        })?,
+        Limits::default(),
+    )?;
+    let client = updater.refresh().await?;
+    let info = updater
+        .target_info(&client, &target)
+        .await?
+        .ok_or_else(|| Error::TargetNotFound(target.clone()))?;
+    let sha256 = info
+        .hashes
+        .sha256
+        .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default();
+    let mut attempt = Attempt {
+        config,
+        journal: &journal,
+        from: installed_version(config, &state).map(|v| v.to_string()),
+        pending: Pending {
+            phase: Phase::Downloading,
+            target: target.clone(),
+            version: version.to_string(),
+            sha256,
+            length: info.length,
+            rollback,
+            slot: None,
+            started: unix_now(),
+        },
+        metadata,
+    };
+    attempt.set_phase(&mut state, Phase::Downloading)?;
+    let staging = config.state_dir.join("staging");
+    let staged = updater
+        .download(&client, &target, &m.targets, &staging)
+        .await?;
+    attempt.set_phase(&mut state, Phase::Downloaded)?;
+    if let Some(w) = closed {
+        return Ok(waiting(w));
+    }
+
+    if let Some(pre) = &config.hooks.pre_install {
+        if let Err(why) = run(pre, &attempt.env(&staged), Duration::from_secs(600)).await {
+            let why = format!("pre-install hook: {why}; nothing was changed");
+            state.pending = None;
+            state.last_error = Some(why.clone());
+            journal.save(&state)?;
+            attempt.record(Outcome::Failed, Some(why.clone()))?;
+            return Ok(Cycle::Nothing(why));
+        }
+    }
+    attempt.set_phase(&mut state, Phase::Installing)?;
+    install::file::install(&staged, path)?;
+    attempt.finish(&mut state, path).await
+}
