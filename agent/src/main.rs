@@ -132,6 +132,7 @@ async fn update(config: &std::path::Path) -> Result<()> {
             )));
         }
         Cycle::Nothing(why) => println!("{why}"),
+        Cycle::Switched(what) => println!("{what}"),
         Cycle::Waiting(why) => println!("{why}"),
     }
     Ok(())

@@ -287,3 +287,78 @@ fn update_installs_replaces_rolls_back_once_and_waits_for_its_window() {
     let (ok, text, _) = agent(&base, &["status"]);
     assert!(ok && text.contains("installed:  1.3.0"), "{text}");
 }
+
+#[test]
+fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    let d = dir.path().display().to_string();
+    let (slot_a, slot_b) = (dir.path().join("slot-a"), dir.path().join("slot-b"));
+    std::fs::write(&slot_a, b"factory image").unwrap();
+    let file_config = config(dir.path(), &[svc.base.as_str()], "plc-a", "stable", "0.9.0");
+    let text = std::fs::read_to_string(&file_config).unwrap().replace(
+        "[install]\nmethod = \"file\"\npath = \"fw.bin\"\n",
+        &format!(
+            "[install]\nmethod = \"ab\"\nslots = [\"slot-a\", \"slot-b\"]\n\
+             switch_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {d}/boot-slot\", \"sh\", \"{{slot}}\"]\n\
+             confirm_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {d}/confirmed\", \"sh\", \"{{slot}}\"]\n\
+             [health]\ncommand = [\"test\", \"-f\", \"{d}/healthy\"]\ntimeout_secs = 10\n"
+        ),
+    );
+    let cfg = dir.path().join("ab.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let update = || {
+        let (ok, out, err) = agent(cfg, &["update"]);
+        (ok, out + &err)
+    };
+    let publish = |v: &str| {
+        let t = svc.add(
+            &format!("firmware/plc-a-{v}.bin"),
+            format!("image {v}").as_bytes(),
+            json!({"version": v, "hardware": "plc-a"}),
+        );
+        assert_eq!(t["state"], "SUCCESS", "{t}");
+    };
+    assert!(agent(cfg, &["init"]).0);
+
+    publish("1.0.0");
+    let (ok, out) = update();
+    assert!(ok && out.contains("written to slot b"), "{out}");
+    assert_eq!(std::fs::read(&slot_b).unwrap(), b"image 1.0.0");
+    assert_eq!(
+        std::fs::read(&slot_a).unwrap(),
+        b"factory image",
+        "the running slot is never written"
+    );
+    assert_eq!(read("boot-slot"), "b");
+    // After the reboot: healthy, so confirmed.
+    std::fs::write(dir.path().join("healthy"), b"").unwrap();
+    let (ok, out) = update();
+    assert!(
+        ok && out.contains("installed firmware/plc-a-1.0.0.bin"),
+        "{out}"
+    );
+    assert_eq!(read("confirmed"), "b");
+
+    // The next version goes to slot a; after the reboot it is not healthy: back to slot b.
+    publish("1.1.0");
+    let (ok, out) = update();
+    assert!(ok && out.contains("written to slot a"), "{out}");
+    assert_eq!(read("boot-slot"), "a");
+    std::fs::remove_file(dir.path().join("healthy")).unwrap();
+    let (ok, out) = update();
+    assert!(
+        !ok && out.contains("health check") && out.contains("switched back to slot b"),
+        "{out}"
+    );
+    assert_eq!(read("boot-slot"), "b");
+    assert_eq!(read("confirmed"), "b", "1.1.0 was never confirmed");
+    let (_, status, _) = agent(cfg, &["status", "--json"]);
+    let status: Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(status["state"]["installed"]["version"], "1.0.0", "{status}");
+    assert_eq!(status["state"]["installed"]["slot"], "b", "{status}");
+    assert!(status["state"]["pending"].is_null(), "{status}");
+}

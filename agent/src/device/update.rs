@@ -35,6 +35,9 @@ pub enum Cycle {
     },
     /// It was installed and taken back (why).
     RolledBack(String),
+    /// A/B: written to the free slot, the bootloader switched to it; the next cycle, after the
+    /// reboot, confirms it or switches back (what to do now).
+    Switched(String),
     /// Nothing to do (why, in a sentence).
     Nothing(String),
     /// An update waits for the next maintenance window (when it opens).
@@ -108,36 +111,37 @@ impl Attempt<'_> {
         self.journal.save(state)
     }
 
-    /// From an image in place (the `file` installer): hooks, health, and the record.
-    async fn finish(&self, state: &mut State, path: &Path) -> Result<Cycle> {
-        let env = self.env(path);
-        let hooks = &self.config.hooks;
-        let mut failed = None;
-        if let Some(post) = &hooks.post_install {
+    /// The post-install hook, then the health check: why the new firmware fails, if it does.
+    async fn works(&self, file: &Path) -> Option<String> {
+        let env = self.env(file);
+        if let Some(post) = &self.config.hooks.post_install {
             if let Err(why) = run(post, &env, Duration::from_secs(600)).await {
-                failed = Some(format!("post-install hook: {why}"));
+                return Some(format!("post-install hook: {why}"));
             }
         }
-        if failed.is_none() {
-            if let Some(h) = &self.config.health {
-                if let Err(why) = run(&h.command, &env, Duration::from_secs(h.timeout_secs)).await {
-                    failed = Some(format!("health check: {why}"));
-                }
+        if let Some(h) = &self.config.health {
+            if let Err(why) = run(&h.command, &env, Duration::from_secs(h.timeout_secs)).await {
+                return Some(format!("health check: {why}"));
             }
         }
-        if let Some(why) = failed {
-            install::file::roll_back(path)?;
-            state.pending = None;
-            state.last_error = Some(why.clone());
-            self.journal.save(state)?;
-            self.record(Outcome::RolledBack, Some(why.clone()))?;
-            return Ok(Cycle::RolledBack(why));
-        }
+        None
+    }
+
+    /// Records a failure that changed nothing or was taken back.
+    fn failed(&self, state: &mut State, outcome: Outcome, why: &str) -> Result<()> {
+        state.pending = None;
+        state.last_error = Some(why.to_string());
+        self.journal.save(state)?;
+        self.record(outcome, Some(why.to_string()))
+    }
+
+    /// Records the new firmware as installed.
+    fn installed(&self, state: &mut State, slot: Option<String>) -> Result<Cycle> {
         state.installed = Some(Installed {
             target: self.pending.target.clone(),
             version: self.pending.version.clone(),
             sha256: self.pending.sha256.clone(),
-            slot: None,
+            slot,
             since: unix_now(),
         });
         state.pending = None;
@@ -148,6 +152,49 @@ impl Attempt<'_> {
             target: self.pending.target.clone(),
             version: self.pending.version.clone(),
         })
+    }
+
+    /// From an image in place (the `file` installer): hooks, health, and the record.
+    async fn finish(&self, state: &mut State, path: &Path) -> Result<Cycle> {
+        if let Some(why) = self.works(path).await {
+            install::file::roll_back(path)?;
+            self.failed(state, Outcome::RolledBack, &why)?;
+            return Ok(Cycle::RolledBack(why));
+        }
+        self.installed(state, None)
+    }
+
+    /// A/B, after the reboot into the new slot: hooks and health, then confirm or switch back.
+    async fn confirm_slot(&self, state: &mut State) -> Result<Cycle> {
+        let Install::Ab {
+            slots,
+            switch_command,
+            confirm_command,
+        } = &self.config.install
+        else {
+            return Err(Error::Usage("not an A/B installation".into()));
+        };
+        let slot = self.pending.slot.clone().unwrap_or_else(|| "b".into());
+        let at = |s: &str| &slots[usize::from(s == "b")];
+        let minutes = Duration::from_secs(600);
+        let mut failure = self.works(at(&slot)).await;
+        if let (None, Some(confirm)) = (&failure, confirm_command) {
+            let command = install::ab::expand(confirm, &slot, at(&slot));
+            if let Err(why) = run(&command, &self.env(at(&slot)), minutes).await {
+                failure = Some(format!("confirm command: {why}"));
+            }
+        }
+        let Some(why) = failure else {
+            return self.installed(state, Some(slot));
+        };
+        let back = install::ab::other(&slot);
+        let command = install::ab::expand(switch_command, back, at(back));
+        let why = match run(&command, &self.env(at(back)), minutes).await {
+            Ok(()) => format!("{why}; switched back to slot {back}: reboot into it"),
+            Err(e) => format!("{why}; switching back to slot {back} failed too: {e}"),
+        };
+        self.failed(state, Outcome::RolledBack, &why)?;
+        Ok(Cycle::RolledBack(why))
     }
 }
 
@@ -164,28 +211,35 @@ fn sha256_of(path: &Path) -> Option<String> {
 
 /// One cycle (see the module documentation).
 pub async fn update(config: &Config) -> Result<Cycle> {
-    let Install::File { path } = &config.install else {
+    if let Install::Command { .. } = &config.install {
         return Err(Error::Usage(
-            "otuf-agent update installs with method = \"file\" so far; \"ab\" and \"command\" are being built (issue 5)".into(),
+            "otuf-agent update installs with method = \"file\" or \"ab\" so far; \"command\" is being built (issue 5)".into(),
         ));
-    };
+    }
     let journal = Journal::open(&config.state_dir)?;
     let mut state = journal.state()?;
-    // An update a power cut interrupted: an image in place is finished, anything earlier redone.
+    // An update under way (a reboot into a new slot, or a power cut): a new slot is confirmed
+    // or switched back, an image in place finished, anything earlier redone.
     if let Some(pending) = state.pending.clone() {
-        if pending.phase == Phase::Installing && sha256_of(path).as_deref() == Some(&pending.sha256)
-        {
-            let attempt = Attempt {
-                config,
-                journal: &journal,
-                from: installed_version(config, &state).map(|v| v.to_string()),
-                pending,
-                metadata: MetadataVersions::default(),
-            };
-            return attempt.finish(&mut state, path).await;
+        let attempt = Attempt {
+            config,
+            journal: &journal,
+            from: installed_version(config, &state).map(|v| v.to_string()),
+            pending: pending.clone(),
+            metadata: MetadataVersions::default(),
+        };
+        match (&config.install, pending.phase) {
+            (Install::Ab { .. }, Phase::Switched) => return attempt.confirm_slot(&mut state).await,
+            (Install::File { path }, Phase::Installing)
+                if sha256_of(path).as_deref() == Some(&pending.sha256) =>
+            {
+                return attempt.finish(&mut state, path).await
+            }
+            _ => {
+                state.pending = None;
+                journal.save(&state)?;
+            }
         }
-        state.pending = None;
-        journal.save(&state)?;
     }
     let Checked {
         decision,
@@ -314,7 +368,49 @@ pub async fn update(config: &Config) -> Result<Cycle> {
             return Ok(Cycle::Nothing(why));
         }
     }
-    attempt.set_phase(&mut state, Phase::Installing)?;
-    install::file::install(&staged, path)?;
-    attempt.finish(&mut state, path).await
+    match &config.install {
+        Install::File { path } => {
+            attempt.set_phase(&mut state, Phase::Installing)?;
+            install::file::install(&staged, path)?;
+            attempt.finish(&mut state, path).await
+        }
+        Install::Ab {
+            slots,
+            switch_command,
+            ..
+        } => {
+            // The free slot: the running one is never written.
+            let running = state
+                .installed
+                .as_ref()
+                .and_then(|i| i.slot.clone())
+                .unwrap_or_else(|| "a".into());
+            let slot = install::ab::other(&running);
+            let at = &slots[usize::from(slot == "b")];
+            attempt.pending.slot = Some(slot.into());
+            attempt.set_phase(&mut state, Phase::Installing)?;
+            let (length, sha256) = (attempt.pending.length, attempt.pending.sha256.clone());
+            let switched = match install::ab::write_slot(&staged, at, length, &sha256) {
+                Ok(()) => {
+                    let command = install::ab::expand(switch_command, slot, at);
+                    run(&command, &attempt.env(at), Duration::from_secs(600))
+                        .await
+                        .map_err(|why| format!("switch command: {why}"))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(why) = switched {
+                let why = format!("{why}; still running slot {running}");
+                attempt.failed(&mut state, Outcome::Failed, &why)?;
+                return Ok(Cycle::Nothing(why));
+            }
+            attempt.set_phase(&mut state, Phase::Switched)?;
+            Ok(Cycle::Switched(format!(
+                "{target} ({version}) written to slot {slot} and the bootloader switched to it: reboot into it; the next cycle confirms it or switches back"
+            )))
+        }
+        Install::Command { .. } => Err(Error::Usage(
+            "the command installer is being built (issue 5)".into(),
+        )),
+    }
 }
