@@ -38,6 +38,8 @@ pub enum Command {
     },
     /// One update cycle now: check, download, and (inside a maintenance window) install.
     Update,
+    /// The daemon: update cycles for ever, `poll.interval_secs` (plus jitter) apart.
+    Run,
     /// The installed firmware, the last check and error, an update under way, the history.
     Status {
         /// Print one JSON object.

@@ -49,6 +49,10 @@ fn main() -> ExitCode {
             Command::Init { root } => init(&cli.config, root),
             Command::Check { json } => check(&cli.config, json).await,
             Command::Update => update(&cli.config).await,
+            Command::Run => {
+                let config = Config::load(&cli.config)?;
+                otuf_agent::device::update::run_forever(&config).await
+            }
             Command::Status { json } => status(&cli.config, json),
         }
     });

@@ -303,6 +303,7 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
             "[install]\nmethod = \"ab\"\nslots = [\"slot-a\", \"slot-b\"]\n\
              switch_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {d}/boot-slot\", \"sh\", \"{{slot}}\"]\n\
              confirm_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {d}/confirmed\", \"sh\", \"{{slot}}\"]\n\
+             boot_id_file = \"{d}/boot-id\"\n\
              [health]\ncommand = [\"test\", \"-f\", \"{d}/healthy\"]\ntimeout_secs = 10\n"
         ),
     );
@@ -323,10 +324,18 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
         assert_eq!(t["state"], "SUCCESS", "{t}");
     };
     assert!(agent(cfg, &["init"]).0);
+    let reboot = |n: u32| std::fs::write(dir.path().join("boot-id"), format!("boot-{n}")).unwrap();
+    reboot(1);
 
     publish("1.0.0");
     let (ok, out) = update();
     assert!(ok && out.contains("written to slot b"), "{out}");
+    // Nothing is confirmed on the slot that wrote it: the device has to boot the new one.
+    std::fs::write(dir.path().join("healthy"), b"").unwrap();
+    let (ok, out) = update();
+    assert!(ok && out.contains("for the reboot into it"), "{out}");
+    assert_eq!(read("confirmed"), "");
+    reboot(2);
     assert_eq!(std::fs::read(&slot_b).unwrap(), b"image 1.0.0");
     assert_eq!(
         std::fs::read(&slot_a).unwrap(),
@@ -335,7 +344,6 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
     );
     assert_eq!(read("boot-slot"), "b");
     // After the reboot: healthy, so confirmed.
-    std::fs::write(dir.path().join("healthy"), b"").unwrap();
     let (ok, out) = update();
     assert!(
         ok && out.contains("installed firmware/plc-a-1.0.0.bin"),
@@ -349,6 +357,7 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
     assert!(ok && out.contains("written to slot a"), "{out}");
     assert_eq!(read("boot-slot"), "a");
     std::fs::remove_file(dir.path().join("healthy")).unwrap();
+    reboot(3);
     let (ok, out) = update();
     assert!(
         !ok && out.contains("health check") && out.contains("switched back to slot b"),
@@ -361,4 +370,58 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
     assert_eq!(status["state"]["installed"]["version"], "1.0.0", "{status}");
     assert_eq!(status["state"]["installed"]["slot"], "b", "{status}");
     assert!(status["state"]["pending"].is_null(), "{status}");
+}
+
+#[test]
+fn the_command_installer_gets_the_verified_file_and_is_asked_to_roll_back() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    let d = dir.path().display().to_string();
+    let script = dir.path().join("install.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\necho \"$OTUF_ACTION $OTUF_VERSION $OTUF_FROM_VERSION $OTUF_HARDWARE\" >> {d}/calls\n\
+             [ \"$OTUF_ACTION\" = install ] && cp \"$OTUF_FILE\" {d}/installed\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    let base = config(dir.path(), &[svc.base.as_str()], "plc-a", "stable", "0.9.0");
+    let text = std::fs::read_to_string(&base).unwrap().replace(
+        "[install]\nmethod = \"file\"\npath = \"fw.bin\"\n",
+        &format!(
+            "[install]\nmethod = \"command\"\ncommand = [\"sh\", \"{}\"]\n",
+            script.display()
+        ),
+    );
+    let cfg = dir.path().join("command.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let unhealthy = dir.path().join("unhealthy.toml");
+    std::fs::write(
+        &unhealthy,
+        format!("{text}[health]\ncommand = [\"false\"]\n"),
+    )
+    .unwrap();
+    let (cfg, unhealthy) = (cfg.to_str().unwrap(), unhealthy.to_str().unwrap());
+    assert!(agent(cfg, &["init"]).0);
+    for (v, config, ok) in [("1.0.0", cfg, true), ("1.1.0", unhealthy, false)] {
+        let t = svc.add(
+            &format!("firmware/plc-a-{v}.bin"),
+            format!("image {v}").as_bytes(),
+            json!({"version": v, "hardware": "plc-a"}),
+        );
+        assert_eq!(t["state"], "SUCCESS", "{t}");
+        let (done, out, err) = agent(config, &["update"]);
+        assert_eq!(done, ok, "{out}{err}");
+    }
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(
+        calls,
+        "install 1.0.0 0.9.0 plc-a\ninstall 1.1.0 1.0.0 plc-a\nrollback 1.1.0 1.0.0 plc-a\n"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("installed")).unwrap(),
+        b"image 1.1.0"
+    );
 }

@@ -41,6 +41,10 @@ pub struct Config {
     pub downgrade: Downgrade,
 }
 
+fn default_boot_id() -> PathBuf {
+    "/proc/sys/kernel/random/boot_id".into()
+}
+
 fn default_state_dir() -> PathBuf {
     "/var/lib/otuf".into()
 }
@@ -176,10 +180,17 @@ pub enum Install {
         switch_command: Vec<String>,
         /// Run after a confirmed boot (optional), for example to clear a boot counter.
         confirm_command: Option<Vec<String>>,
+        /// Where the kernel's boot id is read: a new slot is confirmed only once it has changed
+        /// (the device rebooted into it), never on the slot that wrote it.
+        #[serde(default = "default_boot_id")]
+        boot_id_file: PathBuf,
     },
     /// An integrator's script, given the verified file and the artifact in its environment
-    /// (`OTUF_FILE`, `OTUF_TARGET`, `OTUF_VERSION`, `OTUF_FROM_VERSION`, `OTUF_HARDWARE`);
-    /// exit 0 installed, any other status failed (nothing changed).
+    /// (`OTUF_FILE`, `OTUF_TARGET`, `OTUF_VERSION`, `OTUF_FROM_VERSION`, `OTUF_HARDWARE`) and
+    /// `OTUF_ACTION`: `install` (exit 0: installed; any other status: failed, and the script
+    /// must have changed nothing), or `rollback` after a failed post-install hook or health
+    /// check (put the previous firmware back). It may be called again for the same image after
+    /// a power cut, so it must be idempotent.
     Command {
         /// The program and its arguments.
         command: Vec<String>,

@@ -60,6 +60,9 @@ pub struct Pending {
     pub slot: Option<String>,
     /// When the update started (UNIX seconds).
     pub started: i64,
+    /// A/B: the boot id when the bootloader was switched (confirmation waits for another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
 }
 
 /// `state.json`.
@@ -253,6 +256,7 @@ mod tests {
                 rollback: false,
                 slot: Some("b".into()),
                 started: 1,
+                boot_id: Some("boot-1".into()),
             }),
             ..State::default()
         };

@@ -170,11 +170,18 @@ impl Attempt<'_> {
             slots,
             switch_command,
             confirm_command,
+            boot_id_file,
         } = &self.config.install
         else {
             return Err(Error::Usage("not an A/B installation".into()));
         };
         let slot = self.pending.slot.clone().unwrap_or_else(|| "b".into());
+        if boot_id(boot_id_file)? == self.pending.boot_id {
+            return Ok(Cycle::Switched(format!(
+                "{} ({}) waits in slot {slot} for the reboot into it",
+                self.pending.target, self.pending.version
+            )));
+        }
         let at = |s: &str| &slots[usize::from(s == "b")];
         let minutes = Duration::from_secs(600);
         let mut failure = self.works(at(&slot)).await;
@@ -198,6 +205,14 @@ impl Attempt<'_> {
     }
 }
 
+/// The kernel's boot id (it changes with every boot).
+fn boot_id(file: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(file) {
+        Ok(id) => Ok(Some(id.trim().to_string())),
+        Err(e) => Err(Error::io(file)(e)),
+    }
+}
+
 fn sha256_of(path: &Path) -> Option<String> {
     use sha2::Digest;
     let data = std::fs::read(path).ok()?;
@@ -211,11 +226,6 @@ fn sha256_of(path: &Path) -> Option<String> {
 
 /// One cycle (see the module documentation).
 pub async fn update(config: &Config) -> Result<Cycle> {
-    if let Install::Command { .. } = &config.install {
-        return Err(Error::Usage(
-            "otuf-agent update installs with method = \"file\" or \"ab\" so far; \"command\" is being built (issue 5)".into(),
-        ));
-    }
     let journal = Journal::open(&config.state_dir)?;
     let mut state = journal.state()?;
     // An update under way (a reboot into a new slot, or a power cut): a new slot is confirmed
@@ -345,6 +355,7 @@ pub async fn update(config: &Config) -> Result<Cycle> {
             rollback,
             slot: None,
             started: unix_now(),
+            boot_id: None,
         },
         metadata,
     };
@@ -374,9 +385,31 @@ pub async fn update(config: &Config) -> Result<Cycle> {
             install::file::install(&staged, path)?;
             attempt.finish(&mut state, path).await
         }
+        Install::Command { command } => {
+            attempt.set_phase(&mut state, Phase::Installing)?;
+            let mut env = attempt.env(&staged);
+            env.push(("OTUF_ACTION", "install".into()));
+            if let Err(why) = run(command, &env, Duration::from_secs(3600)).await {
+                let why = format!("install command: {why}");
+                attempt.failed(&mut state, Outcome::Failed, &why)?;
+                return Ok(Cycle::Nothing(why));
+            }
+            if let Some(why) = attempt.works(&staged).await {
+                env.retain(|(k, _)| *k != "OTUF_ACTION");
+                env.push(("OTUF_ACTION", "rollback".into()));
+                let why = match run(command, &env, Duration::from_secs(3600)).await {
+                    Ok(()) => why,
+                    Err(e) => format!("{why}; the rollback failed too: {e}"),
+                };
+                attempt.failed(&mut state, Outcome::RolledBack, &why)?;
+                return Ok(Cycle::RolledBack(why));
+            }
+            attempt.installed(&mut state, None)
+        }
         Install::Ab {
             slots,
             switch_command,
+            boot_id_file,
             ..
         } => {
             // The free slot: the running one is never written.
@@ -404,13 +437,31 @@ pub async fn update(config: &Config) -> Result<Cycle> {
                 attempt.failed(&mut state, Outcome::Failed, &why)?;
                 return Ok(Cycle::Nothing(why));
             }
+            attempt.pending.boot_id = boot_id(boot_id_file)?;
             attempt.set_phase(&mut state, Phase::Switched)?;
             Ok(Cycle::Switched(format!(
                 "{target} ({version}) written to slot {slot} and the bootloader switched to it: reboot into it; the next cycle confirms it or switches back"
             )))
         }
-        Install::Command { .. } => Err(Error::Usage(
-            "the command installer is being built (issue 5)".into(),
-        )),
+    }
+}
+
+/// `otuf-agent run`: update cycles for ever, `poll.interval_secs` apart plus up to
+/// `poll.jitter_secs` at random (a fleet does not poll in step). A failed cycle is logged and
+/// retried at the next one.
+pub async fn run_forever(config: &Config) -> ! {
+    loop {
+        match update(config).await {
+            Ok(Cycle::Installed { target, version }) => {
+                tracing::info!("installed {target} ({version})")
+            }
+            Ok(Cycle::RolledBack(why)) => tracing::warn!("rolled back: {why}"),
+            Ok(Cycle::Nothing(why) | Cycle::Waiting(why) | Cycle::Switched(why)) => {
+                tracing::info!("{why}")
+            }
+            Err(e) => tracing::error!("update cycle failed: {e}"),
+        }
+        let jitter = fastrand::u64(0..=config.poll.jitter_secs);
+        tokio::time::sleep(Duration::from_secs(config.poll.interval_secs + jitter)).await;
     }
 }
