@@ -16,6 +16,8 @@ pub struct FetchConfig {
     pub min_speed: u64,
     /// How long a transfer may run before the average speed is checked.
     pub grace: Duration,
+    /// Bandwidth cap in bytes per second (`None`: none): a transfer ahead of it pauses.
+    pub max_bytes_per_sec: Option<u64>,
 }
 
 impl Default for FetchConfig {
@@ -25,6 +27,7 @@ impl Default for FetchConfig {
             stall_timeout: Duration::from_secs(10),
             min_speed: 1024,
             grace: Duration::from_secs(5),
+            max_bytes_per_sec: None,
         }
     }
 }
@@ -118,6 +121,13 @@ impl Fetcher {
                 });
             }
             on_chunk(&chunk)?;
+            // Under a cap, a transfer ahead of it waits until its average is back at the cap.
+            if let Some(cap) = self.config.max_bytes_per_sec.filter(|c| *c > 0) {
+                let due = Duration::from_secs_f64(total as f64 / cap as f64);
+                if let Some(wait) = due.checked_sub(start.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
             let elapsed = start.elapsed();
             if elapsed > self.config.grace
                 && total < self.config.min_speed.saturating_mul(elapsed.as_secs())

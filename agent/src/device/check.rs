@@ -34,12 +34,14 @@ pub struct Checked {
     pub metadata: MetadataVersions,
 }
 
-fn fetcher(config: &Config) -> Result<Fetcher> {
+/// HTTP with the configured download limits.
+pub fn fetcher(config: &Config) -> Result<Fetcher> {
     let d = &config.download;
     Fetcher::new(FetchConfig {
         connect_timeout: Duration::from_secs(d.stall_timeout_secs),
         stall_timeout: Duration::from_secs(d.stall_timeout_secs),
         min_speed: d.min_speed,
+        max_bytes_per_sec: d.max_bytes_per_sec,
         ..FetchConfig::default()
     })
 }
@@ -92,30 +94,57 @@ async fn check_mirror(
     };
     let index: Value = serde_json::from_slice(&index)
         .map_err(|e| Error::Usage(format!("{index_path}: not a device index: {e}")))?;
-    let mut candidates = Vec::new();
-    for entry in index["artifacts"].as_array().into_iter().flatten() {
-        let Some(path) = entry["path"].as_str() else {
-            continue;
-        };
+    // Newest first, by the index's versions. The index is made from the same signed `custom`,
+    // so once the decision settles on a version no lower-listed artifact can change it; an
+    // artifact whose signed version is not the listed one turns this shortcut off.
+    let mut entries: Vec<(Option<semver::Version>, String)> = index["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["channel"].as_str().unwrap_or("stable") == config.device.channel)
+        .filter_map(|e| {
+            let hint = e["version"]
+                .as_str()
+                .and_then(|v| semver::Version::parse(v).ok());
+            Some((hint, e["path"].as_str()?.to_string()))
+        })
+        .collect();
+    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    let installed = installed_version(config, state);
+    let (mut candidates, mut exact) = (Vec::new(), true);
+    for (i, (hint, path)) in entries.iter().enumerate() {
         // The index is a hint: only what the signed metadata says of the artifact counts.
-        let channel = entry["channel"].as_str().unwrap_or("stable");
-        if channel != config.device.channel {
-            continue;
-        }
         let Some(info) = updater.target_info(&client, path).await? else {
             continue;
         };
-        let custom = info
+        let custom: Value = info
             .custom
             .as_deref()
             .and_then(|c| serde_json::from_slice(c).ok())
             .unwrap_or(Value::Null);
+        let signed = custom["version"]
+            .as_str()
+            .and_then(|v| semver::Version::parse(v).ok());
+        exact &= signed == *hint;
         candidates.push(Candidate {
-            path: path.to_string(),
+            path: path.clone(),
             custom,
         });
+        let next = entries.get(i + 1).and_then(|e| e.0.as_ref());
+        let settled = match decide(
+            &candidates,
+            &config.device,
+            installed.as_ref(),
+            config.downgrade,
+        ) {
+            Decision::Install { version, .. } => next.is_none_or(|n| *n <= version),
+            Decision::UpToDate => true,
+            _ => false,
+        };
+        if exact && settled {
+            break;
+        }
     }
-    let installed = installed_version(config, state);
     let decision = decide(
         &candidates,
         &config.device,

@@ -15,7 +15,7 @@ use super::journal::{
     Installed, Journal, MetadataVersions, Outcome, Pending, Phase, Record, State,
 };
 use super::select::Decision;
-use crate::client::fetch::{FetchConfig, Fetcher};
+
 use crate::client::Updater;
 use crate::error::{Error, Result};
 use crate::install;
@@ -320,16 +320,10 @@ pub async fn update(config: &Config) -> Result<Cycle> {
 
     // Download into staging, verified against the metadata of the mirror that decided.
     let m = &config.repository.mirrors[mirror];
-    let d = &config.download;
     let updater = Updater::new(
         &metadata_dir(config),
         &m.metadata,
-        Fetcher::new(FetchConfig {
-            connect_timeout: Duration::from_secs(d.stall_timeout_secs),
-            stall_timeout: Duration::from_secs(d.stall_timeout_secs),
-            min_speed: d.min_speed,
-            ..FetchConfig::default()
-        })?,
+        super::check::fetcher(config)?,
         Limits::default(),
     )?;
     let client = updater.refresh().await?;
