@@ -62,3 +62,20 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(Error::io(dir))
 }
+
+/// Feeds `file` to `f` in 64 KiB chunks, while `f` says to go on; whether it read to the end.
+pub fn each_chunk(mut file: File, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+    use std::io::Read;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                if !buf.get(..n).is_some_and(&mut f) {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}

@@ -254,9 +254,11 @@ impl Updater {
 
 /// Whether `path` holds exactly the target `info` describes.
 fn matches_file(path: &Path, info: &TargetFile) -> bool {
-    let Ok(data) = std::fs::read(path) else {
+    let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
     let mut check = TargetVerifier::new(info);
-    check.update(&data).is_ok() && check.finish().is_ok()
+    // Streamed: a firmware image is never held in memory.
+    let ok = crate::persist::each_chunk(file, |chunk| check.update(chunk).is_ok());
+    ok && check.finish().is_ok()
 }

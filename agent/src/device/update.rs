@@ -215,13 +215,13 @@ fn boot_id(file: &Path) -> Result<Option<String>> {
 
 fn sha256_of(path: &Path) -> Option<String> {
     use sha2::Digest;
-    let data = std::fs::read(path).ok()?;
-    Some(
-        sha2::Sha256::digest(&data)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    let mut hash = sha2::Sha256::new();
+    let file = std::fs::File::open(path).ok()?;
+    crate::persist::each_chunk(file, |chunk| {
+        hash.update(chunk);
+        true
+    })
+    .then(|| hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// One cycle (see the module documentation).
