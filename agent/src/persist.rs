@@ -28,23 +28,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Moves a complete, already synced file into place atomically (same file system), or copies
 /// it there through a temporary file when `from` lives on another file system.
 pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
     if fs::rename(from, to).is_err() {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".otuf-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(Error::io(dir))?;
-        let mut src = File::open(from).map_err(Error::io(from))?;
-        std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
-        readable(tmp.as_file(), tmp.path())?;
-        tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
-        tmp.persist(to).map_err(|e| Error::Io {
-            path: to.to_path_buf(),
-            source: e.error,
-        })?;
+        copy_atomic(from, to)?;
         let _ = fs::remove_file(from);
+        return Ok(());
     }
+    sync_dir(to.parent().unwrap_or(Path::new(".")))
+}
+
+/// Atomically replaces `to` with a copy of `from` (temporary file beside `to`, fsync, rename,
+/// fsync directory): a power cut leaves the old `to` or the whole copy.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".otuf-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(Error::io(dir))?;
+    let mut src = File::open(from).map_err(Error::io(from))?;
+    std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
+    readable(tmp.as_file(), tmp.path())?;
+    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
+    tmp.persist(to).map_err(|e| Error::Io {
+        path: to.to_path_buf(),
+        source: e.error,
+    })?;
     sync_dir(dir)
 }
 

@@ -43,6 +43,16 @@ fn config(dir: &Path, mirrors: &[&str], hardware: &str, channel: &str, installed
     file.to_str().unwrap().to_string()
 }
 
+/// Publishes firmware `v` for hardware plc-a (its bytes: `image <v>`).
+fn publish_plc_a(svc: &Service, v: &str) {
+    let t = svc.add(
+        &format!("firmware/plc-a-{v}.bin"),
+        format!("image {v}").as_bytes(),
+        json!({"version": v, "hardware": "plc-a"}),
+    );
+    assert_eq!(t["state"], "SUCCESS", "{t}");
+}
+
 fn agent(config: &str, args: &[&str]) -> (bool, String, String) {
     let o = Command::new(workspace_bin("otuf-agent"))
         .args(["--config", config])
@@ -200,14 +210,7 @@ fn update_installs_replaces_rolls_back_once_and_waits_for_its_window() {
         ),
     );
     let fw = dir.path().join("fw.bin");
-    let publish = |v: &str| {
-        let t = svc.add(
-            &format!("firmware/plc-a-{v}.bin"),
-            format!("image {v}").as_bytes(),
-            json!({"version": v, "hardware": "plc-a"}),
-        );
-        assert_eq!(t["state"], "SUCCESS", "{t}");
-    };
+    let publish = |v: &str| publish_plc_a(&svc, v);
     let update = |config: &str| {
         let (ok, out, err) = agent(config, &["update"]);
         (ok, out + &err)
@@ -315,14 +318,7 @@ fn ab_writes_the_free_slot_confirms_it_after_the_reboot_or_switches_back() {
         let (ok, out, err) = agent(cfg, &["update"]);
         (ok, out + &err)
     };
-    let publish = |v: &str| {
-        let t = svc.add(
-            &format!("firmware/plc-a-{v}.bin"),
-            format!("image {v}").as_bytes(),
-            json!({"version": v, "hardware": "plc-a"}),
-        );
-        assert_eq!(t["state"], "SUCCESS", "{t}");
-    };
+    let publish = |v: &str| publish_plc_a(&svc, v);
     assert!(agent(cfg, &["init"]).0);
     let reboot = |n: u32| std::fs::write(dir.path().join("boot-id"), format!("boot-{n}")).unwrap();
     reboot(1);
@@ -406,12 +402,7 @@ fn the_command_installer_gets_the_verified_file_and_is_asked_to_roll_back() {
     let (cfg, unhealthy) = (cfg.to_str().unwrap(), unhealthy.to_str().unwrap());
     assert!(agent(cfg, &["init"]).0);
     for (v, config, ok) in [("1.0.0", cfg, true), ("1.1.0", unhealthy, false)] {
-        let t = svc.add(
-            &format!("firmware/plc-a-{v}.bin"),
-            format!("image {v}").as_bytes(),
-            json!({"version": v, "hardware": "plc-a"}),
-        );
-        assert_eq!(t["state"], "SUCCESS", "{t}");
+        publish_plc_a(&svc, v);
         let (done, out, err) = agent(config, &["update"]);
         assert_eq!(done, ok, "{out}{err}");
     }

@@ -3,7 +3,7 @@
 //! the new one, whole. The old one is kept as `<file>.previous` first, for a rollback.
 
 use crate::error::{Error, Result};
-use crate::persist::{move_into_place, readable, sync_dir};
+use crate::persist::{copy_atomic, move_into_place};
 use std::path::{Path, PathBuf};
 
 /// Where the image replaced by the last installation is kept.
@@ -31,42 +31,13 @@ pub fn roll_back(path: &Path) -> Result<()> {
         )));
     }
     // Copied, not moved: the kept image stays until the next installation replaces it.
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".otuf-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(Error::io(dir))?;
-    let mut src = std::fs::File::open(&prev).map_err(Error::io(&prev))?;
-    std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
-    readable(tmp.as_file(), tmp.path())?;
-    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    sync_dir(dir)
+    copy_atomic(&prev, path)
 }
 
 /// Copies the installed image to `<path>.previous` (atomically: a power cut leaves the old
 /// kept image or the new one).
 fn keep_previous(path: &Path) -> Result<()> {
-    let prev = previous(path);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".otuf-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(Error::io(dir))?;
-    let mut src = std::fs::File::open(path).map_err(Error::io(path))?;
-    std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
-    readable(tmp.as_file(), tmp.path())?;
-    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
-    tmp.persist(&prev).map_err(|e| Error::Io {
-        path: prev.clone(),
-        source: e.error,
-    })?;
-    sync_dir(dir)
+    copy_atomic(path, &previous(path))
 }
 
 #[cfg(test)]
