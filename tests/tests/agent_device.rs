@@ -416,3 +416,61 @@ fn the_command_installer_gets_the_verified_file_and_is_asked_to_roll_back() {
         b"image 1.1.0"
     );
 }
+
+#[test]
+fn a_cut_download_resumes_where_it_stopped() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    let image: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let t = svc.add(
+        "firmware/plc-a-1.0.0.bin",
+        &image,
+        json!({"version": "1.0.0", "hardware": "plc-a"}),
+    );
+    assert_eq!(t["state"], "SUCCESS", "{t}");
+    let base = config(dir.path(), &[svc.base.as_str()], "plc-a", "stable", "0.9.0");
+    // 1 MiB at 2 MB/s: half a second of download to cut.
+    let text =
+        std::fs::read_to_string(&base).unwrap() + "[download]\nmax_bytes_per_sec = 2000000\n";
+    std::fs::write(&base, text).unwrap();
+    assert!(agent(&base, &["init"]).0);
+    let mut child = Command::new(workspace_bin("otuf-agent"))
+        .args(["--config", &base, "update"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = dir.path().join("state/partial");
+    let kept = (0..500)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::fs::read_dir(&partial)
+                .ok()?
+                .flatten()
+                .map(|e| e.metadata().unwrap().len())
+                .find(|n| *n > 64 * 1024)
+        })
+        .expect("the download started");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (ok, out, err) = agent(&base, &["update"]);
+    assert!(ok, "{out}{err}");
+    let resumed: u64 = err
+        .split("resuming from byte ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resumption: {err}"));
+    assert!(
+        resumed >= kept && resumed < image.len() as u64,
+        "{resumed} {kept}"
+    );
+    assert!(out.contains("installed firmware/plc-a-1.0.0.bin"), "{out}");
+    assert_eq!(std::fs::read(dir.path().join("fw.bin")).unwrap(), image);
+    assert_eq!(
+        std::fs::read_dir(&partial).unwrap().count(),
+        0,
+        "nothing partial is left"
+    );
+}

@@ -32,6 +32,14 @@ impl Default for FetchConfig {
     }
 }
 
+/// What a resumed transfer hands its caller.
+pub enum Received<'a> {
+    /// The server sends the whole file after all: start over.
+    Restart,
+    /// The next bytes.
+    Chunk(&'a [u8]),
+}
+
 /// An HTTP client with those limits.
 pub struct Fetcher {
     http: reqwest::Client,
@@ -71,6 +79,24 @@ impl Fetcher {
         max: u64,
         mut on_chunk: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<Option<u64>> {
+        let on = |event: Received<'_>| match event {
+            Received::Chunk(c) => on_chunk(c),
+            Received::Restart => Ok(()),
+        };
+        Ok(self.stream_from(url, 0, max, on).await?.map(|(n, _)| n))
+    }
+
+    /// [`stream`](Self::stream) from byte `offset` of a file of at most `max` bytes (an HTTP
+    /// `Range` request when `offset` is not 0): the bytes received and whether the server
+    /// resumed. A server that sends the whole file instead is announced by
+    /// [`Received::Restart`] first, so the caller starts over.
+    pub async fn stream_from(
+        &self,
+        url: &str,
+        offset: u64,
+        max: u64,
+        mut on: impl FnMut(Received<'_>) -> Result<()>,
+    ) -> Result<Option<(u64, bool)>> {
         let transfer = |e: reqwest::Error| Error::Transfer {
             url: url.to_string(),
             message: e.to_string(),
@@ -80,7 +106,11 @@ impl Fetcher {
             why,
         };
         let start = Instant::now();
-        let response = tokio::time::timeout(self.config.connect_timeout, self.http.get(url).send())
+        let mut request = self.http.get(url);
+        if offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let response = tokio::time::timeout(self.config.connect_timeout, request.send())
             .await
             .map_err(|_| {
                 slow(format!(
@@ -99,6 +129,15 @@ impl Fetcher {
                 status,
             });
         }
+        let resumed = offset > 0 && status == 206;
+        let max = if resumed {
+            max.saturating_sub(offset)
+        } else {
+            if offset > 0 {
+                on(Received::Restart)?;
+            }
+            max
+        };
         if response.content_length().is_some_and(|n| n > max) {
             return Err(Error::TooLarge {
                 url: url.to_string(),
@@ -120,7 +159,7 @@ impl Fetcher {
                     max,
                 });
             }
-            on_chunk(&chunk)?;
+            on(Received::Chunk(&chunk))?;
             // Under a cap, a transfer ahead of it waits until its average is back at the cap.
             if let Some(cap) = self.config.max_bytes_per_sec.filter(|c| *c > 0) {
                 let due = Duration::from_secs_f64(total as f64 / cap as f64);
@@ -140,6 +179,6 @@ impl Fetcher {
                 )));
             }
         }
-        Ok(Some(total))
+        Ok(Some((total, resumed)))
     }
 }

@@ -197,6 +197,22 @@ impl Updater {
         target_base_url: &str,
         target_dir: &Path,
     ) -> Result<PathBuf> {
+        self.download_resuming(client, target_path, target_base_url, target_dir, None)
+            .await
+    }
+
+    /// [`download`](Self::download), keeping what a cut transfer received in `partial_dir`
+    /// (as `<sha256>.part`) and resuming from there with an HTTP `Range` request. The bytes
+    /// kept are hashed again before anything is added, and trusted only once the whole file
+    /// matches.
+    pub async fn download_resuming(
+        &self,
+        client: &Client,
+        target_path: &str,
+        target_base_url: &str,
+        target_dir: &Path,
+        partial_dir: Option<&Path>,
+    ) -> Result<PathBuf> {
         let info = self
             .target_info(client, target_path)
             .await?
@@ -223,30 +239,81 @@ impl Updater {
             target_path.to_string()
         };
         let url = join(target_base_url, &encode_path(&remote));
-        // Staged outside target_dir: unverified bytes never appear there.
-        let mut staged = tempfile::NamedTempFile::new().map_err(Error::io(std::env::temp_dir()))?;
         let mut check = TargetVerifier::new(&info);
-        let file = staged.as_file_mut();
-        self.fetcher
-            .stream(&url, info.length, |chunk| {
+        // Staged outside target_dir: unverified bytes never appear there.
+        let (mut file, staged_path, kept) = match partial_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                let digest = info
+                    .hashes
+                    .sha256
+                    .map(|d| hex(&d))
+                    .unwrap_or_else(|| info.hashes.sha512.map(|d| hex(&d)).unwrap_or_default());
+                let path = dir.join(format!("{digest}.part"));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .read(true)
+                    .open(&path)
+                    .map_err(Error::io(&path))?;
+                let mut kept = file.metadata().map_err(Error::io(&path))?.len();
+                let whole = kept > 0 && kept < info.length && {
+                    let reader = std::fs::File::open(&path).map_err(Error::io(&path))?;
+                    crate::persist::each_chunk(reader, |chunk| check.update(chunk).is_ok())
+                };
+                if !whole {
+                    file.set_len(0).map_err(Error::io(&path))?;
+                    check = TargetVerifier::new(&info);
+                    kept = 0;
+                }
+                (file, path, kept)
+            }
+            None => {
+                let staged =
+                    tempfile::NamedTempFile::new().map_err(Error::io(std::env::temp_dir()))?;
+                let (file, path) = staged.keep().map_err(|e| Error::Io {
+                    path: local.clone(),
+                    source: e.error,
+                })?;
+                (file, path, 0)
+            }
+        };
+        if kept > 0 {
+            tracing::info!(
+                "{target_path}: resuming from byte {kept} of {}",
+                info.length
+            );
+        }
+        let mut on = |event: fetch::Received<'_>| match event {
+            fetch::Received::Restart => {
+                tracing::info!("{target_path}: the server sent the whole file again");
+                file.set_len(0).map_err(Error::io(&staged_path))?;
+                check = TargetVerifier::new(&info);
+                Ok(())
+            }
+            fetch::Received::Chunk(chunk) => {
                 check.update(chunk).map_err(Error::verify(target_path))?;
-                file.write_all(chunk)
-                    .map_err(Error::io(std::env::temp_dir()))
-            })
-            .await?
-            .ok_or_else(|| Error::Http {
-                url: url.clone(),
-                status: 404,
-            })?;
-        check.finish().map_err(Error::verify(target_path))?;
-        staged
-            .as_file()
-            .sync_all()
-            .map_err(Error::io(staged.path()))?;
-        let (_, staged_path) = staged.keep().map_err(|e| Error::Io {
-            path: local.clone(),
-            source: e.error,
-        })?;
+                file.write_all(chunk).map_err(Error::io(&staged_path))
+            }
+        };
+        let got = match self
+            .fetcher
+            .stream_from(&url, kept, info.length, &mut on)
+            .await
+        {
+            Ok(Some(_)) => check.finish().map_err(Error::verify(target_path)),
+            Ok(None) => Err(Error::Http { url, status: 404 }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = got {
+            // A cut transfer is kept for a resumption (when there is a partial folder); what
+            // does not verify is never kept.
+            if partial_dir.is_none() || matches!(e, Error::Verify { .. }) {
+                let _ = std::fs::remove_file(&staged_path);
+            }
+            return Err(e);
+        }
+        file.sync_all().map_err(Error::io(&staged_path))?;
         move_into_place(&staged_path, &local)?;
         Ok(local)
     }

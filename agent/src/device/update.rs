@@ -355,8 +355,10 @@ pub async fn update(config: &Config) -> Result<Cycle> {
     };
     attempt.set_phase(&mut state, Phase::Downloading)?;
     let staging = config.state_dir.join("staging");
+    // A cut download (a dropped link, a power cut) resumes where it stopped.
+    let partial = config.state_dir.join("partial");
     let staged = updater
-        .download(&client, &target, &m.targets, &staging)
+        .download_resuming(&client, &target, &m.targets, &staging, Some(&partial))
         .await?;
     attempt.set_phase(&mut state, Phase::Downloaded)?;
     if let Some(w) = closed {
