@@ -40,6 +40,13 @@ pub enum Command {
     Update,
     /// The daemon: update cycles for ever, `poll.interval_secs` (plus jitter) apart.
     Run,
+    /// Air-gapped: one update cycle from a bundle folder (`otuf-repo bundle export`, on a USB
+    /// stick), verified through the full TUF workflow exactly as from a mirror; maintenance
+    /// windows do not apply (an operator is there).
+    InstallBundle {
+        /// The bundle folder (holding `metadata/` and `targets/`).
+        dir: PathBuf,
+    },
     /// The installed firmware, the last check and error, an update under way, the history.
     Status {
         /// Print one JSON object.

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             Command::Init { root } => init(&cli.config, root),
             Command::Check { json } => check(&cli.config, json).await,
             Command::Update => update(&cli.config).await,
+            Command::InstallBundle { dir } => install_bundle(&cli.config, &dir).await,
             Command::Run => {
                 let config = Config::load(&cli.config)?;
                 otuf_agent::device::update::run_forever(&config).await
@@ -125,9 +126,25 @@ async fn check(config: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+async fn install_bundle(config: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    let mut config = Config::load(config)?;
+    let dir = dir.canonicalize().map_err(Error::io(dir))?;
+    config.repository.mirrors = vec![otuf_agent::device::config::Mirror {
+        metadata: format!("file://{}/metadata", dir.display()),
+        targets: format!("file://{}/targets", dir.display()),
+    }];
+    config.maintenance = None;
+    report(otuf_agent::device::update::update(&config).await?)
+}
+
 async fn update(config: &std::path::Path) -> Result<()> {
     let config = Config::load(config)?;
-    match otuf_agent::device::update::update(&config).await? {
+    report(otuf_agent::device::update::update(&config).await?)
+}
+
+/// Prints how a cycle ended; a rollback is a failure.
+fn report(cycle: Cycle) -> Result<()> {
+    match cycle {
         Cycle::Installed { target, version } => println!("installed {target} ({version})"),
         Cycle::RolledBack(why) => {
             println!("rolled back: {why}");

@@ -37,6 +37,9 @@ enum Command {
     Sign(cli::sign::Sign),
     /// Show where the service stands: bootstrap, root, online key, pending signatures, expiry.
     Status(cli::status::Status),
+    /// Update bundles for air-gapped devices (`otuf-agent install-bundle`).
+    #[command(subcommand)]
+    Bundle(cli::bundle::Bundle),
 }
 
 fn serve(config: Option<PathBuf>, flags: ServeSettings) -> Result<(), String> {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Delete(d) => client(d.run()),
         Command::Sign(s) => client(s.run()),
         Command::Status(s) => client(s.run()),
+        Command::Bundle(cli::bundle::Bundle::Export(e)) => e.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -474,3 +474,67 @@ fn a_cut_download_resumes_where_it_stopped() {
         "nothing partial is left"
     );
 }
+
+#[test]
+fn a_bundle_installs_with_no_network_and_a_tampered_one_is_refused() {
+    let svc = Service::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+    publish_plc_a(&svc, "1.0.0");
+    publish_plc_a(&svc, "1.1.0");
+    let t = svc.add(
+        "firmware/plc-b-9.0.0.bin",
+        b"not for plc-a",
+        json!({"version": "9.0.0", "hardware": "plc-b"}),
+    );
+    assert_eq!(t["state"], "SUCCESS", "{t}");
+    let bundle = dir.path().join("usb-stick");
+    let o = Command::new(workspace_bin("otuf-repo"))
+        .args(["bundle", "export", "--hardware", "plc-a", "--data-dir"])
+        .arg(svc.data.path())
+        .arg("--out")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 artifact(s) for plc-a"));
+    drop(svc); // no network from here on
+    let cfg = config(
+        dir.path(),
+        &["http://127.0.0.1:9"],
+        "plc-a",
+        "stable",
+        "0.9.0",
+    );
+    assert!(agent(&cfg, &["init"]).0);
+
+    // A bundle whose image was changed on the way is refused: nothing is installed.
+    let bad = dir.path().join("bad-stick");
+    copy_dir(&bundle, &bad);
+    let image = std::fs::read_dir(bad.join("targets/firmware"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("plc-a-1.1.0.bin"))
+        .unwrap();
+    std::fs::write(&image, b"image 1.1.1").unwrap();
+    let (ok, out, err) = agent(&cfg, &["install-bundle", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("refused"), "{out}{err}");
+    assert!(!dir.path().join("fw.bin").exists());
+
+    let (ok, out, err) = agent(&cfg, &["install-bundle", bundle.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("installed firmware/plc-a-1.1.0.bin"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("fw.bin")).unwrap(),
+        b"image 1.1.0"
+    );
+    assert!(!bundle
+        .join("targets/firmware")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains("plc-b")));
+}

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use futures_util::StreamExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Transfer limits.
@@ -97,6 +98,9 @@ impl Fetcher {
         max: u64,
         mut on: impl FnMut(Received<'_>) -> Result<()>,
     ) -> Result<Option<(u64, bool)>> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return read_local(&percent_decoded(path), offset, max, on);
+        }
         let transfer = |e: reqwest::Error| Error::Transfer {
             url: url.to_string(),
             message: e.to_string(),
@@ -180,5 +184,76 @@ impl Fetcher {
             }
         }
         Ok(Some((total, resumed)))
+    }
+}
+
+/// A `file://` URL: a mirror on a local folder (an update bundle on a USB stick), read with
+/// the same bound as any download and verified the same way after.
+fn read_local(
+    path: &Path,
+    offset: u64,
+    max: u64,
+    mut on: impl FnMut(Received<'_>) -> Result<()>,
+) -> Result<Option<(u64, bool)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path)(e)),
+    };
+    file.seek(SeekFrom::Start(offset))
+        .map_err(Error::io(path))?;
+    let (mut buf, mut total) = (vec![0u8; 64 * 1024], 0u64);
+    loop {
+        let n = file.read(&mut buf).map_err(Error::io(path))?;
+        if n == 0 {
+            return Ok(Some((total, offset > 0)));
+        }
+        total += n as u64;
+        if offset + total > max {
+            return Err(Error::TooLarge {
+                url: format!("file://{}", path.display()),
+                max,
+            });
+        }
+        on(Received::Chunk(buf.get(..n).unwrap_or_default()))?;
+    }
+}
+
+/// A URL path with its `%XX` escapes decoded (target names are escaped for URLs).
+fn percent_decoded(path: &str) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let (bytes, mut out, mut i) = (path.as_bytes(), Vec::with_capacity(path.len()), 0);
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::ffi::OsString::from_vec(out).into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_urls_are_decoded() {
+        assert_eq!(
+            super::percent_decoded("/b/D%C3%BCsseldorf/with%20space%2Fx.bin"),
+            std::path::PathBuf::from("/b/Düsseldorf/with space/x.bin")
+        );
+        assert_eq!(
+            super::percent_decoded("/a%zz%4"),
+            std::path::PathBuf::from("/a%zz%4")
+        );
     }
 }

@@ -269,9 +269,12 @@ impl Config {
         }
         for (i, m) in self.repository.mirrors.iter().enumerate() {
             for (field, url) in [("metadata", &m.metadata), ("targets", &m.targets)] {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                if !["http://", "https://", "file://"]
+                    .iter()
+                    .any(|s| url.starts_with(s))
+                {
                     return Err(format!(
-                        "repository.mirrors[{i}].{field}: an http:// or https:// URL, not {url:?}"
+                        "repository.mirrors[{i}].{field}: an http://, https:// or file:// URL, not {url:?}"
                     ));
                 }
             }

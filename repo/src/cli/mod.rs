@@ -3,6 +3,7 @@
 //! (but for `publish`, which uses otuf-repo's upload route).
 
 pub mod artifacts;
+pub mod bundle;
 pub mod ceremony;
 pub mod client;
 pub mod sign;
