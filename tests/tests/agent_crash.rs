@@ -1,7 +1,9 @@
 //! Power cuts, as SIGKILL at random instants: `otuf-agent update` is killed during 200 update
-//! cycles (download, install, hooks, journal writes), a new version being published before
-//! each, so that every cycle has an installation to interrupt.
-//! After every kill the installed firmware is one complete, published image, the journal reads,
+//! cycles, a new version being published before each so that every cycle has work to
+//! interrupt, once with the `file` installer (download, install, hooks, journal writes) and once
+//! with the `ab` installer (download, slot write and read-back, switch, and after each simulated
+//! reboot, confirmation). After every kill: the firmware the device runs is one complete,
+//! published image (A/B: the running slot is byte for byte what it booted), the journal reads,
 //! and the trusted metadata verifies; at the end the device converges on the newest version.
 //! The kill points come from a seed (printed; `OTUF_CRASH_SEED` replays a run).
 
@@ -9,132 +11,119 @@ use otuf_tests::repo_service::Service;
 use otuf_tests::{hex, workspace_bin};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const CYCLES: usize = 200;
 
-#[test]
-fn sigkill_at_any_instant_leaves_a_complete_image_a_readable_journal_and_verified_metadata() {
-    let seed = std::env::var("OTUF_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("OTUF_CRASH_SEED={seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let svc = Service::start_dev();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
-    let cfg = dir.path().join("agent.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "state_dir = \"state\"\n[repository]\nroot = \"root.json\"\n\
-             mirrors = [{{ metadata = \"{0}/metadata\", targets = \"{0}/targets\" }}]\n\
-             [device]\nid = \"crash-1\"\nhardware = \"plc-a\"\ninstalled_version = \"0.1.0\"\n\
-             [install]\nmethod = \"file\"\npath = \"fw.bin\"\n\
-             [download]\nmax_bytes_per_sec = 4000000\n\
-             [hooks]\npost_install = [\"sleep\", \"0.02\"]\n",
-            svc.base
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap().to_string();
-    let agent = |args: &[&str]| {
+struct Harness {
+    svc: Service,
+    dir: tempfile::TempDir,
+    cfg: String,
+    images: BTreeSet<String>,
+    latest: Vec<u8>,
+    rng: fastrand::Rng,
+    seed: u64,
+}
+
+fn sha(path: &Path) -> String {
+    hex(Sha256::digest(std::fs::read(path).unwrap_or_default()))
+}
+
+impl Harness {
+    /// A repository, and a device configured with `install` (TOML lines below `[install]`).
+    fn new(install: &str) -> Self {
+        let seed = std::env::var("OTUF_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fastrand::u64(..));
+        println!("OTUF_CRASH_SEED={seed}");
+        let svc = Service::start_dev();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(svc.root(), dir.path().join("root.json")).unwrap();
+        let cfg = dir.path().join("agent.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "state_dir = \"state\"\n[repository]\nroot = \"root.json\"\n\
+                 mirrors = [{{ metadata = \"{0}/metadata\", targets = \"{0}/targets\" }}]\n\
+                 [device]\nid = \"crash-1\"\nhardware = \"plc-a\"\ninstalled_version = \"0.1.0\"\n\
+                 [download]\nmax_bytes_per_sec = 4000000\n[install]\n{install}",
+                svc.base
+            ),
+        )
+        .unwrap();
+        let factory = b"factory image".to_vec();
+        Self {
+            cfg: cfg.to_str().unwrap().to_string(),
+            images: BTreeSet::from([hex(Sha256::digest(&factory))]),
+            latest: factory,
+            rng: fastrand::Rng::with_seed(seed),
+            seed,
+            svc,
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn agent(&self, args: &[&str]) -> std::process::Output {
         Command::new(workspace_bin("otuf-agent"))
-            .args(["--config", &cfg])
+            .args(["--config", &self.cfg])
             .args(args)
             .output()
             .unwrap()
-    };
-    assert!(agent(&["init"]).status.success());
-    let fw = dir.path().join("fw.bin");
-    let factory = b"factory image".to_vec();
-    std::fs::write(&fw, &factory).unwrap();
-    let mut images: BTreeSet<String> = BTreeSet::from([hex(Sha256::digest(&factory))]);
+    }
 
-    let (mut killed_mid_cycle, mut latest) = (0, Vec::new());
-    let mut phases = std::collections::BTreeMap::<String, usize>::new();
-    let mut span = Duration::from_millis(100);
-    for cycle in 0..CYCLES {
-        {
-            // A new version every cycle (256 KiB), so that every cycle downloads and installs.
-            let v = format!("1.{cycle}.0");
-            let image: Vec<u8> = (0..256 * 1024).map(|i| (i * 7 + cycle) as u8).collect();
-            let t = svc.add(
-                &format!("firmware/plc-a-{v}.bin"),
-                &image,
-                json!({"version": v, "hardware": "plc-a"}),
-            );
-            assert_eq!(t["state"], "SUCCESS", "{t}");
-            images.insert(hex(Sha256::digest(&image)));
-            latest = image;
-            if cycle == 0 {
-                // One whole cycle, to spread the kills over the length of one.
-                let started = std::time::Instant::now();
-                assert!(agent(&["update"]).status.success());
-                // 256 KiB under a 4 MB/s cap: the download alone takes 65 ms.
-                assert!(
-                    started.elapsed() >= Duration::from_millis(65),
-                    "the bandwidth cap was not kept"
-                );
-                span = started.elapsed().mul_f64(1.2);
-                println!(
-                    "one update cycle with an installation: {:?}",
-                    started.elapsed()
-                );
-                continue;
-            }
-        }
+    /// Publishes version `1.<n>.0` (256 KiB).
+    fn publish(&mut self, n: usize) {
+        let v = format!("1.{n}.0");
+        let image: Vec<u8> = (0..256 * 1024).map(|i| (i * 7 + n) as u8).collect();
+        let t = self.svc.add(
+            &format!("firmware/plc-a-{v}.bin"),
+            &image,
+            json!({"version": v, "hardware": "plc-a"}),
+        );
+        assert_eq!(t["state"], "SUCCESS", "{t}");
+        self.images.insert(hex(Sha256::digest(&image)));
+        self.latest = image;
+    }
+
+    /// Runs `update`, killed after a random part of `span`; whether it was still running.
+    fn update_killed(&mut self, span: Duration) -> bool {
         let mut child = Command::new(workspace_bin("otuf-agent"))
-            .args(["--config", &cfg, "update"])
+            .args(["--config", &self.cfg, "update"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(span.mul_f64(rng.f64()));
-        if child.try_wait().unwrap().is_none() {
-            killed_mid_cycle += 1;
-        }
+        std::thread::sleep(span.mul_f64(self.rng.f64()));
+        let running = child.try_wait().unwrap().is_none();
         let _ = child.kill();
         let _ = child.wait();
+        running
+    }
 
-        // The installed firmware is a whole image the repository published (or the factory's).
-        let installed = hex(Sha256::digest(std::fs::read(&fw).unwrap()));
-        assert!(
-            images.contains(&installed),
-            "cycle {cycle} (seed {seed}): fw.bin is no published image"
-        );
-        // The journal reads.
-        let status = agent(&["status", "--json"]);
+    /// The journal reads and the trusted metadata verifies; the journal's state.
+    fn journal_and_metadata(&self, cycle: usize) -> Value {
+        let status = self.agent(&["status", "--json"]);
         assert!(
             status.status.success(),
             "cycle {cycle}: {}",
             String::from_utf8_lossy(&status.stderr)
         );
-        let status: Value = serde_json::from_slice(&status.stdout).unwrap();
-        // Between the new image's rename and its record the file is ahead of the journal
-        // (an installation under way, which the next cycle settles); otherwise they agree.
-        let phase = status["state"]["pending"]["phase"]
-            .as_str()
-            .unwrap_or("none");
-        if let Some(v) = status["state"]["installed"]["sha256"].as_str() {
-            assert!(
-                v == installed || phase == "installing",
-                "cycle {cycle}: the journal says another image is installed"
-            );
-        }
-        *phases.entry(phase.to_string()).or_default() += 1;
-        // The trusted metadata verifies (from the stored root up).
         let refresh = Command::new(workspace_bin("otuf-agent"))
             .args([
                 "client",
                 "--metadata-url",
-                &format!("{}/metadata", svc.base),
+                &format!("{}/metadata", self.svc.base),
                 "--metadata-dir",
             ])
-            .arg(dir.path().join("state/metadata"))
+            .arg(self.path("state/metadata"))
             .arg("refresh")
             .output()
             .unwrap();
@@ -143,31 +132,158 @@ fn sigkill_at_any_instant_leaves_a_complete_image_a_readable_journal_and_verifie
             "cycle {cycle}: {}",
             String::from_utf8_lossy(&refresh.stderr)
         );
+        serde_json::from_slice::<Value>(&status.stdout).unwrap()["state"].clone()
     }
-    println!(
-        "{CYCLES} cycles, {killed_mid_cycle} killed before they had finished; the journal after each kill: {phases:?}"
+
+    fn init(&self) {
+        let o = self.agent(&["init"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    fn finish(&self, killed: usize, phases: &BTreeMap<String, usize>) {
+        println!("{CYCLES} cycles, {killed} killed before they had finished; the journal after each kill: {phases:?}");
+        assert!(
+            killed >= CYCLES / 2,
+            "too few kills landed mid-cycle: {killed} (seed {})",
+            self.seed
+        );
+    }
+}
+
+#[test]
+fn file_installer_sigkill_at_any_instant_leaves_a_whole_image_a_readable_journal_and_verified_metadata(
+) {
+    let mut h = Harness::new(
+        "method = \"file\"\npath = \"fw.bin\"\n[hooks]\npost_install = [\"sleep\", \"0.02\"]\n",
     );
+    h.init();
+    let fw = h.path("fw.bin");
+    std::fs::write(&fw, &h.latest).unwrap();
+    let (mut killed, mut phases, mut span) = (0, BTreeMap::<String, usize>::new(), Duration::ZERO);
+    for cycle in 0..CYCLES {
+        h.publish(cycle);
+        if cycle == 0 {
+            // One whole cycle, to spread the kills over the length of one.
+            let started = Instant::now();
+            assert!(h.agent(&["update"]).status.success());
+            // 256 KiB under a 4 MB/s cap: the download alone takes 65 ms.
+            assert!(
+                started.elapsed() >= Duration::from_millis(65),
+                "the bandwidth cap was not kept"
+            );
+            span = started.elapsed().mul_f64(1.2);
+            continue;
+        }
+        killed += usize::from(h.update_killed(span));
+        let installed = sha(&fw);
+        assert!(
+            h.images.contains(&installed),
+            "cycle {cycle} (seed {}): fw.bin is no published image",
+            h.seed
+        );
+        let state = h.journal_and_metadata(cycle);
+        // Between the new image's rename and its record the file is ahead of the journal (an
+        // installation under way, which the next cycle settles); otherwise they agree.
+        let phase = state["pending"]["phase"].as_str().unwrap_or("none");
+        if let Some(v) = state["installed"]["sha256"].as_str() {
+            assert!(
+                v == installed || phase == "installing",
+                "cycle {cycle}: the journal says another image is installed"
+            );
+        }
+        *phases.entry(phase.to_string()).or_default() += 1;
+    }
+    h.finish(killed, &phases);
     for phase in ["downloading", "installing"] {
         assert!(
             phases.contains_key(phase),
-            "no kill landed while {phase}: {phases:?} (seed {seed})"
+            "no kill landed while {phase}: {phases:?} (seed {})",
+            h.seed
         );
     }
-    assert!(
-        killed_mid_cycle >= CYCLES / 2,
-        "too few kills landed mid-cycle: {killed_mid_cycle}"
-    );
-
     // Left alone, the device settles whatever was under way and installs the newest version.
     for _ in 0..3 {
-        let o = agent(&["update"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(h.agent(&["update"]).status.success());
     }
-    assert_eq!(std::fs::read(&fw).unwrap(), latest);
-    let status: Value = serde_json::from_slice(&agent(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(std::fs::read(&fw).unwrap(), h.latest);
+    let state = h.journal_and_metadata(CYCLES);
+    assert_eq!(state["installed"]["version"], format!("1.{}.0", CYCLES - 1));
+    assert!(state["pending"].is_null(), "{state}");
+}
+
+#[test]
+fn ab_installer_sigkill_at_any_instant_never_touches_the_running_slot() {
+    let d = tempfile::tempdir().unwrap(); // the simulated bootloader's state
+    let dp = d.path().display().to_string();
+    let mut h = Harness::new(&format!(
+        "method = \"ab\"\nslots = [\"slot-a\", \"slot-b\"]\n\
+         switch_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {dp}/next.tmp && mv {dp}/next.tmp {dp}/next\", \"sh\", \"{{slot}}\"]\n\
+         current_slot_command = [\"cat\", \"{dp}/running\"]\n\
+         boot_id_file = \"{dp}/boot-id\"\n\
+         [health]\ncommand = [\"true\"]\n"
+    ));
+    h.init();
+    std::fs::write(h.path("slot-a"), &h.latest).unwrap();
+    std::fs::write(h.path("slot-b"), b"").unwrap();
+    std::fs::write(d.path().join("next"), "a").unwrap();
+    let base = h.dir.path().to_path_buf();
+    let slot_file = move |s: &str| base.join(format!("slot-{s}"));
+    // A reboot: the bootloader boots the slot it was told to; a new boot id.
+    let reboot = |n: usize| -> (String, String) {
+        let next = std::fs::read_to_string(d.path().join("next")).unwrap();
+        std::fs::write(d.path().join("running"), &next).unwrap();
+        std::fs::write(d.path().join("boot-id"), format!("boot-{n}")).unwrap();
+        let booted = sha(&slot_file(&next));
+        (next, booted)
+    };
+    let (mut killed, mut phases, mut span) = (0, BTreeMap::<String, usize>::new(), Duration::ZERO);
+    let mut booted = reboot(0);
+    for cycle in 0..CYCLES {
+        h.publish(cycle);
+        if cycle == 0 {
+            let started = Instant::now();
+            assert!(h.agent(&["update"]).status.success());
+            span = started.elapsed().mul_f64(1.2);
+            continue;
+        }
+        booted = reboot(cycle);
+        killed += usize::from(h.update_killed(span));
+        // The running slot is exactly what booted, and a whole published image.
+        let (running, at_boot) = &booted;
+        let now = sha(&slot_file(running));
+        assert_eq!(
+            &now, at_boot,
+            "cycle {cycle} (seed {}): the running slot {running} was written",
+            h.seed
+        );
+        assert!(
+            h.images.contains(&now),
+            "cycle {cycle}: slot {running} is no published image"
+        );
+        let state = h.journal_and_metadata(cycle);
+        let phase = state["pending"]["phase"].as_str().unwrap_or("none");
+        *phases.entry(phase.to_string()).or_default() += 1;
+    }
+    h.finish(killed, &phases);
+    for phase in ["downloading", "installing", "switched"] {
+        assert!(
+            phases.contains_key(phase),
+            "no kill landed while {phase}: {phases:?} (seed {})",
+            h.seed
+        );
+    }
+    // Left alone (rebooting when told to), the device ends up running the newest version.
+    for n in 0..6 {
+        booted = reboot(CYCLES + n);
+        assert!(h.agent(&["update"]).status.success());
+    }
+    let _ = booted;
+    let state = h.journal_and_metadata(CYCLES);
     assert_eq!(
-        status["state"]["installed"]["version"],
-        format!("1.{}.0", CYCLES - 1)
+        state["installed"]["version"],
+        format!("1.{}.0", CYCLES - 1),
+        "{state}"
     );
-    assert!(status["state"]["pending"].is_null(), "{status}");
+    let running = std::fs::read_to_string(d.path().join("running")).unwrap();
+    assert_eq!(std::fs::read(slot_file(&running)).unwrap(), h.latest);
 }

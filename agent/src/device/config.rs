@@ -184,6 +184,11 @@ pub enum Install {
         /// (the device rebooted into it), never on the slot that wrote it.
         #[serde(default = "default_boot_id")]
         boot_id_file: PathBuf,
+        /// Prints the slot the device booted (`a` or `b`), for example from the bootloader's
+        /// environment or the kernel command line. With it the free slot is always the other
+        /// one and a new slot is confirmed only if it was booted, whatever a power cut did to
+        /// the journal; without it the journal says which slot runs.
+        current_slot_command: Option<Vec<String>>,
     },
     /// An integrator's script, given the verified file and the artifact in its environment
     /// (`OTUF_FILE`, `OTUF_TARGET`, `OTUF_VERSION`, `OTUF_FROM_VERSION`, `OTUF_HARDWARE`) and

@@ -171,6 +171,7 @@ impl Attempt<'_> {
             switch_command,
             confirm_command,
             boot_id_file,
+            current_slot_command,
         } = &self.config.install
         else {
             return Err(Error::Usage("not an A/B installation".into()));
@@ -181,6 +182,14 @@ impl Attempt<'_> {
                 "{} ({}) waits in slot {slot} for the reboot into it",
                 self.pending.target, self.pending.version
             )));
+        }
+        // Booted, but which slot? The bootloader may have fallen back.
+        if let Some(booted) = booted_slot(current_slot_command.as_deref()).await? {
+            if booted != slot {
+                let why = format!("the device booted slot {booted}, not slot {slot} (the bootloader fell back, or the switch did not happen)");
+                self.failed(state, Outcome::RolledBack, &why)?;
+                return Ok(Cycle::RolledBack(why));
+            }
         }
         let at = |s: &str| &slots[usize::from(s == "b")];
         let minutes = Duration::from_secs(600);
@@ -203,6 +212,26 @@ impl Attempt<'_> {
         self.failed(state, Outcome::RolledBack, &why)?;
         Ok(Cycle::RolledBack(why))
     }
+}
+
+/// The slot the device booted, when `command` can say (`a` or `b`).
+async fn booted_slot(command: Option<&[String]>) -> Result<Option<String>> {
+    let Some((program, args)) = command.and_then(<[String]>::split_first) else {
+        return Ok(None);
+    };
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| Error::Usage(format!("current_slot_command {program}: {e}")))?;
+    let slot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || !install::ab::NAMES.contains(&slot.as_str()) {
+        return Err(Error::Usage(format!(
+            "current_slot_command {program}: printed {slot:?} (exit {}), not a or b",
+            out.status
+        )));
+    }
+    Ok(Some(slot))
 }
 
 /// The kernel's boot id (it changes with every boot).
@@ -406,14 +435,19 @@ pub async fn update(config: &Config) -> Result<Cycle> {
             slots,
             switch_command,
             boot_id_file,
+            current_slot_command,
             ..
         } => {
-            // The free slot: the running one is never written.
-            let running = state
-                .installed
-                .as_ref()
-                .and_then(|i| i.slot.clone())
-                .unwrap_or_else(|| "a".into());
+            // The free slot: the running one is never written. The bootloader says which one
+            // runs when it can be asked; otherwise the journal does.
+            let running = match booted_slot(current_slot_command.as_deref()).await? {
+                Some(s) => s,
+                None => state
+                    .installed
+                    .as_ref()
+                    .and_then(|i| i.slot.clone())
+                    .unwrap_or_else(|| "a".into()),
+            };
             let slot = install::ab::other(&running);
             let at = &slots[usize::from(slot == "b")];
             attempt.pending.slot = Some(slot.into());
