@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 const CYCLES: usize = 200;
 
+/// The two runs take turns: each spreads its kills over its own timing, measured alone.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Harness {
     svc: Service,
     dir: tempfile::TempDir,
@@ -153,6 +156,7 @@ impl Harness {
 #[test]
 fn file_installer_sigkill_at_any_instant_leaves_a_whole_image_a_readable_journal_and_verified_metadata(
 ) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut h = Harness::new(
         "method = \"file\"\npath = \"fw.bin\"\n[hooks]\npost_install = [\"sleep\", \"0.02\"]\n",
     );
@@ -213,11 +217,12 @@ fn file_installer_sigkill_at_any_instant_leaves_a_whole_image_a_readable_journal
 
 #[test]
 fn ab_installer_sigkill_at_any_instant_never_touches_the_running_slot() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let d = tempfile::tempdir().unwrap(); // the simulated bootloader's state
     let dp = d.path().display().to_string();
     let mut h = Harness::new(&format!(
         "method = \"ab\"\nslots = [\"slot-a\", \"slot-b\"]\n\
-         switch_command = [\"sh\", \"-c\", \"printf %s \\\"$1\\\" > {dp}/next.tmp && mv {dp}/next.tmp {dp}/next\", \"sh\", \"{{slot}}\"]\n\
+         switch_command = [\"sh\", \"-c\", \"sleep 0.02 && printf %s \\\"$1\\\" > {dp}/next.tmp && mv {dp}/next.tmp {dp}/next\", \"sh\", \"{{slot}}\"]\n\
          current_slot_command = [\"cat\", \"{dp}/running\"]\n\
          boot_id_file = \"{dp}/boot-id\"\n\
          [health]\ncommand = [\"true\"]\n"
