@@ -203,6 +203,15 @@ impl Rehomed {
     }
 }
 
+/// Targets' delegations once every offline role is signed too (what their signatures are
+/// checked against, and what they will list).
+fn all_roles(online: &Online) -> Result<Vec<u8>> {
+    let all = online
+        .delegations
+        .render_all(&online.key.keyid, &online.key.public);
+    Ok(serde_json::to_vec(&all)?)
+}
+
 /// The setting holding `role`'s version waiting for signatures.
 pub fn pending_key(role: &str) -> String {
     format!("signing.{role}")
@@ -233,11 +242,7 @@ pub fn stage(repo: &Repo, role: &str) -> Result<()> {
         return Ok(()); // deleted meanwhile
     };
     // Delegated, it lists its artifacts; not yet, what will move to it once it is.
-    let all = serde_json::to_vec(
-        &online
-            .delegations
-            .render_all(&online.key.keyid, &online.key.public),
-    )?;
+    let all = all_roles(&online)?;
     let mut paths = BTreeSet::new();
     for (path, current) in repo.store.artifact_roles()? {
         let here = if def.signed {
@@ -295,11 +300,7 @@ pub fn sign(repo: &Repo, payload: &Value) -> Result<Outcome> {
         sigs.push(signature);
     }
     let bytes = serde_json::to_vec(&md)?;
-    let all = serde_json::to_vec(
-        &online
-            .delegations
-            .render_all(&online.key.keyid, &online.key.public),
-    )?;
+    let all = all_roles(&online)?;
     let matches = otuf_core::metadata::delegated_role(&all, role)
         .map_err(|e| Error::State(format!("delegations: {e}")))?
         .ok_or_else(|| Error::State(format!("targets does not delegate to {role}")))?;

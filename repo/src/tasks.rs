@@ -420,8 +420,9 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
 /// crash kept from being written are re-signed too.
 pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
     let tasks = repo.store.claim_tasks()?;
+    let staged_at_start: BTreeSet<String> = repo.json_setting("staged_bins")?;
     let mut batch = Batch {
-        staged: repo.json_setting("staged_bins")?,
+        staged: staged_at_start.clone(),
         ..Batch::default()
     };
     for task in &tasks {
@@ -473,7 +474,7 @@ pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
         repo.store
             .finish_task(&task.id, "SUCCESS", &outcome.to_json(&task.action))?;
     }
-    let before: BTreeSet<String> = repo.json_setting("staged_bins")?;
+    let before = staged_at_start;
     let published = batch.flush(repo, startup);
     if batch.staged != before {
         let staged = serde_json::to_string(&batch.staged)?;

@@ -257,6 +257,12 @@ impl Repo {
         &self,
         f: impl FnOnce(&BTreeMap<String, RoleState>) -> T,
     ) -> Result<T> {
+        let table = self.role_table()?;
+        Ok(f(&table))
+    }
+
+    /// The role table, locked (read from the store the first time).
+    fn role_table(&self) -> Result<RoleTable<'_>> {
         let mut current = self
             .roles
             .lock()
@@ -264,7 +270,7 @@ impl Repo {
         if current.is_none() {
             *current = Some(self.store.roles()?.into_iter().collect());
         }
-        Ok(f(current.get_or_insert_with(BTreeMap::new)))
+        Ok(RoleTable(current))
     }
 
     /// The trusted root's version.
@@ -424,16 +430,8 @@ impl Repo {
     ) -> Result<BTreeMap<String, u64>> {
         let (now, started) = (now(), std::time::Instant::now());
         // The publication holds the role table for its whole length: it is the only writer.
-        let mut current = self
-            .roles
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if current.is_none() {
-            *current = Some(self.store.roles()?.into_iter().collect());
-        }
-        let base = current
-            .as_ref()
-            .ok_or_else(|| Error::State("role table".into()))?;
+        let mut table = self.role_table()?;
+        let base: &BTreeMap<String, RoleState> = &table;
         let t_roles = started.elapsed();
         let mut new = Changes::new(base);
         let day = 86_400;
@@ -550,9 +548,7 @@ impl Repo {
         }
         let versions: BTreeMap<String, u64> =
             rows.iter().map(|(n, s)| (n.clone(), s.version)).collect();
-        if let Some(table) = current.as_mut() {
-            table.extend(rows);
-        }
+        table.extend(rows);
         tracing::debug!(
             "published {} file(s): signed and verified in {:?} (roles read {:?}, bins {:?}, snapshot {:?}, signed {:?}), written in {:?}",
             versions.len(),
@@ -677,6 +673,23 @@ impl Repo {
 
 /// A bin to sign: its name, version, expiry and the artifacts it lists.
 type BinJob<'a> = (&'a String, u64, i64, Vec<(String, Value)>);
+
+/// The role table under its lock, loaded.
+struct RoleTable<'a>(std::sync::MutexGuard<'a, Option<BTreeMap<String, RoleState>>>);
+
+impl std::ops::Deref for RoleTable<'_> {
+    type Target = BTreeMap<String, RoleState>;
+    fn deref(&self) -> &Self::Target {
+        static EMPTY: BTreeMap<String, RoleState> = BTreeMap::new();
+        self.0.as_ref().unwrap_or(&EMPTY)
+    }
+}
+
+impl std::ops::DerefMut for RoleTable<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.get_or_insert_with(BTreeMap::new)
+    }
+}
 
 /// The roles a publication re-signs, over the current role table.
 struct Changes<'a> {

@@ -284,22 +284,6 @@ impl Store {
         })
     }
 
-    /// Every artifact in `bin`, sorted by path.
-    pub fn artifacts_in(&self, bin: &str) -> Result<Vec<(String, Value)>> {
-        self.with(|c| {
-            let mut q =
-                c.prepare("SELECT path, info FROM artifacts WHERE bin = ?1 ORDER BY path")?;
-            let rows = q.query_map([bin], |r| {
-                let info: String = r.get(1)?;
-                Ok((
-                    r.get(0)?,
-                    serde_json::from_str(&info).unwrap_or(Value::Null),
-                ))
-            })?;
-            rows.collect()
-        })
-    }
-
     /// The artifacts of each of `roles`, sorted by path, in one read.
     pub fn artifacts_in_roles(
         &self,
