@@ -5,12 +5,13 @@ cd "$(dirname "$0")/.."
 
 # --- set-up (idempotent) ---
 rustup target add thumbv7em-none-eabihf >/dev/null
-# Debian packages: curl drives the REST API, faketime runs the service's clock ahead.
+# Debian packages: curl drives the REST API, faketime runs the service's clock ahead,
+# qemu-system-arm runs the Cortex-M4 firmware example (firmware-examples/).
 missing=""
-for tool in curl faketime; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in curl faketime qemu-system-arm; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq $missing >/dev/null
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 req=$(sha256sum tests/python/requirements.txt | cut -c1-64)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$req" ]; then

@@ -1,0 +1,299 @@
+//! The update check, the same in both modes: the root chain, timestamp (against the one the
+//! device persisted), snapshot, top-level targets, the device's hash bin, then the image,
+//! hashed chunk by chunk. Only the [`Transport`] differs.
+
+use crate::link::Link;
+use crate::select::{decide, Decision, Version};
+use crate::slot::Slot;
+use core::fmt::Write;
+use embedded_io::Read;
+use otuf_core::client::{Client, Handled, Next, Role};
+use otuf_core::limits::Limits;
+use otuf_core::metadata::{bin_name, TargetVerifier};
+use otuf_core::search::{Search, SearchStep};
+use otuf_core::time::UnixTime;
+use otuf_core::Error;
+
+/// The factory-provisioned trusted root.
+pub static TRUSTED_ROOT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root.json"));
+/// The firmware this device looks for.
+pub const TARGET: &str = "firmware/sensor-m4.bin";
+/// This device's hardware model, matched against `custom.hardware`.
+pub const HARDWARE: &str = "sensor-m4";
+/// The repository's TAP 15 bin layout (prefix, bit length), provisioned with the root: the
+/// device names its bin before the snapshot arrives, because without a heap otuf-core keeps
+/// only the snapshot entries it was told to.
+pub const BINS: (&str, u32) = ("bins", 4);
+
+/// A file name in the slot.
+pub type Name = heapless::String<128>;
+
+/// How verified bytes reach otuf-core.
+pub trait Transport {
+    /// Verifies `N.root.json`.
+    fn root(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error>;
+    /// Verifies timestamp, snapshot or targets.
+    fn top_level(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error>;
+    /// Verifies a delegated targets role.
+    fn delegated(&mut self, search: &mut Search<'_>, file: &[u8]) -> Result<(), Error>;
+    /// Feeds the image to `verifier` piece by piece (where a device writes the free slot).
+    fn image(&mut self, verifier: &mut TargetVerifier, image: &[u8]) -> Result<(), Error>;
+}
+
+/// General mode: each file whole, read in place from the memory-mapped slot.
+pub struct Buffered;
+
+/// Streaming mode: each file arrives in packets through `chunk`, never whole.
+pub struct Streamed<'c> {
+    /// The I/O buffer (any size; one packet is 61 bytes).
+    pub chunk: &'c mut [u8],
+}
+
+impl Transport for Buffered {
+    fn root(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error> {
+        client.handle(file)
+    }
+    fn top_level(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error> {
+        client.handle(file)
+    }
+    fn delegated(&mut self, search: &mut Search<'_>, file: &[u8]) -> Result<(), Error> {
+        search.handle(file)
+    }
+    fn image(&mut self, verifier: &mut TargetVerifier, image: &[u8]) -> Result<(), Error> {
+        image
+            .chunks(512)
+            .try_for_each(|piece| verifier.update(piece))
+    }
+}
+
+impl Transport for Streamed<'_> {
+    fn root(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error> {
+        // Root is read twice (keys first, then the signatures over `signed`).
+        client.handle_root_stream(|| Link::new(file), self.chunk)
+    }
+    fn top_level(&mut self, client: &mut Client, file: &[u8]) -> Result<Handled, Error> {
+        client.handle_stream(Link::new(file), self.chunk)
+    }
+    fn delegated(&mut self, search: &mut Search<'_>, file: &[u8]) -> Result<(), Error> {
+        search.handle_stream(Link::new(file), self.chunk)
+    }
+    fn image(&mut self, verifier: &mut TargetVerifier, image: &[u8]) -> Result<(), Error> {
+        let mut link = Link::new(image);
+        loop {
+            let n = link.read(self.chunk).unwrap_or(0);
+            match self.chunk.get(..n) {
+                Some(piece) if n > 0 => verifier.update(piece)?,
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The check's result.
+pub enum Verdict {
+    /// The image verified: install it (the device writes it as it arrives, boots it after).
+    Install {
+        /// Its version.
+        version: Version,
+        /// Its length.
+        length: u64,
+    },
+    /// The newest signed firmware is not newer than the installed one.
+    UpToDate(Version),
+    /// No trusted role lists the device's firmware.
+    NoFirmware,
+}
+
+/// Why nothing is installed: the file and otuf-core's error, or the selection's reason.
+pub struct Refusal {
+    /// The file being verified (or the target, for a selection refusal).
+    pub file: Name,
+    /// What failed.
+    pub why: Why,
+}
+
+/// The failed check.
+pub enum Why {
+    /// otuf-core refused the file (the error names the role, the check and the field).
+    Core(Error),
+    /// The slot does not hold a file the check needs.
+    Missing,
+    /// Longer than the trusted metadata allows (endless-data defence).
+    TooLong(u64),
+    /// The target's `custom` fields rule it out.
+    Selection(&'static str),
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.why {
+            Why::Core(e) => write!(f, "{}: {e}", self.file),
+            Why::Missing => write!(f, "{}: not in the slot", self.file),
+            Why::TooLong(max) => write!(f, "{}: longer than the {max} bytes allowed", self.file),
+            Why::Selection(why) => write!(f, "{}: {why}", self.file),
+        }
+    }
+}
+
+fn name(args: core::fmt::Arguments<'_>) -> Name {
+    let mut n = Name::new();
+    let _ = n.write_fmt(args); // a longer name is cut, and then simply not found
+    n
+}
+
+/// Runs the whole check at reference time `now` for a device running `installed`. `log` is
+/// told what happened to each file: `baseline` (the persisted timestamp, loaded), `verified`
+/// (to be persisted), `searched` (a targets role read for the delegation search).
+pub fn run(
+    transport: &mut impl Transport,
+    slot: &Slot,
+    now: UnixTime,
+    installed: Version,
+    log: &mut dyn FnMut(&str, &str, u64),
+) -> Result<Verdict, Refusal> {
+    let fail = |file: &Name| {
+        let file = file.clone();
+        move |e| Refusal {
+            file,
+            why: Why::Core(e),
+        }
+    };
+    let mut file = name(format_args!("root.json (embedded)"));
+    let mut client = Client::new(TRUSTED_ROOT, now, Limits::default()).map_err(fail(&file))?;
+    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&file))?;
+    client.trusted_mut().retain(&bin).map_err(fail(&file))?;
+
+    let mut offered = false;
+    loop {
+        let Next::Fetch {
+            role,
+            version,
+            max_length,
+        } = client.next().map_err(fail(&file))?
+        else {
+            break;
+        };
+        file = match (role, version) {
+            (Role::Root, v) => name(format_args!("metadata/{}.root.json", v.unwrap_or(0))),
+            (Role::Timestamp, _) => name(format_args!("metadata/timestamp.json")),
+            (Role::Snapshot, Some(v)) => name(format_args!("metadata/{v}.snapshot.json")),
+            (Role::Targets, Some(v)) => name(format_args!("metadata/{v}.targets.json")),
+            (Role::Snapshot, None) => name(format_args!("metadata/snapshot.json")),
+            (Role::Targets, None) => name(format_args!("metadata/targets.json")),
+        };
+        if role == Role::Timestamp && !offered {
+            offered = true;
+            // The timestamp persisted last time is the rollback baseline. An unusable copy is
+            // not fatal: the refresh then starts from the root alone.
+            let baseline = "trusted/timestamp.json";
+            if let Some(local) = slot.file(baseline) {
+                match client.offer_local(local) {
+                    Ok(_) => log("baseline", baseline, local.len() as u64),
+                    Err(_) => log("unusable", baseline, local.len() as u64),
+                }
+            }
+        }
+        let Some(bytes) = slot.file(&file) else {
+            if role == Role::Root {
+                client.not_found().map_err(fail(&file))?; // the chain is complete
+                continue;
+            }
+            return Err(Refusal {
+                file,
+                why: Why::Missing,
+            });
+        };
+        if bytes.len() as u64 > max_length {
+            return Err(Refusal {
+                file,
+                why: Why::TooLong(max_length),
+            });
+        }
+        let handled = match role {
+            Role::Root => transport.root(&mut client, bytes),
+            _ => transport.top_level(&mut client, bytes),
+        }
+        .map_err(fail(&file))?;
+        if handled == Handled::Persist {
+            log("verified", &file, bytes.len() as u64);
+        }
+    }
+
+    let mut search = Search::new(client.trusted(), TARGET).map_err(fail(&file))?;
+    loop {
+        match search.next().map_err(fail(&file))? {
+            SearchStep::Fetch {
+                role,
+                version,
+                max_length,
+            } => {
+                file = name(format_args!(
+                    "metadata/{}.{role}.json",
+                    version.unwrap_or(0)
+                ));
+                let Some(bytes) = slot.file(&file) else {
+                    return Err(Refusal {
+                        file,
+                        why: Why::Missing,
+                    });
+                };
+                if bytes.len() as u64 > max_length {
+                    return Err(Refusal {
+                        file,
+                        why: Why::TooLong(max_length),
+                    });
+                }
+                transport
+                    .delegated(&mut search, bytes)
+                    .map_err(fail(&file))?;
+                log("searched", &file, bytes.len() as u64);
+            }
+            SearchStep::Found(_) => break,
+            SearchStep::NotFound => return Ok(Verdict::NoFirmware),
+        }
+    }
+    let Some(target) = search.found() else {
+        return Ok(Verdict::NoFirmware);
+    };
+
+    let version = match decide(target.custom.as_deref(), HARDWARE, installed) {
+        Decision::Install(v) => v,
+        Decision::UpToDate(v) => return Ok(Verdict::UpToDate(v)),
+        Decision::Refuse(why) => {
+            return Err(Refusal {
+                file: name(format_args!("{TARGET}")),
+                why: Why::Selection(why),
+            })
+        }
+    };
+    // Consistent snapshots: the image is served under `<dir>/<sha256>.<name>`.
+    file = match target.hashes.sha256 {
+        Some(h) => {
+            let mut n = name(format_args!("targets/firmware/"));
+            for b in h {
+                let _ = write!(n, "{b:02x}");
+            }
+            let _ = write!(n, ".sensor-m4.bin");
+            n
+        }
+        None => {
+            return Err(Refusal {
+                file: name(format_args!("{TARGET}")),
+                why: Why::Selection("hashes: no sha256"),
+            })
+        }
+    };
+    let Some(image) = slot.file(&file) else {
+        return Err(Refusal {
+            file,
+            why: Why::Missing,
+        });
+    };
+    let mut verifier = TargetVerifier::new(target);
+    transport.image(&mut verifier, image).map_err(fail(&file))?;
+    verifier.finish().map_err(fail(&file))?;
+    Ok(Verdict::Install {
+        version,
+        length: target.length,
+    })
+}

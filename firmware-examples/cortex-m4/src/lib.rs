@@ -1,0 +1,91 @@
+//! otuf-core embedded in Cortex-M4 firmware, as an integrator would do it: the complete TUF
+//! update check (root chain, timestamp, snapshot, the device's hash bin, the firmware image)
+//! without a heap, over a flash slot that holds what a mirror served.
+//!
+//! ```text
+//!   slot (ustar in flash) ──▶ transport (general: whole files | streaming: packets through a
+//!                             chunk buffer) ──▶ otuf-core Client, Search, TargetVerifier
+//!                                              ──▶ select (custom via serde-json-core) ──▶ verdict
+//! ```
+#![no_std]
+
+pub mod board;
+pub mod check;
+pub mod link;
+pub mod select;
+pub mod slot;
+
+use check::{Refusal, Transport, Verdict};
+use cortex_m_semihosting::hprintln;
+use select::Version;
+
+/// The firmware that runs now (what the device reports as installed).
+pub const INSTALLED: Version = Version(1, 0, 0);
+
+/// The whole device program: reads the clock, runs the check through `transport`, reports
+/// the verdict and the stack's high-water mark, and exits (success only for a verified image).
+pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
+    let slot = board::slot();
+    // The board's real-time clock, simulated: the slot carries the reference time.
+    let now = slot
+        .file("now")
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .map(otuf_core::time::UnixTime);
+    let Some(now) = now else {
+        hprintln!("verdict: refused now: no clock reading in the slot");
+        board::exit(false);
+    };
+    hprintln!(
+        "otuf-core {} mode: {} {} on {}",
+        mode,
+        check::TARGET,
+        INSTALLED,
+        check::HARDWARE
+    );
+    let result = check::run(
+        transport,
+        &slot,
+        now,
+        INSTALLED,
+        &mut |what, file, length| {
+            hprintln!("{} {} ({} bytes)", what, file, length);
+        },
+    );
+    let ok = report(&result);
+    hprintln!("stack high-water: {} bytes", board::stack_high_water());
+    board::exit(ok);
+}
+
+fn report(result: &Result<Verdict, Refusal>) -> bool {
+    match result {
+        Ok(Verdict::Install { version, length }) => {
+            hprintln!(
+                "verdict: install {} {} over {} ({} bytes, length and sha256 verified)",
+                check::TARGET,
+                version,
+                INSTALLED,
+                length
+            );
+            true
+        }
+        Ok(Verdict::UpToDate(v)) => {
+            hprintln!("verdict: up to date (newest signed is {})", v);
+            true
+        }
+        Ok(Verdict::NoFirmware) => {
+            hprintln!("verdict: no firmware for this device");
+            true
+        }
+        Err(refusal) => {
+            hprintln!("verdict: refused {}", refusal);
+            false
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    hprintln!("verdict: panic: {}", info);
+    board::exit(false)
+}
