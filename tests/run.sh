@@ -22,7 +22,7 @@ fi
 
 # --- the core builds for a Cortex-M4 without std or a heap ---
 cargo build -p otuf-core --no-default-features --target thumbv7em-none-eabihf
-cargo build -p otuf-core --no-default-features --features ecdsa --target thumbv7em-none-eabihf
+cargo build -p otuf-core --no-default-features --features ecdsa,general --target thumbv7em-none-eabihf
 
 # --- fixtures are reproducible from their committed generators ---
 .venv/bin/python tests/fixtures/canonical/generate.py --check
@@ -30,4 +30,10 @@ cargo build -p otuf-core --no-default-features --features ecdsa --target thumbv7
 # --- unit, property and interop tests (the interop tests run the built otuf-agent binary) ---
 cargo build --workspace --all-features
 cargo test --workspace --all-features
-cargo test -p otuf-core --no-default-features
+# the heap-free build in both modes, and the device build (streaming only, device capacities)
+cargo test -p otuf-core --no-default-features --features general,blake2b
+CARGO_TARGET_DIR=target/otuf-small RUSTFLAGS="--cfg otuf_small" \
+  cargo test -p otuf-core --no-default-features --features opt-size
+
+# --- the Cortex-M4 example's footprint, measured under QEMU (firmware-examples/README.md) ---
+.venv/bin/python firmware-examples/footprint.py

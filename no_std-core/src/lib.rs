@@ -25,13 +25,14 @@ pub mod json;
 pub mod limits;
 pub mod metadata;
 pub mod search;
+#[cfg(feature = "general")]
 pub mod signing;
 pub mod time;
 pub mod trusted;
 
 pub use error::{Error, ErrorKind, Result, RoleKind};
 
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(all(feature = "general", any(test, feature = "fuzzing")))]
 #[doc(hidden)]
 pub mod fuzzing;
 
@@ -53,12 +54,12 @@ pub mod footprint {
     /// Bytes a streaming verification holds while it runs (tokenizer with its key-order stack,
     /// signature verifiers, the role body being read), besides the caller's chunk buffer.
     pub const STREAM_SNAPSHOT: usize = size_of::<
-        Lexer<ReadSource<'static, &'static [u8]>, Canonical<'static, Verifiers>>,
+        Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>,
     >() + size_of::<Verifiers>()
         + size_of::<SnapshotBody<'static>>();
     /// The same for a targets role.
     pub const STREAM_TARGETS: usize = size_of::<
-        Lexer<ReadSource<'static, &'static [u8]>, Canonical<'static, Verifiers>>,
+        Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>,
     >() + size_of::<Verifiers>()
         + size_of::<TargetsBody<'static>>();
 }

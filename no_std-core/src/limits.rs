@@ -1,29 +1,48 @@
 //! Every bound in one place. The core holds nothing whose size depends on a document's size:
 //! each collection has a fixed capacity from here, and exceeding one is `ErrorKind::Limit`.
+//!
+//! Built with `--cfg otuf_small` (for example in a firmware's `.cargo/config.toml` rustflags),
+//! the capacities are a device's: enough for a repository made for devices (a root with a few
+//! holders, one online key, hash bins, short paths), in a fraction of the RAM and stack. Each
+//! pair below reads `(default, otuf_small)`. It is a cfg, not a feature, because features add up
+//! across a build: one crate asking for small capacities would shrink them for all.
 
-/// Deepest JSON nesting accepted (containers, the outermost counts 1).
-pub const MAX_DEPTH: usize = 32;
+/// Deepest JSON nesting accepted (containers, the outermost counts 1). TUF metadata nests 7
+/// deep; the rest is for `custom`.
+pub const MAX_DEPTH: usize = pick(32, 12);
 /// Keys stored for one root or one set of delegations.
-pub const MAX_KEYS: usize = 16;
+pub const MAX_KEYS: usize = pick(16, 6);
 /// Key IDs authorised for one role.
-pub const MAX_ROLE_KEYS: usize = 8;
+pub const MAX_ROLE_KEYS: usize = pick(8, 3);
 /// Signatures on one metadata file that are checked (others are ignored).
-pub const MAX_SIGNATURES: usize = 16;
+pub const MAX_SIGNATURES: usize = pick(16, 3);
 /// Longest role name.
-pub const MAX_ROLE_NAME: usize = 96;
+pub const MAX_ROLE_NAME: usize = pick(96, 48);
 /// Longest target path the search accepts, and longest object key read as data.
-pub const MAX_PATH: usize = 256;
+pub const MAX_PATH: usize = pick(256, 128);
 /// Sum of the lengths of the object keys on the current path, in streaming mode (the sort check
 /// keeps the previous key of every open object).
-pub const MAX_KEY_STACK: usize = 640;
+pub const MAX_KEY_STACK: usize = pick(640, 256);
 /// Canonical bytes of a target's `custom` object kept for the caller.
-pub const MAX_CUSTOM: usize = 1024;
+pub const MAX_CUSTOM: usize = pick(1024, 256);
 /// Delegated roles pending on the search stack.
-pub const MAX_SEARCH_STACK: usize = 16;
+pub const MAX_SEARCH_STACK: usize = pick(16, 4);
 /// Keys held for pending delegated roles (shared by the stack entries).
-pub const MAX_SEARCH_KEYS: usize = 16;
+pub const MAX_SEARCH_KEYS: usize = pick(16, 4);
 /// Snapshot meta entries (besides `targets.json`) kept for later checks without `alloc`.
-pub const MAX_RETAINED_META: usize = 8;
+pub const MAX_RETAINED_META: usize = pick(8, 2);
+
+/// Canonical bytes gathered before they are hashed into every signature check at once (fewer,
+/// longer hash updates when a file carries several signatures).
+pub const VERIFY_BATCH: usize = pick(512, 64);
+
+const fn pick(default: usize, small: usize) -> usize {
+    if cfg!(otuf_small) {
+        small
+    } else {
+        default
+    }
+}
 /// Longest signature accepted: ed25519 is 64 bytes, DER ECDSA P-256 at most 72, RSA up to 4096 bits.
 pub const MAX_SIGNATURE: usize = if cfg!(feature = "std") { 512 } else { 72 };
 

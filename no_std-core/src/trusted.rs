@@ -11,7 +11,9 @@ use crate::crypto::Key;
 use crate::error::{Error, ErrorKind, Result, RoleKind};
 use crate::json::source::FileDigests;
 use crate::limits::{Limits, MAX_RETAINED_META};
-use crate::metadata::envelope::{self, Authority, General};
+#[cfg(feature = "general")]
+use crate::metadata::envelope::General;
+use crate::metadata::envelope::{self, Authority};
 use crate::metadata::root::RootBody;
 use crate::metadata::snapshot::SnapshotBody;
 use crate::metadata::targets::TargetsBody;
@@ -74,6 +76,7 @@ fn load<B: Body, R: embedded_io::Read>(
     meta: Option<&MetaFile>,
 ) -> Result<Common> {
     match input {
+        #[cfg(feature = "general")]
         Input::Bytes(bytes) => {
             if bytes.len() as u64 > max_length {
                 return Err(Error::new(ErrorKind::LengthExceeded, "length"));
@@ -85,6 +88,18 @@ fn load<B: Body, R: embedded_io::Read>(
             file.verify(&[authority])?;
             Ok(file.common)
         }
+        // Without general mode, a buffer is streamed too (its keys must be in canonical order).
+        #[cfg(not(feature = "general"))]
+        Input::Bytes(bytes) => load::<B, &[u8]>(
+            Input::Stream {
+                reader: bytes,
+                chunk: &mut [0; BYTES_CHUNK],
+            },
+            body,
+            authority,
+            max_length,
+            meta,
+        ),
         Input::Stream { reader, chunk } => {
             let digests = meta.map(|m| m.hashes.digests()).unwrap_or_default();
             let max = meta
@@ -100,6 +115,10 @@ fn load<B: Body, R: embedded_io::Read>(
         }
     }
 }
+
+/// The chunk a buffer is streamed through when general mode is not built.
+#[cfg(not(feature = "general"))]
+const BYTES_CHUNK: usize = 64;
 
 fn check_streamed(meta: &MetaFile, length: u64, digests: FileDigests) -> Result<()> {
     if meta.length.is_some_and(|l| l != length) {
@@ -119,14 +138,7 @@ impl TrustedSet {
     /// Starts from a root the device already trusts (§5.2): it must be signed by its own
     /// threshold; its expiry is checked only once the root chain is complete.
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
-        let mut body = RootBody::default();
-        let file =
-            General::parse(trusted_root, &mut body).map_err(|e| e.in_role(RoleKind::Root))?;
-        let root = body
-            .into_root(file.common)
-            .map_err(|e| e.in_role(RoleKind::Root))?;
-        file.verify(&[(&root.keys, &root.root)])
-            .map_err(|e| e.in_role(RoleKind::Root))?;
+        let root = Self::self_signed_root(trusted_root).map_err(|e| e.in_role(RoleKind::Root))?;
         Ok(Self {
             now,
             limits,
@@ -136,6 +148,40 @@ impl TrustedSet {
             targets: None,
             interest: heapless::Vec::new(),
         })
+    }
+
+    /// The trusted root, checked against its own keys and threshold.
+    #[cfg(feature = "general")]
+    fn self_signed_root(bytes: &[u8]) -> Result<Root> {
+        let mut body = RootBody::default();
+        let file = General::parse(bytes, &mut body)?;
+        let root = body.into_root(file.common)?;
+        file.verify(&[(&root.keys, &root.root)])?;
+        Ok(root)
+    }
+
+    /// The trusted root, checked against its own keys and threshold: streamed twice (its keys
+    /// are known only once it has been read).
+    #[cfg(not(feature = "general"))]
+    fn self_signed_root(bytes: &[u8]) -> Result<Root> {
+        let chunk = &mut [0; BYTES_CHUNK];
+        let mut body = RootBody::default();
+        let none = RoleKeys::default();
+        let max = bytes.len() as u64;
+        let s = envelope::stream(
+            bytes,
+            chunk,
+            max,
+            FileDigests::default(),
+            &mut body,
+            (&[], &none),
+        )?;
+        let root = body.into_root(s.common)?;
+        let mut again = RootBody::default();
+        let own = (&root.keys[..], &root.root);
+        let s = envelope::stream(bytes, chunk, max, FileDigests::default(), &mut again, own)?;
+        envelope::require(own, &s.valid)?;
+        Ok(root)
     }
 
     /// Declares a delegated role whose snapshot entry must be kept (needed without `alloc`,
@@ -192,11 +238,16 @@ impl TrustedSet {
         if bytes.len() as u64 > self.limits.root_max_length {
             return Err(Error::new(ErrorKind::LengthExceeded, "length"));
         }
-        let mut body = RootBody::default();
-        let file = General::parse(bytes, &mut body)?;
-        let new = body.into_root(file.common)?;
-        file.verify(&[(&self.root.keys, &self.root.root), (&new.keys, &new.root)])?;
-        self.accept_root(new)
+        #[cfg(feature = "general")]
+        {
+            let mut body = RootBody::default();
+            let file = General::parse(bytes, &mut body)?;
+            let new = body.into_root(file.common)?;
+            file.verify(&[(&self.root.keys, &self.root.root), (&new.keys, &new.root)])?;
+            self.accept_root(new)
+        }
+        #[cfg(not(feature = "general"))]
+        self.update_root_stream(|| bytes, &mut [0; BYTES_CHUNK])
     }
 
     /// Streaming variant of [`update_root`](Self::update_root). A new root's own keys are

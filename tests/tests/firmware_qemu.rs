@@ -13,7 +13,8 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples")
 }
 
-/// Makes a repository state with otuf-repo, then builds the firmware embedding its root.
+/// Makes a repository state with otuf-repo, then builds both firmware binaries embedding its
+/// root; the folder holding them.
 fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
     let state = tempfile::tempdir().unwrap();
     let o = Command::new(python())
@@ -27,20 +28,32 @@ fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
         "make_state.py: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bins"])
-        .current_dir(examples())
-        .env("OTUF_TRUSTED_ROOT", state.path().join("root.json"))
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "firmware build: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let bins = examples().join("target/thumbv7em-none-eabihf/release");
+    // The streaming binary carries no general mode; the general one is built with it.
+    let bins = state.path().join("bin");
+    std::fs::create_dir(&bins).unwrap();
+    for (features, bin) in [(None, "stream"), (Some("general"), "general")] {
+        let mut c = Command::new(env!("CARGO"));
+        c.args(["build", "--release", "--bin", bin]);
+        if let Some(f) = features {
+            c.args(["--features", f]);
+        }
+        let o = c
+            .current_dir(examples())
+            .env("OTUF_TRUSTED_ROOT", state.path().join("root.json"))
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "firmware build: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let built = examples()
+            .join("target/thumbv7em-none-eabihf/release")
+            .join(bin);
+        std::fs::copy(built, bins.join(bin)).unwrap();
+    }
     (state, bins)
 }
 

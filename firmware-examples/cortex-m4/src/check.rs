@@ -151,29 +151,59 @@ pub fn run(
     installed: Version,
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
-    let fail = |file: &Name| {
-        let file = file.clone();
-        move |e| Refusal {
-            file,
-            why: Why::Core(e),
-        }
-    };
-    let mut file = name(format_args!("root.json (embedded)"));
-    let mut client = Client::new(TRUSTED_ROOT, now, Limits::default()).map_err(fail(&file))?;
-    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&file))?;
-    client.trusted_mut().retain(&bin).map_err(fail(&file))?;
+    let embedded = name(format_args!("root.json (embedded)"));
+    let mut client = Client::new(TRUSTED_ROOT, now, Limits::default()).map_err(fail(&embedded))?;
+    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&embedded))?;
+    client.trusted_mut().retain(&bin).map_err(fail(&embedded))?;
+    refresh(transport, slot, &mut client, log)?;
+    find_and_verify(transport, slot, &client, installed, log)
+}
 
+fn fail(file: &Name) -> impl FnOnce(Error) -> Refusal {
+    let file = file.clone();
+    move |e| Refusal {
+        file,
+        why: Why::Core(e),
+    }
+}
+
+/// The bytes of `file` from the slot, no longer than `max_length`.
+fn fetch(slot: &Slot, file: &Name, max_length: u64) -> Result<&'static [u8], Refusal> {
+    let refuse = |why| {
+        Err(Refusal {
+            file: file.clone(),
+            why,
+        })
+    };
+    match slot.file(file) {
+        None => refuse(Why::Missing),
+        Some(bytes) if bytes.len() as u64 > max_length => refuse(Why::TooLong(max_length)),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// The root chain, timestamp, snapshot and top-level targets (TUF §5.3–§5.6). Its own frame,
+/// out of line: on a device the phases' stack frames must not add up.
+#[inline(never)]
+fn refresh(
+    transport: &mut impl Transport,
+    slot: &Slot,
+    client: &mut Client,
+    log: &mut dyn FnMut(&str, &str, u64),
+) -> Result<(), Refusal> {
     let mut offered = false;
     loop {
         let Next::Fetch {
             role,
             version,
             max_length,
-        } = client.next().map_err(fail(&file))?
+        } = client
+            .next()
+            .map_err(fail(&name(format_args!("metadata"))))?
         else {
-            break;
+            return Ok(());
         };
-        file = match (role, version) {
+        let file = match (role, version) {
             (Role::Root, v) => name(format_args!("metadata/{}.root.json", v.unwrap_or(0))),
             (Role::Timestamp, _) => name(format_args!("metadata/timestamp.json")),
             (Role::Snapshot, Some(v)) => name(format_args!("metadata/{v}.snapshot.json")),
@@ -184,7 +214,7 @@ pub fn run(
         if role == Role::Timestamp && !offered {
             offered = true;
             // The timestamp persisted last time is the rollback baseline. An unusable copy is
-            // not fatal: the refresh then starts from the root alone.
+            // not fatal (after a key rotation it no longer verifies, by design).
             let baseline = "trusted/timestamp.json";
             if let Some(local) = slot.file(baseline) {
                 match client.offer_local(local) {
@@ -193,56 +223,46 @@ pub fn run(
                 }
             }
         }
-        let Some(bytes) = slot.file(&file) else {
-            if role == Role::Root {
-                client.not_found().map_err(fail(&file))?; // the chain is complete
-                continue;
-            }
-            return Err(Refusal {
-                file,
-                why: Why::Missing,
-            });
-        };
-        if bytes.len() as u64 > max_length {
-            return Err(Refusal {
-                file,
-                why: Why::TooLong(max_length),
-            });
+        if role == Role::Root && slot.file(&file).is_none() {
+            client.not_found().map_err(fail(&file))?; // the chain is complete
+            continue;
         }
+        let bytes = fetch(slot, &file, max_length)?;
         let handled = match role {
-            Role::Root => transport.root(&mut client, bytes),
-            _ => transport.top_level(&mut client, bytes),
+            Role::Root => transport.root(client, bytes),
+            _ => transport.top_level(client, bytes),
         }
         .map_err(fail(&file))?;
         if handled == Handled::Persist {
             log("verified", &file, bytes.len() as u64);
         }
     }
+}
 
-    let mut search = Search::new(client.trusted(), TARGET).map_err(fail(&file))?;
+/// The delegation search for [`TARGET`], the decision from its `custom` fields, and the image
+/// verified chunk by chunk.
+#[inline(never)]
+fn find_and_verify(
+    transport: &mut impl Transport,
+    slot: &Slot,
+    client: &Client,
+    installed: Version,
+    log: &mut dyn FnMut(&str, &str, u64),
+) -> Result<Verdict, Refusal> {
+    let target_name = name(format_args!("{TARGET}"));
+    let mut search = Search::new(client.trusted(), TARGET).map_err(fail(&target_name))?;
     loop {
-        match search.next().map_err(fail(&file))? {
+        match search.next().map_err(fail(&target_name))? {
             SearchStep::Fetch {
                 role,
                 version,
                 max_length,
             } => {
-                file = name(format_args!(
+                let file = name(format_args!(
                     "metadata/{}.{role}.json",
                     version.unwrap_or(0)
                 ));
-                let Some(bytes) = slot.file(&file) else {
-                    return Err(Refusal {
-                        file,
-                        why: Why::Missing,
-                    });
-                };
-                if bytes.len() as u64 > max_length {
-                    return Err(Refusal {
-                        file,
-                        why: Why::TooLong(max_length),
-                    });
-                }
+                let bytes = fetch(slot, &file, max_length)?;
                 transport
                     .delegated(&mut search, bytes)
                     .map_err(fail(&file))?;
@@ -255,40 +275,27 @@ pub fn run(
     let Some(target) = search.found() else {
         return Ok(Verdict::NoFirmware);
     };
-
+    let selection = |why| {
+        Err(Refusal {
+            file: target_name.clone(),
+            why: Why::Selection(why),
+        })
+    };
     let version = match decide(target.custom.as_deref(), HARDWARE, installed) {
         Decision::Install(v) => v,
         Decision::UpToDate(v) => return Ok(Verdict::UpToDate(v)),
-        Decision::Refuse(why) => {
-            return Err(Refusal {
-                file: name(format_args!("{TARGET}")),
-                why: Why::Selection(why),
-            })
-        }
+        Decision::Refuse(why) => return selection(why),
     };
-    // Consistent snapshots: the image is served under `<dir>/<sha256>.<name>`.
-    file = match target.hashes.sha256 {
-        Some(h) => {
-            let mut n = name(format_args!("targets/firmware/"));
-            for b in h {
-                let _ = write!(n, "{b:02x}");
-            }
-            let _ = write!(n, ".sensor-m4.bin");
-            n
-        }
-        None => {
-            return Err(Refusal {
-                file: name(format_args!("{TARGET}")),
-                why: Why::Selection("hashes: no sha256"),
-            })
-        }
+    // Consistent snapshots: the image is served as `<dir>/<sha256>.<name>`.
+    let Some(digest) = target.hashes.sha256 else {
+        return selection("hashes: no sha256");
     };
-    let Some(image) = slot.file(&file) else {
-        return Err(Refusal {
-            file,
-            why: Why::Missing,
-        });
-    };
+    let mut file = name(format_args!("targets/firmware/"));
+    for b in digest {
+        let _ = write!(file, "{b:02x}");
+    }
+    let _ = write!(file, ".sensor-m4.bin");
+    let image = fetch(slot, &file, target.length)?;
     let mut verifier = TargetVerifier::new(target);
     transport.image(&mut verifier, image).map_err(fail(&file))?;
     verifier.finish().map_err(fail(&file))?;

@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::source::Source;
 use crate::json::{Sink, Text};
-use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES};
+use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES, VERIFY_BATCH};
 use crate::metadata::RoleKeys;
 
 /// One signature from the envelope.
@@ -123,27 +123,28 @@ impl Check {
         }
     }
 
-    fn verify(self) -> bool {
+    fn verify(&mut self) -> bool {
         match self {
             Self::Ed25519(st) => st.verify().is_ok(),
             #[cfg(feature = "ecdsa")]
             Self::EcdsaP256(vk, sig, h) => {
                 use p256::ecdsa::signature::hazmat::PrehashVerifier;
-                let digest = sha2::Digest::finalize(h);
+                let digest = sha2::Digest::finalize_reset(h);
+                let sig = *sig;
                 // Accept high-S signatures, as the reference (pyca/cryptography) does.
                 let sig = sig.normalize_s().unwrap_or(sig);
                 vk.verify_prehash(&digest, &sig).is_ok()
             }
             #[cfg(feature = "std")]
             Self::RsaPss(k, sig, h) => {
-                let digest = sha2::Digest::finalize(h);
+                let digest = sha2::Digest::finalize_reset(h);
                 use rsa::traits::{PublicKeyParts, SignatureScheme};
                 // securesystemslib verifies with any salt length (PSS.AUTO); signers use the
                 // digest length (current) or the maximum (older releases).
                 let max_salt = k.size().saturating_sub(32 + 2);
                 [32, max_salt, 0].into_iter().any(|salt| {
                     rsa::Pss::new_with_salt::<sha2::Sha256>(salt)
-                        .verify(&k, &digest, &sig)
+                        .verify(k, &digest, sig)
                         .is_ok()
                 })
             }
@@ -154,7 +155,7 @@ impl Check {
 /// Verifiers for every authorised key that signed, fed together.
 pub(crate) struct Verifiers {
     checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
-    buf: [u8; 512],
+    buf: [u8; VERIFY_BATCH],
     len: usize,
 }
 
@@ -162,7 +163,7 @@ impl Verifiers {
     pub(crate) fn new() -> Self {
         Self {
             checks: heapless::Vec::new(),
-            buf: [0; 512],
+            buf: [0; VERIFY_BATCH],
             len: 0,
         }
     }
@@ -199,12 +200,15 @@ impl Verifiers {
     }
 
     /// Key IDs whose signature verified.
-    pub(crate) fn finish(mut self) -> heapless::Vec<KeyId, MAX_ROLE_KEYS> {
+    // Out of line and in place: on a device its frame (the curve arithmetic) must not add to
+    // every caller's, nor hold a second copy of the verifiers.
+    #[inline(never)]
+    pub(crate) fn finish(&mut self) -> heapless::Vec<KeyId, MAX_ROLE_KEYS> {
         self.flush();
         let mut ok = heapless::Vec::new();
-        for (id, c) in self.checks {
+        for (id, c) in &mut self.checks {
             if c.verify() {
-                let _ = ok.push(id); // same capacity as `checks`
+                let _ = ok.push(*id); // same capacity as `checks`
             }
         }
         ok

@@ -16,6 +16,7 @@ pub(crate) trait Source {
     /// possibly shorter than the whole run: call again).
     fn take_while(&mut self, f: impl Fn(u8) -> bool) -> Result<&[u8]>;
     /// The whole input, when it is addressable (general mode).
+    #[cfg(feature = "general")]
     fn whole(&self) -> Option<&[u8]> {
         None
     }
@@ -35,6 +36,7 @@ impl<'a> SliceSource<'a> {
 }
 
 impl Source for SliceSource<'_> {
+    #[cfg(feature = "general")]
     fn whole(&self) -> Option<&[u8]> {
         Some(self.buf)
     }
@@ -64,17 +66,21 @@ impl Source for SliceSource<'_> {
 pub(crate) struct FileDigests {
     pub(crate) sha256: Option<Sha256>,
     pub(crate) sha512: Option<Sha512>,
+    #[cfg(feature = "blake2b")]
     pub(crate) blake2b_256: Option<Blake2b256>,
 }
 
 /// BLAKE2b with a 256-bit output (`blake2b-256`, what RSTUF's CLI hashes artifacts with).
+#[cfg(feature = "blake2b")]
 pub(crate) type Blake2b256 = blake2::Blake2b<blake2::digest::consts::U32>;
 
 impl FileDigests {
     pub(crate) fn new(sha256: bool, sha512: bool, blake2b_256: bool) -> Self {
+        let _ = blake2b_256; // without the `blake2b` feature it is never listed as supported
         Self {
             sha256: sha256.then(Sha256::new),
             sha512: sha512.then(Sha512::new),
+            #[cfg(feature = "blake2b")]
             blake2b_256: blake2b_256.then(Blake2b256::new),
         }
     }
@@ -86,15 +92,28 @@ impl FileDigests {
         if let Some(h) = &mut self.sha512 {
             h.update(bytes);
         }
+        #[cfg(feature = "blake2b")]
         if let Some(h) = &mut self.blake2b_256 {
             h.update(bytes);
         }
     }
 }
 
+/// A reader behind a pointer: every streaming parse shares one copy of the tokenizer, whatever
+/// the caller's reader type (code size on a device; one indirect call per chunk).
+pub(crate) trait ReadChunk {
+    fn read_chunk(&mut self, buf: &mut [u8]) -> core::result::Result<usize, ()>;
+}
+
+impl<R: embedded_io::Read> ReadChunk for R {
+    fn read_chunk(&mut self, buf: &mut [u8]) -> core::result::Result<usize, ()> {
+        self.read(buf).map_err(|_| ())
+    }
+}
+
 /// Streaming mode: reads chunks into a caller buffer, never more than `max_length` bytes in all.
-pub(crate) struct ReadSource<'b, R> {
-    reader: R,
+pub(crate) struct ReadSource<'b> {
+    reader: &'b mut dyn ReadChunk,
     buf: &'b mut [u8],
     start: usize,
     end: usize,
@@ -105,8 +124,13 @@ pub(crate) struct ReadSource<'b, R> {
     pub(crate) digests: FileDigests,
 }
 
-impl<'b, R: embedded_io::Read> ReadSource<'b, R> {
-    pub(crate) fn new(reader: R, buf: &'b mut [u8], max_length: u64, digests: FileDigests) -> Self {
+impl<'b> ReadSource<'b> {
+    pub(crate) fn new(
+        reader: &'b mut dyn ReadChunk,
+        buf: &'b mut [u8],
+        max_length: u64,
+        digests: FileDigests,
+    ) -> Self {
         Self {
             reader,
             buf,
@@ -134,7 +158,7 @@ impl<'b, R: embedded_io::Read> ReadSource<'b, R> {
         self.end = 0;
         let n = self
             .reader
-            .read(self.buf)
+            .read_chunk(self.buf)
             .map_err(|_| Error::at(ErrorKind::Io, self.consumed_before))?;
         if n == 0 {
             self.eof = true;
@@ -165,7 +189,7 @@ impl<'b, R: embedded_io::Read> ReadSource<'b, R> {
     }
 }
 
-impl<R: embedded_io::Read> Source for ReadSource<'_, R> {
+impl Source for ReadSource<'_> {
     #[inline]
     fn peek(&mut self) -> Result<Option<u8>> {
         if self.start == self.end {

@@ -9,9 +9,12 @@
 use super::{parse_signed, Body, Common, RoleKeys};
 use crate::crypto::{Key, KeyId, Signatures, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
+#[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
 use crate::json::lexer::{Canon, Canonical, Lexer, Tap};
-use crate::json::source::{FileDigests, ReadSource, SliceSource, Source};
+#[cfg(feature = "general")]
+use crate::json::source::SliceSource;
+use crate::json::source::{FileDigests, ReadSource, Source};
 use crate::json::{Sink, Text};
 use crate::limits::MAX_ROLE_KEYS;
 use sha2::{Digest, Sha256};
@@ -20,6 +23,7 @@ use sha2::{Digest, Sha256};
 pub(crate) type Authority<'k> = (&'k [Key], &'k RoleKeys);
 
 /// A file read in general mode, its signatures not yet checked.
+#[cfg(feature = "general")]
 pub(crate) struct General<'a> {
     buf: &'a [u8],
     signed_at: usize,
@@ -29,6 +33,7 @@ pub(crate) struct General<'a> {
     pub(crate) common: Common,
 }
 
+#[cfg(feature = "general")]
 impl<'a> General<'a> {
     /// Reads the envelope and, through `body`, the role's fields.
     pub(crate) fn parse<B: Body>(buf: &'a [u8], body: &mut B) -> Result<Self> {
@@ -118,7 +123,19 @@ pub(crate) struct Streamed {
 
 /// Reads and verifies a canonical-order file in one pass from `reader`, through `chunk`.
 pub(crate) fn stream<R: embedded_io::Read, B: Body>(
-    reader: R,
+    mut reader: R,
+    chunk: &mut [u8],
+    max_length: u64,
+    digests: FileDigests,
+    body: &mut B,
+    authority: Authority<'_>,
+) -> Result<Streamed> {
+    stream_from(&mut reader, chunk, max_length, digests, body, authority)
+}
+
+/// [`stream`] past the reader's type: one copy per role body, not per reader type too.
+fn stream_from<B: Body>(
+    reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
     max_length: u64,
     digests: FileDigests,
@@ -195,10 +212,18 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
             _ => Err(Error::new(ErrorKind::Misuse, "")),
         };
     }
-    let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
-    let mut h = Sha256::new();
-    emit_value(buf, start, &mut h)?;
-    Ok((value, h.finalize().into()))
+    #[cfg(feature = "general")]
+    {
+        let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
+        let mut h = Sha256::new();
+        emit_value(buf, start, &mut h)?;
+        Ok((value, h.finalize().into()))
+    }
+    #[cfg(not(feature = "general"))]
+    {
+        let _ = (start, value);
+        Err(Error::new(ErrorKind::Misuse, "general mode is not built"))
+    }
 }
 
 /// Reads one value and writes its canonical form to `sink`, whatever the mode.
@@ -224,6 +249,14 @@ pub(crate) fn capture_canonical<S: Source, K: Canon>(
             _ => Err(Error::new(ErrorKind::Misuse, "")),
         };
     }
-    let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
-    emit_value(buf, start, sink)
+    #[cfg(feature = "general")]
+    {
+        let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
+        emit_value(buf, start, sink)
+    }
+    #[cfg(not(feature = "general"))]
+    {
+        let _ = (start, sink);
+        Err(Error::new(ErrorKind::Misuse, "general mode is not built"))
+    }
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Footprint of otuf-core on the Cortex-M4 example, measured on the target.
+
+    footprint.py [--write]        (run from anywhere; needs tests/run.sh's venv and QEMU)
+
+Builds the example's firmware (release, `opt-level = "z"`, LTO) for thumbv7em-none-eabihf:
+the empty baseline (the same board support, no otuf-core), the streaming and general verifiers
+with ed25519 only, and the streaming verifier with `ecdsa` too. Flash is `.vector_table` +
+`.text` + `.rodata` read from each ELF's section headers; RAM is `.data` + `.bss` + the stack's
+high-water mark, which the firmware measures itself under QEMU (cortex-m-rt paints the stack at
+reset) while it runs the complete check on the good state made by make_state.py. Each figure is
+given beyond the empty firmware, and RAM beyond the I/O chunk buffer as well. `--write` puts the
+table into firmware-examples/README.md.
+"""
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+root = here.parent
+venv_python = root / ".venv/bin/python"
+built = here / "target/thumbv7em-none-eabihf/release"
+out = here / "target/footprint"
+CHUNK = 256  # src/bin/stream.rs
+TUF_NO_STD_FLASH = 52 * 1024  # Fraunhofer's tuf-no-std, its own figure
+GOAL_FLASH, GOAL_RAM = 24 * 1024, 4 * 1024
+
+
+def sections(elf: Path) -> dict:
+    """Section sizes from an ELF32 little-endian file's section headers."""
+    data = elf.read_bytes()
+    shoff, = struct.unpack_from("<I", data, 0x20)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2E)
+    headers = [struct.unpack_from("<IIIIII", data, shoff + i * shentsize) for i in range(shnum)]
+    names_at = headers[shstrndx][4]
+    result = {}
+    for name, _type, _flags, _addr, _offset, size in headers:
+        end = data.index(b"\0", names_at + name)
+        result[data[names_at + name:end].decode()] = size
+    return result
+
+
+def run(cmd, **kw):
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def qemu(elf: Path, slot: Path) -> int:
+    done = subprocess.run(
+        ["qemu-system-arm", "-machine", "mps2-an386", "-cpu", "cortex-m4", "-nographic",
+         "-monitor", "none", "-semihosting-config", "enable=on,target=native", "-kernel", elf,
+         "-device", f"loader,file={slot},addr=0x00200000,force-raw=on"],
+        capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 or "verdict: " not in done.stdout:
+        sys.exit(f"{elf.name} did not succeed under QEMU:\n{done.stdout}{done.stderr}")
+    return int(re.search(r"stack high-water: (\d+) bytes", done.stdout).group(1))
+
+
+def main():
+    repo_bin = root / "target/debug/otuf-repo"
+    if not repo_bin.exists():
+        run(["cargo", "build", "--bin", "otuf-repo"], cwd=root)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    run([venv_python, here / "cortex-m4/make_state.py", repo_bin, out / "state"])
+    env = dict(os.environ, OTUF_TRUSTED_ROOT=str(out / "state/root.json"))
+    builds = {}
+    for features, names, suffix in (
+        ([], ["empty", "stream"], ""),
+        (["--features", "general"], ["general"], ""),
+        (["--features", "ecdsa"], ["stream"], "-ecdsa"),
+    ):
+        run(["cargo", "build", "--release", "--bins", *features], cwd=here, env=env)
+        for name in names:
+            shutil.copy(built / name, out / (name + suffix))
+            builds[name + suffix] = out / (name + suffix)
+
+    rows = {}
+    for label, elf in builds.items():
+        s = sections(elf)
+        flash = s[".vector_table"] + s[".text"] + s[".rodata"]
+        ram = s[".data"] + s[".bss"] + qemu(elf, out / "state/good.tar")
+        rows[label] = (flash, ram)
+    empty_flash, empty_ram = rows["empty"]
+
+    lines = [
+        "| build | flash | flash beyond empty | RAM incl. stack | RAM beyond empty and chunk buffer | vs tuf-no-std flash |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, title, chunk in (
+        ("empty", "empty firmware (board support only)", 0),
+        ("stream", "streaming, ed25519", CHUNK),
+        ("general", "general, ed25519", 0),
+        ("stream-ecdsa", "streaming, ed25519 + ECDSA P-256", CHUNK),
+    ):
+        flash, ram = rows[label]
+        if label == "empty":
+            lines.append(f"| {title} | {flash:,} B | | {ram:,} B | | |")
+            continue
+        df, dr = flash - empty_flash, ram - empty_ram - chunk
+        lines.append(f"| {title} | {flash:,} B | **{df / 1024:.1f} KiB** | {ram:,} B | "
+                     f"**{dr / 1024:.1f} KiB** | {TUF_NO_STD_FLASH / df:.2f}x |")
+    goal = (f"Goals: at most {GOAL_FLASH // 1024} KiB of flash and {GOAL_RAM // 1024} KiB of RAM "
+            f"beyond the empty firmware (ed25519 build). tuf-no-std: 52 KiB of code.")
+    table = "\n".join(lines) + "\n\n" + goal
+    print(table)
+    if "--write" in sys.argv[1:]:
+        readme = here / "README.md"
+        text = readme.read_text()
+        start, end = "<!-- footprint -->", "<!-- /footprint -->"
+        before, rest = text.split(start)
+        _, after = rest.split(end)
+        readme.write_text(f"{before}{start}\n{table}\n{end}{after}")
+
+
+main()
