@@ -137,6 +137,7 @@ fn expired(common: &Common, now: UnixTime) -> bool {
 impl TrustedSet {
     /// Starts from a root the device already trusts (§5.2): it must be signed by its own
     /// threshold; its expiry is checked only once the root chain is complete.
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
         let root = Self::self_signed_root(trusted_root).map_err(|e| e.in_role(RoleKind::Root))?;
         Ok(Self {
@@ -152,6 +153,7 @@ impl TrustedSet {
 
     /// The trusted root, checked against its own keys and threshold.
     #[cfg(feature = "general")]
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     fn self_signed_root(bytes: &[u8]) -> Result<Root> {
         let mut body = RootBody::default();
         let file = General::parse(bytes, &mut body)?;
@@ -163,6 +165,7 @@ impl TrustedSet {
     /// The trusted root, checked against its own keys and threshold: streamed twice (its keys
     /// are known only once it has been read).
     #[cfg(not(feature = "general"))]
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     fn self_signed_root(bytes: &[u8]) -> Result<Root> {
         let chunk = &mut [0; BYTES_CHUNK];
         let mut body = RootBody::default();
@@ -253,6 +256,7 @@ impl TrustedSet {
     /// Streaming variant of [`update_root`](Self::update_root). A new root's own keys are
     /// only known once it has been read, so when signatures by keys the trusted root does not
     /// have are needed, `open` is called a second time to read the file again.
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_root_stream<R: embedded_io::Read>(
         &mut self,
         mut open: impl FnMut() -> R,
@@ -304,6 +308,7 @@ impl TrustedSet {
     }
 
     /// Verifies a timestamp (§5.4), local or downloaded.
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_timestamp<R: embedded_io::Read>(
         &mut self,
         input: Input<'_, R>,
@@ -369,6 +374,7 @@ impl TrustedSet {
 
     /// Verifies a snapshot (§5.5). `trusted` is for the local copy, which the timestamp's
     /// length and hashes need not match (it may be older): it is a rollback baseline.
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_snapshot<R: embedded_io::Read>(
         &mut self,
         input: Input<'_, R>,
@@ -439,6 +445,7 @@ impl TrustedSet {
     }
 
     /// Verifies the top-level targets role (§5.6).
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_targets<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
         let (keys, role) = (self.root.keys.clone(), self.root.targets.clone());
         let t = self.verify_targets(input, "targets", (&keys, &role), None)?;
@@ -448,6 +455,7 @@ impl TrustedSet {
 
     /// Verifies a targets role (top-level or delegated) for one target path, against the
     /// delegator's `authority` and the snapshot's entry (§5.6, §5.7).
+    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn verify_targets<R: embedded_io::Read>(
         &self,
         input: Input<'_, R>,

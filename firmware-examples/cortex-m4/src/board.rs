@@ -39,6 +39,22 @@ pub fn stack_high_water() -> usize {
     }
 }
 
+/// Paints the unused stack again (everything below the caller's frame, less a margin for this
+/// function's own), so the next high-water mark measures only what runs after it.
+#[inline(never)]
+pub fn repaint_stack() {
+    // SAFETY: only words between `_stack_end` and 256 bytes below the current stack pointer are
+    // written: stack no live frame uses, since the stack grows down.
+    unsafe {
+        let mut p = core::ptr::addr_of!(_stack_end) as *mut u32;
+        let limit = (cortex_m::register::msp::read() as usize).saturating_sub(256) as *mut u32;
+        while p < limit {
+            core::ptr::write_volatile(p, cortex_m_rt::STACK_PAINT_VALUE);
+            p = p.add(1);
+        }
+    }
+}
+
 /// Ends the program with a verdict QEMU turns into its exit status.
 pub fn exit(success: bool) -> ! {
     use cortex_m_semihosting::debug;

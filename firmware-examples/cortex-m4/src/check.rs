@@ -143,7 +143,8 @@ fn name(args: core::fmt::Arguments<'_>) -> Name {
 
 /// Runs the whole check at reference time `now` for a device running `installed`. `log` is
 /// told what happened to each file: `baseline` (the persisted timestamp, loaded), `verified`
-/// (to be persisted), `searched` (a targets role read for the delegation search).
+/// (to be persisted), `searched` (a targets role read for the delegation search), and
+/// `refreshed` between the two phases.
 pub fn run(
     transport: &mut impl Transport,
     slot: &Slot,
@@ -156,6 +157,7 @@ pub fn run(
     let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&embedded))?;
     client.trusted_mut().retain(&bin).map_err(fail(&embedded))?;
     refresh(transport, slot, &mut client, log)?;
+    log("refreshed", "", 0);
     find_and_verify(transport, slot, &client, installed, log)
 }
 

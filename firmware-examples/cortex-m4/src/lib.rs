@@ -43,17 +43,30 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
         INSTALLED,
         check::HARDWARE
     );
+    let mut refresh_stack = 0;
     let result = check::run(
         transport,
         &slot,
         now,
         INSTALLED,
         &mut |what, file, length| {
-            hprintln!("{} {} ({} bytes)", what, file, length);
+            if what == "refreshed" {
+                // Each phase's own high-water mark: the refresh's now, the search's at the end.
+                refresh_stack = board::stack_high_water();
+                board::repaint_stack();
+            } else {
+                hprintln!("{} {} ({} bytes)", what, file, length);
+            }
         },
     );
     let ok = report(&result);
-    hprintln!("stack high-water: {} bytes", board::stack_high_water());
+    let search_stack = board::stack_high_water();
+    hprintln!(
+        "stack high-water: {} bytes (refresh {}, search and image {})",
+        refresh_stack.max(search_stack),
+        refresh_stack,
+        search_stack
+    );
     board::exit(ok);
 }
 

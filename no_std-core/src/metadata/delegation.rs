@@ -45,6 +45,7 @@ pub(crate) enum Select<'a> {
 }
 
 /// Reads a `delegations` object, keeping the roles `select` asks for.
+#[inline(never)] // the delegations' frame only while they are read
 pub(crate) fn parse<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,

@@ -29,6 +29,7 @@ pub struct Root {
 
 /// Reads a `keys` object, checking that every key ID is the hash of its canonical key object
 /// (with or without its extension members, as securesystemslib and RSTUF compute it).
+#[inline(never)] // the keys' frame only while they are read
 pub(crate) fn parse_keys<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     keys: &mut KeySet,
