@@ -141,14 +141,19 @@ impl<'t> Search<'t> {
             &self.keys
         };
         let role: &RoleKeys = &top.delegated.role;
-        let t =
+        // Used in place inside the `Result` (no second copy of the role on the stack).
+        let mut verified =
             self.set
-                .verify_targets(input, &top.delegated.name, (keys, role), Some(self.path))?;
+                .verify_targets(input, &top.delegated.name, (keys, role), Some(self.path));
+        let t = match &mut verified {
+            Ok(t) => t,
+            Err(e) => return Err(*e),
+        };
         let top = self
             .stack
             .pop()
             .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
-        if let Some(target) = t.target {
+        if let Some(target) = t.target.take() {
             self.found = Some(target);
             return Ok(());
         }
@@ -158,7 +163,7 @@ impl<'t> Search<'t> {
                 Error::new(ErrorKind::Limit, "delegations visited").in_role(RoleKind::Delegated)
             })?;
         self.budget = self.budget.saturating_sub(1);
-        let mut children = t.delegations;
+        let children = &mut t.delegations;
         if children.roles.last().is_some_and(|r| r.terminating) {
             self.stack.clear();
         }

@@ -153,12 +153,17 @@ pub fn run(
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
     let embedded = name(format_args!("root.json (embedded)"));
-    let mut client = Client::new(TRUSTED_ROOT, now, Limits::default()).map_err(fail(&embedded))?;
+    // Used in place inside the `Result`: moving it out would put a second copy on the stack.
+    let mut created = Client::new(TRUSTED_ROOT, now, Limits::default());
+    let client = match &mut created {
+        Ok(client) => client,
+        Err(e) => return Err(fail(&embedded)(*e)),
+    };
     let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&embedded))?;
     client.trusted_mut().retain(&bin).map_err(fail(&embedded))?;
-    refresh(transport, slot, &mut client, log)?;
+    refresh(transport, slot, client, log)?;
     log("refreshed", "", 0);
-    find_and_verify(transport, slot, &client, installed, log)
+    find_and_verify(transport, slot, client, installed, log)
 }
 
 fn fail(file: &Name) -> impl FnOnce(Error) -> Refusal {
@@ -252,7 +257,11 @@ fn find_and_verify(
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
     let target_name = name(format_args!("{TARGET}"));
-    let mut search = Search::new(client.trusted(), TARGET).map_err(fail(&target_name))?;
+    let mut started = Search::new(client.trusted(), TARGET);
+    let search = match &mut started {
+        Ok(search) => search,
+        Err(e) => return Err(fail(&target_name)(*e)),
+    };
     loop {
         match search.next().map_err(fail(&target_name))? {
             SearchStep::Fetch {
@@ -265,9 +274,7 @@ fn find_and_verify(
                     version.unwrap_or(0)
                 ));
                 let bytes = fetch(slot, &file, max_length)?;
-                transport
-                    .delegated(&mut search, bytes)
-                    .map_err(fail(&file))?;
+                transport.delegated(search, bytes).map_err(fail(&file))?;
                 log("searched", &file, bytes.len() as u64);
             }
             SearchStep::Found(_) => break,
