@@ -6,7 +6,7 @@
 //! `signatures` come first in canonical order, so the verifiers are ready when `signed` starts
 //! and consume its canonical bytes while the body is being extracted.
 
-use super::{parse_signed, Body, Common, RoleKeys};
+use super::{parse_signed, Body, Common, Members, RoleKeys};
 use crate::crypto::{Key, KeyId, Signatures, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
 #[cfg(feature = "general")]
@@ -133,13 +133,16 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
     stream_from(&mut reader, chunk, max_length, digests, body, authority)
 }
 
-/// [`stream`] past the reader's type: one copy per role body, not per reader type too.
-fn stream_from<B: Body>(
+/// The fields a streamed role is read into, whatever the role.
+type StreamBody<'b> = dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Verifiers>> + 'b;
+
+/// [`stream`] past the reader's and the role's types: one copy in all.
+fn stream_from(
     reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
     max_length: u64,
     digests: FileDigests,
-    body: &mut B,
+    body: &mut StreamBody<'_>,
     authority: Authority<'_>,
 ) -> Result<Streamed> {
     let mut verifiers = Verifiers::new();

@@ -96,6 +96,29 @@ pub(crate) trait Body {
     fn finish(&mut self) -> Result<()>;
 }
 
+/// [`Body`] for one tokenizer type, callable through `dyn`: `parse_signed` then exists once per
+/// tokenizer, not once per role as well (code size on a device).
+pub(crate) trait Members<S: Source, K: Canon> {
+    /// `Body::TYPE`.
+    fn role_type(&self) -> &'static [u8];
+    /// `Body::member`.
+    fn member(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool>;
+    /// `Body::finish`.
+    fn finish(&mut self) -> Result<()>;
+}
+
+impl<S: Source, K: Canon, B: Body> Members<S, K> for B {
+    fn role_type(&self) -> &'static [u8] {
+        B::TYPE
+    }
+    fn member(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
+        Body::member(self, lx, key)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Body::finish(self)
+    }
+}
+
 fn once<T>(slot: &mut Option<T>, v: T, field: &'static str) -> Result<()> {
     if slot.is_some() {
         return Err(Error::new(ErrorKind::DuplicateKey, field));
@@ -105,9 +128,9 @@ fn once<T>(slot: &mut Option<T>, v: T, field: &'static str) -> Result<()> {
 }
 
 /// Reads a `signed` object: the common fields here, the rest through `body`.
-pub(crate) fn parse_signed<S: Source, K: Canon, B: Body>(
+pub(crate) fn parse_signed<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    body: &mut B,
+    body: &mut dyn Members<S, K>,
 ) -> Result<Common> {
     let (mut ty, mut spec, mut version, mut expires) = (None, None, None, None);
     let mut key = Text::<32>::default();
@@ -116,7 +139,7 @@ pub(crate) fn parse_signed<S: Source, K: Canon, B: Body>(
         match key.get() {
             Some(b"_type") => {
                 let t: Text<16> = lx.text().map_err(|e| e.in_field("_type"))?;
-                if !t.is(B::TYPE) {
+                if !t.is(body.role_type()) {
                     return Err(Error::new(ErrorKind::RoleType, "_type"));
                 }
                 once(&mut ty, (), "_type")?;
