@@ -11,6 +11,8 @@ firmware 1.1.0 published. The device, which embeds root v1, must follow the chai
 - `root.json` — root v1, which the firmware embeds as its trusted root;
 - `good.tar` — the device's flash slot: `trusted/timestamp.json` (what it persisted last time)
   and what a mirror serves now, under `metadata/` and `targets/`, as a ustar archive;
+- signed states the selection must not install: `other-hardware.tar` (the target now says
+  `sensor-m7`) and `older-version.tar` (0.9.0, a downgrade);
 - tampered slots, each to be refused: `bad-signature.tar` (one signature byte of the device's
   bin changed), `rolled-back-snapshot.tar` (a timestamp signed with the real online key that
   points at an older snapshot), `wrong-image-hash.tar` (one byte of the image changed);
@@ -114,9 +116,37 @@ try:
             time.sleep(0.02)
         sys.exit(f"{path}: task {task} never finished")
 
-    def publish(version: str, image: bytes):
-        custom = json.dumps({"version": version, "hardware": HARDWARE})
+    def publish(version: str, image: bytes, hardware: str = HARDWARE):
+        custom = json.dumps({"version": version, "hardware": hardware})
         call(f"/api/v1/artifacts/upload/{TARGET}", image, {"x-otuf-custom": custom})
+
+    metadata = work / "data" / "metadata"
+
+    def served_now(image: bytes) -> dict:
+        """What a mirror serves now for the device, and what the device persisted."""
+        timestamp = Metadata.from_bytes((metadata / "timestamp.json").read_bytes())
+        snapshot_version = timestamp.signed.snapshot_meta.version
+        snapshot = json.loads((metadata / f"{snapshot_version}.snapshot.json").read_bytes())
+        targets_version = snapshot["signed"]["meta"]["targets.json"]["version"]
+        targets = json.loads((metadata / f"{targets_version}.targets.json").read_bytes())
+        succinct = targets["signed"]["delegations"]["succinct_roles"]
+        bits = succinct["bit_length"]
+        number = int.from_bytes(hashlib.sha256(TARGET.encode()).digest()[:4], "big") >> (32 - bits)
+        bin_role = f"{succinct['name_prefix']}-{number:0{len(f'{(1 << bits) - 1:x}')}x}"
+        bin_file = f"{snapshot['signed']['meta'][bin_role + '.json']['version']}.{bin_role}.json"
+        files = {
+            "now": str(int(time.time())).encode(),
+            "trusted/timestamp.json": installed_timestamp,
+            "metadata/2.root.json": (metadata / "2.root.json").read_bytes(),
+            "metadata/timestamp.json": (metadata / "timestamp.json").read_bytes(),
+            f"metadata/{snapshot_version}.snapshot.json":
+                (metadata / f"{snapshot_version}.snapshot.json").read_bytes(),
+            f"metadata/{targets_version}.targets.json":
+                (metadata / f"{targets_version}.targets.json").read_bytes(),
+            f"metadata/{bin_file}": (metadata / bin_file).read_bytes(),
+            f"targets/firmware/{hashlib.sha256(image).hexdigest()}.sensor-m4.bin": image,
+        }
+        return files, bin_file
 
     settings = {"roles": {"root": {"expiration": 365}, "timestamp": {"expiration": 1},
                           "snapshot": {"expiration": 1}, "targets": {"expiration": 365},
@@ -125,41 +155,24 @@ try:
         {"settings": settings, "metadata": {"root": root_1.to_dict()}, "timeout": 300}).encode())
     call("/api/v1/metadata/", json.dumps({"metadata": {"root": root_2.to_dict()}}).encode())
     publish("1.0.0", b"sensor-m4 firmware 1.0.0\n" * 1000)
-    metadata = work / "data" / "metadata"
     # What the device persisted when it installed 1.0.0: its rollback baseline.
     installed_timestamp = (metadata / "timestamp.json").read_bytes()
     image = b"".join(hashlib.sha256(b"1.1.0 %d" % i).digest() for i in range(1536))  # 48 KiB
     publish("1.1.0", image)
+    served, bin_file = served_now(image)
+    image_name = f"targets/firmware/{hashlib.sha256(image).hexdigest()}.sensor-m4.bin"
+    # Signed, and still not for this device: the selection must refuse or skip them.
+    other = b"sensor-m7 firmware 1.2.0\n" * 100
+    publish("1.2.0", other, hardware="sensor-m7")
+    other_hardware, _ = served_now(other)
+    older = b"sensor-m4 firmware 0.9.0\n" * 100
+    publish("0.9.0", older)
+    older_version, _ = served_now(older)
 finally:
     service.kill()
     service.wait()
 
 (out / "root.json").write_bytes((metadata / "1.root.json").read_bytes())
-timestamp = Metadata.from_bytes((metadata / "timestamp.json").read_bytes())
-snapshot_version = timestamp.signed.snapshot_meta.version
-snapshot = json.loads((metadata / f"{snapshot_version}.snapshot.json").read_bytes())
-targets = json.loads((metadata / f"{snapshot['signed']['meta']['targets.json']['version']}"
-                                  ".targets.json").read_bytes())
-succinct = targets["signed"]["delegations"]["succinct_roles"]
-bits = succinct["bit_length"]
-bin_number = int.from_bytes(hashlib.sha256(TARGET.encode()).digest()[:4], "big") >> (32 - bits)
-bin_role = f"{succinct['name_prefix']}-{bin_number:0{len(f'{(1 << bits) - 1:x}')}x}"
-bin_file = f"{snapshot['signed']['meta'][bin_role + '.json']['version']}.{bin_role}.json"
-digest = hashlib.sha256(image).hexdigest()
-image_name = f"targets/firmware/{digest}.sensor-m4.bin"
-
-served = {
-    "now": str(int(time.time())).encode(),
-    "trusted/timestamp.json": installed_timestamp,
-    "metadata/2.root.json": (metadata / "2.root.json").read_bytes(),
-    "metadata/timestamp.json": (metadata / "timestamp.json").read_bytes(),
-    f"metadata/{snapshot_version}.snapshot.json":
-        (metadata / f"{snapshot_version}.snapshot.json").read_bytes(),
-    f"metadata/{targets['signed']['version']}.targets.json":
-        (metadata / f"{targets['signed']['version']}.targets.json").read_bytes(),
-    f"metadata/{bin_file}": (metadata / bin_file).read_bytes(),
-    image_name: image,
-}
 
 
 def slot(name: str, files: dict):
@@ -177,6 +190,8 @@ def variant(**changes) -> dict:
 
 
 slot("good", served)
+slot("other-hardware", other_hardware)
+slot("older-version", older_version)
 
 bad = json.loads(served[f"metadata/{bin_file}"])
 sig = bad["signatures"][0]["sig"]
@@ -201,4 +216,4 @@ slot("rolled-back-snapshot", variant(**{
 wrong = bytearray(image)
 wrong[len(wrong) // 2] ^= 0x01
 slot("wrong-image-hash", variant(**{image_name: bytes(wrong)}))
-print(json.dumps({"bin": bin_role, "image": image_name, "snapshot": snapshot_version}))
+print(json.dumps({"bin": bin_file, "image": image_name}))

@@ -2,7 +2,8 @@
 //! repository state is made by otuf-repo (`make_state.py`: bootstrap, firmware 1.0.0, a root
 //! rotation, firmware 1.1.0), the firmware is built with its root v1 embedded, and each flash
 //! slot is loaded beside it: the good one must end in the install verdict, in streaming and in
-//! general mode; each tampered one must be refused, naming the file and the check.
+//! general mode; a signed firmware for other hardware is refused and an older one left alone
+//! (the selection from `custom`); each tampered one is refused, naming the file and the check.
 
 use otuf_tests::{python, workspace_bin};
 use std::path::{Path, PathBuf};
@@ -133,6 +134,20 @@ fn the_cortex_m4_example_installs_the_good_state_and_refuses_each_tampered_one()
                 "{mode}: {file}: {out}"
             );
         }
+
+        // Signed and verified, yet not for this device: another hardware model, a downgrade.
+        let (ok, out) = qemu(&firmware, &slot("other-hardware"));
+        assert!(
+            !ok && verdict(&out)
+                == "refused firmware/sensor-m4.bin: custom.hardware: built for another hardware model",
+            "{mode}: {out}"
+        );
+        let (ok, out) = qemu(&firmware, &slot("older-version"));
+        assert!(
+            ok && verdict(&out)
+                == "up to date (the signed firmware is 0.9.0, not newer than 1.0.0)",
+            "{mode}: {out}"
+        );
 
         for (tampered, file, check) in [
             ("bad-signature", ".bins-", "threshold check failed"),

@@ -83,7 +83,11 @@ fn report(result: &Result<Verdict, Refusal>) -> bool {
             true
         }
         Ok(Verdict::UpToDate(v)) => {
-            hprintln!("verdict: up to date (newest signed is {})", v);
+            hprintln!(
+                "verdict: up to date (the signed firmware is {}, not newer than {})",
+                v,
+                INSTALLED
+            );
             true
         }
         Ok(Verdict::NoFirmware) => {
