@@ -9,15 +9,22 @@ use std::path::Path;
 
 /// Atomically replaces `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, |tmp, at| tmp.write_all(bytes).map_err(Error::io(at)))
+}
+
+/// Replaces `path` with what `fill` writes into a temporary file beside it: fsync, rename,
+/// fsync the directory.
+fn replace(path: &Path, fill: impl FnOnce(&mut File, &Path) -> Result<()>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".otuf-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(Error::io(dir))?;
-    tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
-    readable(tmp.as_file(), tmp.path())?;
-    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
+    let at = tmp.path().to_path_buf();
+    fill(tmp.as_file_mut(), &at)?;
+    readable(tmp.as_file(), &at)?;
+    tmp.as_file().sync_all().map_err(Error::io(&at))?;
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e.error,
@@ -39,21 +46,12 @@ pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
 /// Atomically replaces `to` with a copy of `from` (temporary file beside `to`, fsync, rename,
 /// fsync directory): a power cut leaves the old `to` or the whole copy.
 pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".otuf-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(Error::io(dir))?;
     let mut src = File::open(from).map_err(Error::io(from))?;
-    std::io::copy(&mut src, tmp.as_file_mut()).map_err(Error::io(tmp.path()))?;
-    readable(tmp.as_file(), tmp.path())?;
-    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
-    tmp.persist(to).map_err(|e| Error::Io {
-        path: to.to_path_buf(),
-        source: e.error,
-    })?;
-    sync_dir(dir)
+    replace(to, |tmp, at| {
+        std::io::copy(&mut src, tmp)
+            .map(drop)
+            .map_err(Error::io(at))
+    })
 }
 
 /// Public files are world-readable like any other file the agent writes (temporary files start

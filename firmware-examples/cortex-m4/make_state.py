@@ -122,6 +122,10 @@ try:
 
     metadata = work / "data" / "metadata"
 
+    def image_name(image: bytes) -> str:
+        """Where a mirror serves the image (consistent snapshots: `<dir>/<sha256>.<name>`)."""
+        return f"targets/firmware/{hashlib.sha256(image).hexdigest()}.sensor-m4.bin"
+
     def served_now(image: bytes) -> dict:
         """What a mirror serves now for the device, and what the device persisted."""
         timestamp = Metadata.from_bytes((metadata / "timestamp.json").read_bytes())
@@ -144,7 +148,7 @@ try:
             f"metadata/{targets_version}.targets.json":
                 (metadata / f"{targets_version}.targets.json").read_bytes(),
             f"metadata/{bin_file}": (metadata / bin_file).read_bytes(),
-            f"targets/firmware/{hashlib.sha256(image).hexdigest()}.sensor-m4.bin": image,
+            image_name(image): image,
         }
         return files, bin_file
 
@@ -160,7 +164,7 @@ try:
     image = b"".join(hashlib.sha256(b"1.1.0 %d" % i).digest() for i in range(1536))  # 48 KiB
     publish("1.1.0", image)
     served, bin_file = served_now(image)
-    image_name = f"targets/firmware/{hashlib.sha256(image).hexdigest()}.sensor-m4.bin"
+    image_file = image_name(image)
     # Signed, and still not for this device: the selection must refuse or skip them.
     other = b"sensor-m7 firmware 1.2.0\n" * 100
     publish("1.2.0", other, hardware="sensor-m7")
@@ -183,7 +187,7 @@ def slot(name: str, files: dict):
             tar.addfile(info, io.BytesIO(data))
 
 
-def variant(**changes) -> dict:
+def variant(changes: dict) -> dict:
     files = dict(served)
     files.update(changes)
     return files
@@ -196,7 +200,7 @@ slot("older-version", older_version)
 bad = json.loads(served[f"metadata/{bin_file}"])
 sig = bad["signatures"][0]["sig"]
 bad["signatures"][0]["sig"] = ("1" if sig[0] != "1" else "2") + sig[1:]
-slot("bad-signature", variant(**{f"metadata/{bin_file}": encode_canonical(bad).encode()}))
+slot("bad-signature", variant({f"metadata/{bin_file}": encode_canonical(bad).encode()}))
 
 # The online key's holder signs a newer timestamp that points at the snapshot before the one
 # the device last trusted: only the device's memory of that snapshot version stops it.
@@ -208,12 +212,12 @@ forged.signed.version += 1
 forged.signed.snapshot_meta = MetaFile(version=old_version, length=len(old_snapshot))
 forged.signatures.clear()
 forged.sign(online_2)
-slot("rolled-back-snapshot", variant(**{
+slot("rolled-back-snapshot", variant({
     "metadata/timestamp.json": encode_canonical(forged.to_dict()).encode(),
     f"metadata/{old_version}.snapshot.json": old_snapshot,
 }))
 
 wrong = bytearray(image)
 wrong[len(wrong) // 2] ^= 0x01
-slot("wrong-image-hash", variant(**{image_name: bytes(wrong)}))
-print(json.dumps({"bin": bin_file, "image": image_name}))
+slot("wrong-image-hash", variant({image_file: bytes(wrong)}))
+print(json.dumps({"bin": bin_file, "image": image_file}))

@@ -299,11 +299,12 @@ fn find_and_verify(
     let Some(digest) = target.hashes.sha256 else {
         return selection("hashes: no sha256");
     };
-    let mut file = name(format_args!("targets/firmware/"));
+    let (dir, base) = TARGET.rsplit_once('/').unwrap_or(("", TARGET));
+    let mut file = name(format_args!("targets/{dir}/"));
     for b in digest {
         let _ = write!(file, "{b:02x}");
     }
-    let _ = write!(file, ".sensor-m4.bin");
+    let _ = write!(file, ".{base}");
     let image = fetch(slot, &file, target.length)?;
     let mut verifier = TargetVerifier::new(target);
     transport.image(&mut verifier, image).map_err(fail(&file))?;
