@@ -41,21 +41,18 @@ pub fn tokenizer(data: &[u8]) {
     }
 }
 
-fn both_modes<B: Body>(data: &[u8], mut make: impl FnMut() -> B) {
+fn both_modes<B: Body>(data: &[u8], general_body: &mut B, stream_body: &mut B) {
     let no_keys = RoleKeys {
         keyids: heapless::Vec::new(),
         threshold: 1,
     };
-    let general = General::parse(data, &mut make()).map(|g| g.common);
+    let general = General::parse(data, general_body).map(|g| g.common);
     let mut chunk = [0u8; 7];
-    let streamed = envelope::stream(
-        data,
-        &mut chunk,
-        u64::MAX,
-        Default::default(),
-        &mut make(),
-        (&[], &no_keys),
-    );
+    let expect = envelope::Expect {
+        max_length: u64::MAX,
+        ..Default::default()
+    };
+    let streamed = envelope::stream(data, &mut chunk, expect, stream_body, (&[], &no_keys));
     if let Ok(s) = streamed {
         // Streaming is the stricter mode: what it reads, general mode reads the same way.
         assert_eq!(
@@ -68,22 +65,38 @@ fn both_modes<B: Body>(data: &[u8], mut make: impl FnMut() -> B) {
 
 /// Parses `data` as a root in both modes.
 pub fn root(data: &[u8]) {
-    both_modes(data, RootBody::default);
+    let (mut a, mut b) = Default::default();
+    both_modes(data, &mut RootBody::new(&mut a), &mut RootBody::new(&mut b));
 }
 
 /// Parses `data` as a timestamp in both modes.
 pub fn timestamp(data: &[u8]) {
-    both_modes(data, TimestampBody::default);
+    both_modes(
+        data,
+        &mut TimestampBody::default(),
+        &mut TimestampBody::default(),
+    );
 }
 
 /// Parses `data` as a snapshot in both modes.
 pub fn snapshot(data: &[u8]) {
-    both_modes(data, || SnapshotBody::new(None, &[]));
+    both_modes(
+        data,
+        &mut SnapshotBody::new(None, &[]),
+        &mut SnapshotBody::new(None, &[]),
+    );
 }
 
 /// Parses `data` as a targets role (with delegations, searching one path) in both modes.
 pub fn targets(data: &[u8]) {
-    both_modes(data, || TargetsBody::new(Some("firmware/a.bin")));
+    let path = Some("firmware/a.bin");
+    let (mut target, mut delegations) = (None, Default::default());
+    let (mut target2, mut delegations2) = (None, Default::default());
+    both_modes(
+        data,
+        &mut TargetsBody::new(path, &mut target, &mut delegations),
+        &mut TargetsBody::new(path, &mut target2, &mut delegations2),
+    );
 }
 
 /// Parses `data` as each role in both modes.

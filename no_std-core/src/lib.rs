@@ -45,6 +45,19 @@ pub mod footprint {
     use crate::metadata::targets::TargetsBody;
     use core::mem::size_of;
 
+    /// Bytes of the signature checks of one file (one per authorised key that signed).
+    pub const VERIFIERS: usize = size_of::<Verifiers>();
+    /// Bytes of the streaming tokenizer (chunk reader, digests, key-order stack).
+    pub const STREAM_LEXER: usize =
+        size_of::<Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>>();
+    /// Bytes of a root's keys and roles.
+    pub const ROOT: usize = size_of::<crate::metadata::Root>();
+    /// Bytes of one target's info (hashes, `custom`).
+    pub const TARGET_FILE: usize = size_of::<crate::metadata::TargetFile>();
+    /// Bytes of the delegations a targets role continues a search with.
+    pub const MATCHES: usize = size_of::<crate::metadata::Matches>();
+    /// Bytes of an envelope's signatures, as read.
+    pub const SIGNATURES: usize = size_of::<crate::crypto::Signatures>();
     /// Bytes of the trusted set (root, timestamp, snapshot, targets, retained roles).
     pub const TRUSTED_SET: usize = size_of::<crate::trusted::TrustedSet>();
     /// Bytes of the refresh state machine (includes the trusted set).

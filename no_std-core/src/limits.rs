@@ -29,6 +29,8 @@ pub const MAX_CUSTOM: usize = pick(1024, 256);
 pub const MAX_SEARCH_STACK: usize = pick(16, 4);
 /// Keys held for pending delegated roles (shared by the stack entries).
 pub const MAX_SEARCH_KEYS: usize = pick(16, 4);
+/// Delegated roles one target search visits (each remembered by a 128-bit hash of its name).
+pub const MAX_VISITED: usize = pick(32, 8);
 /// Snapshot meta entries (besides `targets.json`) kept for later checks without `alloc`.
 pub const MAX_RETAINED_META: usize = pick(8, 2);
 

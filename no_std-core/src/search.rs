@@ -5,13 +5,10 @@
 
 use crate::crypto::{Key, KeySet};
 use crate::error::{Error, ErrorKind, Result, RoleKind};
-use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK};
-use crate::metadata::{Delegated, RoleKeys, RoleName, TargetFile};
+use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
+use crate::metadata::{Delegated, Matches, RoleKeys, RoleName, TargetFile};
 use crate::trusted::{Input, NoReader, TrustedSet};
 use sha2::{Digest, Sha256};
-
-/// Roles visited per search, remembered by a 128-bit hash of the name.
-const MAX_VISITED: usize = 32;
 
 /// What the caller does next in a search.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +128,9 @@ impl<'t> Search<'t> {
 
     fn handle_input<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
         // Verify first: a refused file (a stale cache, say) leaves the search where it was.
+        if self.found.is_some() {
+            return Err(Error::new(ErrorKind::Misuse, "the target is already found"));
+        }
         let top = self
             .stack
             .last()
@@ -141,20 +141,22 @@ impl<'t> Search<'t> {
             &self.keys
         };
         let role: &RoleKeys = &top.delegated.role;
-        // Used in place inside the `Result` (no second copy of the role on the stack).
-        let mut verified =
-            self.set
-                .verify_targets(input, &top.delegated.name, (keys, role), Some(self.path));
-        let t = match &mut verified {
-            Ok(t) => t,
-            Err(e) => return Err(*e),
-        };
+        // The target's info goes straight into `found` (cleared again on an error), the
+        // delegations into one local: no copies of either on the stack.
+        let mut children = Matches::default();
+        self.set.verify_targets_into(
+            input,
+            &top.delegated.name,
+            (keys, role),
+            Some(self.path),
+            &mut self.found,
+            &mut children,
+        )?;
         let top = self
             .stack
             .pop()
             .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
-        if let Some(target) = t.target.take() {
-            self.found = Some(target);
+        if self.found.is_some() {
             return Ok(());
         }
         self.visited
@@ -163,7 +165,6 @@ impl<'t> Search<'t> {
                 Error::new(ErrorKind::Limit, "delegations visited").in_role(RoleKind::Delegated)
             })?;
         self.budget = self.budget.saturating_sub(1);
-        let children = &mut t.delegations;
         if children.roles.last().is_some_and(|r| r.terminating) {
             self.stack.clear();
         }

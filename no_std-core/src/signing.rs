@@ -37,9 +37,10 @@ impl RootSigning {
 /// a root update, the trusted root's.
 pub fn root_signing(candidate: &[u8], trusted: Option<&Root>) -> Result<RootSigning> {
     let in_root = |e: crate::Error| e.in_role(RoleKind::Root);
-    let mut body = RootBody::default();
+    let mut root = crate::metadata::Root::default();
+    let mut body = RootBody::new(&mut root);
     let file = General::parse(candidate, &mut body).map_err(in_root)?;
-    let root = body.into_root(file.common).map_err(in_root)?;
+    body.complete(file.common).map_err(in_root)?;
     let own = (root.keys.as_slice(), &root.root);
     let valid = match trusted {
         Some(t) => file.valid_signers(&[own, (t.keys.as_slice(), &t.root)]),
@@ -72,7 +73,8 @@ pub struct TargetsSigning {
 /// keys and threshold its delegator gives the role (`authority`).
 pub fn targets_signing(candidate: &[u8], authority: (&[Key], &RoleKeys)) -> Result<TargetsSigning> {
     let in_role = |e: crate::Error| e.in_role(RoleKind::Delegated);
-    let mut body = TargetsBody::new(None);
+    let (mut target, mut delegations) = (None, Default::default());
+    let mut body = TargetsBody::new(None, &mut target, &mut delegations);
     let file = General::parse(candidate, &mut body).map_err(in_role)?;
     let valid = file.valid_signers(&[authority]).map_err(in_role)?;
     let complete = crate::crypto::verifier_threshold(authority.0, authority.1, &valid);

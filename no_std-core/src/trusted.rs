@@ -9,17 +9,17 @@
 
 use crate::crypto::Key;
 use crate::error::{Error, ErrorKind, Result, RoleKind};
-use crate::json::source::FileDigests;
 use crate::limits::{Limits, MAX_RETAINED_META};
 #[cfg(feature = "general")]
 use crate::metadata::envelope::General;
 use crate::metadata::envelope::{self, Authority};
-use crate::metadata::root::RootBody;
+use crate::metadata::root::{RootBody, RootSignaturesOnly};
 use crate::metadata::snapshot::SnapshotBody;
 use crate::metadata::targets::TargetsBody;
 use crate::metadata::timestamp::TimestampBody;
 use crate::metadata::{
-    Body, Common, MetaFile, RoleKeys, RoleName, Root, Snapshot, Targets, Timestamp,
+    Body, Common, Matches, MetaFile, RoleKeys, RoleName, Root, Snapshot, TargetFile, Targets,
+    Timestamp,
 };
 use crate::time::UnixTime;
 
@@ -101,15 +101,12 @@ fn load<B: Body, R: embedded_io::Read>(
             meta,
         ),
         Input::Stream { reader, chunk } => {
-            let digests = meta.map(|m| m.hashes.digests()).unwrap_or_default();
-            let max = meta
-                .and_then(|m| m.length)
-                .unwrap_or(max_length)
-                .min(max_length);
-            let s = envelope::stream(reader, chunk, max, digests, body, authority)?;
-            if let Some(meta) = meta {
-                check_streamed(meta, s.length, s.digests)?;
-            }
+            let expect = envelope::Expect {
+                max_length,
+                meta,
+                sha256: false,
+            };
+            let s = envelope::stream(reader, chunk, expect, body, authority)?;
             envelope::require(authority, &s.valid)?;
             Ok(s.common)
         }
@@ -120,16 +117,6 @@ fn load<B: Body, R: embedded_io::Read>(
 #[cfg(not(feature = "general"))]
 const BYTES_CHUNK: usize = 64;
 
-fn check_streamed(meta: &MetaFile, length: u64, digests: FileDigests) -> Result<()> {
-    if meta.length.is_some_and(|l| l != length) {
-        return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
-    }
-    if !meta.hashes.is_empty() && !meta.hashes.check(digests) {
-        return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
-    }
-    Ok(())
-}
-
 fn expired(common: &Common, now: UnixTime) -> bool {
     common.expires <= now
 }
@@ -139,52 +126,48 @@ impl TrustedSet {
     /// threshold; its expiry is checked only once the root chain is complete.
     #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
-        let root = Self::self_signed_root(trusted_root).map_err(|e| e.in_role(RoleKind::Root))?;
-        Ok(Self {
+        let mut set = Self {
             now,
             limits,
-            root,
+            root: Root::default(),
             timestamp: None,
             snapshot: None,
             targets: None,
             interest: heapless::Vec::new(),
-        })
+        };
+        Self::self_signed_root(trusted_root, &mut set.root)
+            .map_err(|e| e.in_role(RoleKind::Root))?;
+        Ok(set)
     }
 
-    /// The trusted root, checked against its own keys and threshold.
+    /// Reads the trusted root into `root`, checked against its own keys and threshold.
     #[cfg(feature = "general")]
-    #[inline(never)] // its frame (whole role bodies) only while it runs
-    fn self_signed_root(bytes: &[u8]) -> Result<Root> {
-        let mut body = RootBody::default();
+    #[inline(never)] // its frame only while it runs
+    fn self_signed_root(bytes: &[u8], root: &mut Root) -> Result<()> {
+        let mut body = RootBody::new(root);
         let file = General::parse(bytes, &mut body)?;
-        let root = body.into_root(file.common)?;
-        file.verify(&[(&root.keys, &root.root)])?;
-        Ok(root)
+        body.complete(file.common)?;
+        file.verify(&[(&body.root.keys, &body.root.root)])
     }
 
-    /// The trusted root, checked against its own keys and threshold: streamed twice (its keys
-    /// are known only once it has been read).
+    /// Reads the trusted root into `root`, checked against its own keys and threshold: streamed
+    /// twice (its keys are known only once it has been read).
     #[cfg(not(feature = "general"))]
-    #[inline(never)] // its frame (whole role bodies) only while it runs
-    fn self_signed_root(bytes: &[u8]) -> Result<Root> {
+    #[inline(never)] // its frame only while it runs
+    fn self_signed_root(bytes: &[u8], root: &mut Root) -> Result<()> {
         let chunk = &mut [0; BYTES_CHUNK];
-        let mut body = RootBody::default();
         let none = RoleKeys::default();
-        let max = bytes.len() as u64;
-        let s = envelope::stream(
-            bytes,
-            chunk,
-            max,
-            FileDigests::default(),
-            &mut body,
-            (&[], &none),
-        )?;
-        let root = body.into_root(s.common)?;
-        let mut again = RootBody::default();
+        let expect = envelope::Expect {
+            max_length: bytes.len() as u64,
+            ..Default::default()
+        };
+        let mut body = RootBody::new(root);
+        let s = envelope::stream(bytes, chunk, expect, &mut body, (&[], &none))?;
+        body.complete(s.common)?;
+        // The same bytes again (a slice cannot change between reads): signatures only.
         let own = (&root.keys[..], &root.root);
-        let s = envelope::stream(bytes, chunk, max, FileDigests::default(), &mut again, own)?;
-        envelope::require(own, &s.valid)?;
-        Ok(root)
+        let s = envelope::stream(bytes, chunk, expect, &mut RootSignaturesOnly, own)?;
+        envelope::require(own, &s.valid)
     }
 
     /// Declares a delegated role whose snapshot entry must be kept (needed without `alloc`,
@@ -243,9 +226,10 @@ impl TrustedSet {
         }
         #[cfg(feature = "general")]
         {
-            let mut body = RootBody::default();
+            let mut new = Root::default();
+            let mut body = RootBody::new(&mut new);
             let file = General::parse(bytes, &mut body)?;
-            let new = body.into_root(file.common)?;
+            body.complete(file.common)?;
             file.verify(&[(&self.root.keys, &self.root.root), (&new.keys, &new.root)])?;
             self.accept_root(new)
         }
@@ -266,26 +250,26 @@ impl TrustedSet {
             if self.timestamp.is_some() {
                 return Err(Error::new(ErrorKind::Misuse, "root after timestamp"));
             }
-            let max = self.limits.root_max_length;
-            let mut body = RootBody::default();
+            let expect = envelope::Expect {
+                max_length: self.limits.root_max_length,
+                meta: None,
+                sha256: true,
+            };
+            let mut new = Root::default();
+            let mut body = RootBody::new(&mut new);
             let old = (&self.root.keys[..], &self.root.root);
-            let s = envelope::stream(open(), chunk, max, FileDigests::default(), &mut body, old)?;
+            let s = envelope::stream(open(), chunk, expect, &mut body, old)?;
             envelope::require(old, &s.valid)?;
-            let new = body.into_root(s.common)?;
+            body.complete(s.common)?;
             if envelope::require((&new.keys, &new.root), &s.valid).is_err() {
-                let mut again = RootBody::default();
-                let s2 = envelope::stream(
-                    open(),
-                    chunk,
-                    max,
-                    FileDigests::default(),
-                    &mut again,
-                    (&new.keys, &new.root),
-                )?;
-                if again.into_root(s2.common)? != new {
+                // The second read needs only the signatures; the file's SHA-256 proves it is
+                // the same file the first read took the keys from.
+                let own = (&new.keys[..], &new.root);
+                let s2 = envelope::stream(open(), chunk, expect, &mut RootSignaturesOnly, own)?;
+                if s2.sha256 != s.sha256 {
                     return Err(Error::new(ErrorKind::Io, "root changed between reads"));
                 }
-                envelope::require((&new.keys, &new.root), &s2.valid)?;
+                envelope::require(own, &s2.valid)?;
             }
             self.accept_root(new)
         })()
@@ -447,15 +431,22 @@ impl TrustedSet {
     /// Verifies the top-level targets role (§5.6).
     #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_targets<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
-        let (keys, role) = (self.root.keys.clone(), self.root.targets.clone());
-        let t = self.verify_targets(input, "targets", (&keys, &role), None)?;
-        self.targets = Some(t.common);
+        let authority = (&self.root.keys[..], &self.root.targets);
+        let (mut target, mut delegations) = (None, Matches::default());
+        let common = self.verify_targets_into(
+            input,
+            "targets",
+            authority,
+            None,
+            &mut target,
+            &mut delegations,
+        )?;
+        self.targets = Some(common);
         Ok(())
     }
 
     /// Verifies a targets role (top-level or delegated) for one target path, against the
     /// delegator's `authority` and the snapshot's entry (§5.6, §5.7).
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn verify_targets<R: embedded_io::Read>(
         &self,
         input: Input<'_, R>,
@@ -463,14 +454,43 @@ impl TrustedSet {
         authority: (&[Key], &RoleKeys),
         path: Option<&str>,
     ) -> Result<Targets> {
+        let (mut target, mut delegations) = (None, Matches::default());
+        let common = self.verify_targets_into(
+            input,
+            role_name,
+            authority,
+            path,
+            &mut target,
+            &mut delegations,
+        )?;
+        Ok(Targets {
+            common,
+            target,
+            delegations,
+        })
+    }
+
+    /// [`verify_targets`](Self::verify_targets) into the caller's storage: `path`'s target info
+    /// (when listed) and the delegations it continues with. On an error both hold nothing
+    /// trusted: `target` is `None` and `delegations` must be discarded.
+    #[inline(never)] // its frame (whole role bodies) only while it runs
+    pub fn verify_targets_into<R: embedded_io::Read>(
+        &self,
+        input: Input<'_, R>,
+        role_name: &str,
+        authority: (&[Key], &RoleKeys),
+        path: Option<&str>,
+        target: &mut Option<TargetFile>,
+        delegations: &mut Matches,
+    ) -> Result<Common> {
         let kind = if role_name == "targets" {
             RoleKind::Targets
         } else {
             RoleKind::Delegated
         };
         let (meta, max) = self.targets_meta(role_name)?;
-        (|| {
-            let mut body = TargetsBody::new(path);
+        let verified = (|| {
+            let mut body = TargetsBody::new(path, target, delegations);
             let common = load(input, &mut body, authority, max, Some(meta))?;
             if common.version != meta.version {
                 return Err(Error::new(ErrorKind::VersionMismatch, "version"));
@@ -478,12 +498,12 @@ impl TrustedSet {
             if expired(&common, self.now) {
                 return Err(Error::new(ErrorKind::Expired, "expires"));
             }
-            Ok(Targets {
-                common,
-                target: body.target,
-                delegations: body.delegations,
-            })
-        })()
-        .map_err(|e| e.in_role(kind))
+            Ok(common)
+        })();
+        if verified.is_err() {
+            // Read before its signatures were checked: never left where it could be used.
+            *target = None;
+        }
+        verified.map_err(|e| e.in_role(kind))
     }
 }

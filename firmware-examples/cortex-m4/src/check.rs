@@ -152,24 +152,24 @@ pub fn run(
     installed: Version,
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
-    let embedded = name(format_args!("root.json (embedded)"));
+    let embedded = "root.json (embedded)";
     // Used in place inside the `Result`: moving it out would put a second copy on the stack.
     let mut created = Client::new(TRUSTED_ROOT, now, Limits::default());
     let client = match &mut created {
         Ok(client) => client,
-        Err(e) => return Err(fail(&embedded)(*e)),
+        Err(e) => return Err(fail(embedded)(*e)),
     };
-    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(&embedded))?;
-    client.trusted_mut().retain(&bin).map_err(fail(&embedded))?;
+    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(embedded))?;
+    client.trusted_mut().retain(&bin).map_err(fail(embedded))?;
     refresh(transport, slot, client, log)?;
     log("refreshed", "", 0);
     find_and_verify(transport, slot, client, installed, log)
 }
 
-fn fail(file: &Name) -> impl FnOnce(Error) -> Refusal {
-    let file = file.clone();
+/// Turns otuf-core's error about `file` into a refusal; the name is copied only then.
+fn fail(file: &str) -> impl FnOnce(Error) -> Refusal + '_ {
     move |e| Refusal {
-        file,
+        file: name(format_args!("{file}")),
         why: Why::Core(e),
     }
 }
@@ -204,9 +204,7 @@ fn refresh(
             role,
             version,
             max_length,
-        } = client
-            .next()
-            .map_err(fail(&name(format_args!("metadata"))))?
+        } = client.next().map_err(fail("metadata"))?
         else {
             return Ok(());
         };
@@ -256,14 +254,13 @@ fn find_and_verify(
     installed: Version,
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
-    let target_name = name(format_args!("{TARGET}"));
     let mut started = Search::new(client.trusted(), TARGET);
     let search = match &mut started {
         Ok(search) => search,
-        Err(e) => return Err(fail(&target_name)(*e)),
+        Err(e) => return Err(fail(TARGET)(*e)),
     };
     loop {
-        match search.next().map_err(fail(&target_name))? {
+        match search.next().map_err(fail(TARGET))? {
             SearchStep::Fetch {
                 role,
                 version,
@@ -286,7 +283,7 @@ fn find_and_verify(
     };
     let selection = |why| {
         Err(Refusal {
-            file: target_name.clone(),
+            file: name(format_args!("{TARGET}")),
             why: Why::Selection(why),
         })
     };

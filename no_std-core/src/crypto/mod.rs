@@ -90,22 +90,37 @@ pub(crate) struct ParsedKey {
 /// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
 /// part of the object, covered by its key ID).
 pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<ParsedKey> {
-    let mut keytype: Option<Text<32>> = None;
-    let mut scheme: Option<Text<32>> = None;
-    let mut public: Option<Text<MAX_PUBLIC>> = None;
-    let (mut extra, mut keyval_extra) = (false, false);
+    // Read in place: a public key text is up to a kilobyte, and moving it into an `Option`
+    // would put a second copy on the stack.
+    let mut keytype = Text::<32>::default();
+    let mut scheme = Text::<32>::default();
+    let mut public = Text::<MAX_PUBLIC>::default();
+    let (mut seen, mut extra, mut keyval_extra) = ([false; 3], false, false);
     let mut name = Text::<16>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
     while lx.next_member(&mut name)? {
         match name.get() {
-            Some(b"keytype") => keytype = Some(lx.text().map_err(|e| e.in_field("keys.keytype"))?),
-            Some(b"scheme") => scheme = Some(lx.text().map_err(|e| e.in_field("keys.scheme"))?),
+            Some(b"keytype") => {
+                keytype.clear();
+                lx.string(&mut keytype)
+                    .map_err(|e| e.in_field("keys.keytype"))?;
+                seen[0] = true;
+            }
+            Some(b"scheme") => {
+                scheme.clear();
+                lx.string(&mut scheme)
+                    .map_err(|e| e.in_field("keys.scheme"))?;
+                seen[1] = true;
+            }
             Some(b"keyval") => {
                 lx.begin_object().map_err(|e| e.in_field("keys.keyval"))?;
                 let mut field = Text::<16>::default();
                 while lx.next_member(&mut field)? {
                     if field.is(b"public") {
-                        public = Some(lx.text().map_err(|e| e.in_field("keys.keyval.public"))?);
+                        public.clear();
+                        lx.string(&mut public)
+                            .map_err(|e| e.in_field("keys.keyval.public"))?;
+                        seen[2] = true;
                     } else {
                         keyval_extra = true;
                         lx.skip()?;
@@ -119,9 +134,14 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
         }
     }
     let missing = |f| Error::new(ErrorKind::MissingField, f);
-    let keytype = keytype.ok_or(missing("keys.keytype"))?;
-    let scheme = scheme.ok_or(missing("keys.scheme"))?;
-    let public = public.ok_or(missing("keys.keyval.public"))?;
+    for (seen, field) in seen
+        .iter()
+        .zip(["keys.keytype", "keys.scheme", "keys.keyval.public"])
+    {
+        if !seen {
+            return Err(missing(field));
+        }
+    }
     let bare_id = match (
         extra && !keyval_extra,
         keytype.get(),

@@ -45,16 +45,28 @@ pub(crate) enum Select<'a> {
 }
 
 /// Reads a `delegations` object, keeping the roles `select` asks for.
-#[inline(never)] // the delegations' frame only while they are read
 pub(crate) fn parse<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
 ) -> Result<Matches> {
+    let mut out = Matches::default();
+    parse_into(lx, select, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse`] into `out` (cleared first), where the caller holds it: no second copy.
+#[inline(never)] // the delegations' frame only while they are read
+pub(crate) fn parse_into<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    select: Select<'_>,
+    out: &mut Matches,
+) -> Result<()> {
     let path = match select {
         Select::Path(p) => p,
         Select::Name(_) => None,
     };
-    let mut out = Matches::default();
+    out.keys.clear();
+    out.roles.clear();
     let (mut has_keys, mut has_roles, mut has_succinct) = (false, false, false);
     let mut stopped = false;
     let mut key = Text::<16>::default();
@@ -135,7 +147,7 @@ pub(crate) fn parse<S: Source, K: Canon>(
             "delegations (exactly one of roles, succinct_roles)",
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads one entry of `roles`; `Some` when `select` asks for it.
@@ -329,22 +341,22 @@ fn next_atom(p: &str) -> Option<(Atom<'_>, &str)> {
 }
 
 fn set_contains(items: &str, c: char) -> bool {
-    let chars: heapless::Vec<char, MAX_PATH> = items.chars().take(MAX_PATH).collect();
-    let mut i = 0;
-    while let Some(&lo) = chars.get(i) {
-        if chars.get(i + 1) == Some(&'-') {
-            if let Some(&hi) = chars.get(i + 2) {
+    let mut rest = items;
+    while let Some(lo) = rest.chars().next() {
+        let after = rest.get(lo.len_utf8()..).unwrap_or_default();
+        if let Some(range) = after.strip_prefix('-') {
+            if let Some(hi) = range.chars().next() {
                 if lo <= c && c <= hi {
                     return true;
                 }
-                i += 3;
+                rest = range.get(hi.len_utf8()..).unwrap_or_default();
                 continue;
             }
         }
         if lo == c {
             return true;
         }
-        i += 1;
+        rest = after;
     }
     false
 }

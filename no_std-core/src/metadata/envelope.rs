@@ -6,7 +6,7 @@
 //! `signatures` come first in canonical order, so the verifiers are ready when `signed` starts
 //! and consume its canonical bytes while the body is being extracted.
 
-use super::{parse_signed, Body, Common, Members, RoleKeys};
+use super::{parse_signed, Body, Common, Members, MetaFile, RoleKeys};
 use crate::crypto::{Key, KeyId, Signatures, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
 #[cfg(feature = "general")]
@@ -14,7 +14,7 @@ use crate::json::canonical::emit_value;
 use crate::json::lexer::{Canon, Canonical, Lexer, Tap};
 #[cfg(feature = "general")]
 use crate::json::source::SliceSource;
-use crate::json::source::{FileDigests, ReadSource, Source};
+use crate::json::source::{ReadSource, Source};
 use crate::json::{Sink, Text};
 use crate::limits::MAX_ROLE_KEYS;
 use sha2::{Digest, Sha256};
@@ -110,27 +110,35 @@ fn check_thresholds(authorities: &[Authority<'_>], valid: &[KeyId]) -> Result<()
     Ok(())
 }
 
-/// What streaming a file established.
+/// What streaming a file established (small: the digests were checked where they were made).
 pub(crate) struct Streamed {
     pub(crate) common: Common,
     /// Key IDs whose signature verified.
     pub(crate) valid: heapless::Vec<KeyId, MAX_ROLE_KEYS>,
-    /// Digests of the whole file (those requested).
-    pub(crate) digests: FileDigests,
-    /// Its length.
-    pub(crate) length: u64,
+    /// The whole file's SHA-256, when asked for.
+    pub(crate) sha256: Option<[u8; 32]>,
+}
+
+/// What a streamed file is checked against besides its signatures.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Expect<'m> {
+    /// Most bytes accepted.
+    pub(crate) max_length: u64,
+    /// The parent role's entry (length and hashes), if any.
+    pub(crate) meta: Option<&'m MetaFile>,
+    /// Also return the file's SHA-256.
+    pub(crate) sha256: bool,
 }
 
 /// Reads and verifies a canonical-order file in one pass from `reader`, through `chunk`.
 pub(crate) fn stream<R: embedded_io::Read, B: Body>(
     mut reader: R,
     chunk: &mut [u8],
-    max_length: u64,
-    digests: FileDigests,
+    expect: Expect<'_>,
     body: &mut B,
     authority: Authority<'_>,
 ) -> Result<Streamed> {
-    stream_from(&mut reader, chunk, max_length, digests, body, authority)
+    stream_from(&mut reader, chunk, expect, body, authority)
 }
 
 /// The fields a streamed role is read into, whatever the role.
@@ -140,53 +148,82 @@ type StreamBody<'b> = dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Veri
 fn stream_from(
     reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
-    max_length: u64,
-    digests: FileDigests,
+    expect: Expect<'_>,
     body: &mut StreamBody<'_>,
     authority: Authority<'_>,
 ) -> Result<Streamed> {
     let mut verifiers = Verifiers::new();
-    let (common, digests, length) = {
-        let src = ReadSource::new(reader, chunk, max_length, digests);
+    let mut digests = expect.meta.map(|m| m.hashes.digests()).unwrap_or_default();
+    if expect.sha256 && digests.sha256.is_none() {
+        digests.sha256 = Some(Sha256::new());
+    }
+    let max = expect
+        .meta
+        .and_then(|m| m.length)
+        .map_or(expect.max_length, |l| l.min(expect.max_length));
+    let (common, sha256) = {
+        let src = ReadSource::new(reader, chunk, max, digests);
         let mut lx = Lexer::new(src, Canonical::strict(&mut verifiers, false));
-        let mut common = None;
-        let mut seen_sigs = false;
-        let mut key = Text::<16>::default();
-        lx.begin_object()?;
-        while lx.next_member(&mut key)? {
-            match key.get() {
-                Some(b"signatures") => {
-                    let sigs = Signatures::parse(&mut lx)?;
-                    seen_sigs = true;
-                    let (keys, role) = authority;
-                    lx.canon
-                        .sink()
-                        .ok_or(Error::new(ErrorKind::Misuse, ""))?
-                        .add_role(keys, role, &sigs)?;
-                }
-                Some(b"signed") => {
-                    lx.canon.on = true;
-                    common = Some(parse_signed(&mut lx, body)?);
-                    lx.canon.on = false;
-                }
-                _ => lx.skip()?,
+        let common = read_envelope(&mut lx, body, authority)?;
+        let src = &mut lx.src;
+        if let Some(meta) = expect.meta {
+            if meta.length.is_some_and(|l| l != src.total()) {
+                return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
+            }
+            if !meta.hashes.is_empty() && !meta.hashes.check(&mut src.digests) {
+                return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
             }
         }
-        lx.finish()?;
-        lx.src.drain()?;
-        if !seen_sigs {
-            return Err(Error::new(ErrorKind::MissingField, "signatures"));
-        }
-        let common = common.ok_or(Error::new(ErrorKind::MissingField, "signed"))?;
-        let length = lx.src.total();
-        (common, core::mem::take(&mut lx.src.digests), length)
+        let sha256 = src
+            .digests
+            .sha256
+            .as_mut()
+            .map(|h| h.finalize_reset().into());
+        (common, sha256)
     };
     Ok(Streamed {
         common,
         valid: verifiers.finish(),
-        digests,
-        length,
+        sha256,
     })
+}
+
+/// The envelope's members, in one pass: the signatures start the checks, which then consume
+/// the canonical bytes of `signed` while the body is read; then the rest of the input.
+fn read_envelope(
+    lx: &mut Lexer<ReadSource<'_>, Canonical<'_, Verifiers>>,
+    body: &mut StreamBody<'_>,
+    authority: Authority<'_>,
+) -> Result<Common> {
+    let mut common = None;
+    let mut seen_sigs = false;
+    let mut key = Text::<16>::default();
+    lx.begin_object()?;
+    while lx.next_member(&mut key)? {
+        match key.get() {
+            Some(b"signatures") => {
+                let sigs = Signatures::parse(lx)?;
+                seen_sigs = true;
+                let (keys, role) = authority;
+                lx.canon
+                    .sink()
+                    .ok_or(Error::new(ErrorKind::Misuse, ""))?
+                    .add_role(keys, role, &sigs)?;
+            }
+            Some(b"signed") => {
+                lx.canon.on = true;
+                common = Some(parse_signed(lx, body)?);
+                lx.canon.on = false;
+            }
+            _ => lx.skip()?,
+        }
+    }
+    lx.finish()?;
+    lx.src.drain()?;
+    if !seen_sigs {
+        return Err(Error::new(ErrorKind::MissingField, "signatures"));
+    }
+    common.ok_or(Error::new(ErrorKind::MissingField, "signed"))
 }
 
 /// Requires `authority`'s threshold among the key IDs a stream verified.

@@ -78,24 +78,24 @@ impl Hashes {
         )
     }
 
-    /// Checks computed digests against these hashes.
-    pub(crate) fn check(&self, got: crate::json::source::FileDigests) -> bool {
+    /// Checks computed digests against these hashes (finalising them).
+    pub(crate) fn check(&self, got: &mut crate::json::source::FileDigests) -> bool {
         if self.unsupported {
             return false;
         }
-        let ok256 = match (self.sha256, got.sha256) {
-            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+        let ok256 = match (self.sha256, got.sha256.as_mut()) {
+            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
             (Some(_), None) => false,
             (None, _) => true,
         };
-        let ok512 = match (self.sha512, got.sha512) {
-            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+        let ok512 = match (self.sha512, got.sha512.as_mut()) {
+            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
             (Some(_), None) => false,
             (None, _) => true,
         };
         #[cfg(feature = "blake2b")]
-        let ok_blake = match (self.blake2b_256, got.blake2b_256) {
-            (Some(want), Some(h)) => h.finalize()[..] == want[..],
+        let ok_blake = match (self.blake2b_256, got.blake2b_256.as_mut()) {
+            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
             (Some(_), None) => false,
             (None, _) => true,
         };
@@ -109,7 +109,7 @@ impl Hashes {
     pub(crate) fn check_bytes(&self, data: &[u8]) -> bool {
         let mut d = self.digests();
         d.update(data);
-        self.check(d)
+        self.check(&mut d)
     }
 }
 
@@ -164,7 +164,7 @@ impl MetaFile {
 }
 
 /// What a targets role says of one target file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetFile {
     /// Exact length in bytes.
     pub length: u64,
@@ -190,36 +190,39 @@ impl crate::json::Sink for CustomBuf {
 }
 
 impl TargetFile {
-    /// Reads a target's info; `keep_custom` captures `custom` (only the searched target needs it).
-    pub(crate) fn parse<S: Source, K: Canon>(
+    /// Reads a target's info, into `keep` when given (with `custom`: only the searched target
+    /// needs it); otherwise it is only validated.
+    pub(crate) fn read<S: Source, K: Canon>(
         lx: &mut Lexer<S, K>,
-        keep_custom: bool,
-    ) -> Result<Self> {
-        let (mut length, mut hashes, mut custom) = (None, None, None);
+        mut keep: Option<&mut TargetFile>,
+    ) -> Result<()> {
+        let (mut length, mut hashes) = (None, None);
         let mut key = Text::<16>::default();
         lx.begin_object().map_err(|e| e.in_field("targets"))?;
         while lx.next_member(&mut key)? {
-            match key.get() {
-                Some(b"length") => {
+            match (key.get(), keep.as_deref_mut()) {
+                (Some(b"length"), _) => {
                     length = Some(lx.uint().map_err(|e| e.in_field("targets.length"))?)
                 }
-                Some(b"hashes") => hashes = Some(Hashes::parse(lx, "targets.hashes")?),
-                Some(b"custom") if keep_custom => {
+                (Some(b"hashes"), _) => hashes = Some(Hashes::parse(lx, "targets.hashes")?),
+                (Some(b"custom"), Some(t)) => {
                     let mut buf = CustomBuf::default();
                     crate::metadata::envelope::capture_canonical(lx, &mut buf)?;
                     if buf.overflow {
                         return Err(Error::new(ErrorKind::Limit, "targets.custom"));
                     }
-                    custom = Some(buf.buf);
+                    t.custom = Some(buf.buf);
                 }
                 _ => lx.skip()?,
             }
         }
-        Ok(Self {
-            length: length.ok_or(Error::new(ErrorKind::MissingField, "targets.length"))?,
-            hashes: hashes.ok_or(Error::new(ErrorKind::MissingField, "targets.hashes"))?,
-            custom,
-        })
+        let length = length.ok_or(Error::new(ErrorKind::MissingField, "targets.length"))?;
+        let hashes = hashes.ok_or(Error::new(ErrorKind::MissingField, "targets.hashes"))?;
+        if let Some(t) = keep {
+            t.length = length;
+            t.hashes = hashes;
+        }
+        Ok(())
     }
 }
 
@@ -261,12 +264,12 @@ impl TargetVerifier {
     }
 
     /// Checks that the whole file arrived and that every listed hash matches.
-    pub fn finish(self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         let role = crate::RoleKind::Target;
         if self.seen != self.length {
             return Err(Error::new(ErrorKind::TargetLength, "length").in_role(role));
         }
-        if !self.hashes.check(self.digests) {
+        if !self.hashes.check(&mut self.digests) {
             return Err(Error::new(ErrorKind::TargetHash, "hashes").in_role(role));
         }
         Ok(())

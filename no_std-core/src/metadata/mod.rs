@@ -78,7 +78,7 @@ impl RoleKeys {
 }
 
 /// The fields every role's `signed` has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Common {
     /// `version`, at least 1.
     pub version: u64,

@@ -9,7 +9,7 @@ use crate::json::source::Source;
 use crate::json::Text;
 
 /// A root role's trusted content.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Root {
     /// `version` and `expires`.
     pub common: Common,
@@ -93,31 +93,33 @@ pub(crate) fn parse_role<S: Source, K: Canon>(
     Ok(role)
 }
 
-#[derive(Default)]
-pub(crate) struct RootBody {
-    consistent_snapshot: Option<bool>,
-    keys: Option<KeySet>,
-    roles: [Option<RoleKeys>; 4],
+/// Reads straight into the caller's [`Root`] (no copy of it on the way), noting what was
+/// present.
+pub(crate) struct RootBody<'r> {
+    pub(crate) root: &'r mut Root,
+    consistent_snapshot: bool,
+    keys: bool,
+    roles: [bool; 4],
     has_roles: bool,
 }
 
 const ROLE_NAMES: [&[u8]; 4] = [b"root", b"timestamp", b"snapshot", b"targets"];
 
-impl Body for RootBody {
+impl Body for RootBody<'_> {
     const TYPE: &'static [u8] = b"root";
 
     fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
         match key {
             b"consistent_snapshot" => {
-                self.consistent_snapshot = Some(
-                    lx.boolean()
-                        .map_err(|e| e.in_field("consistent_snapshot"))?,
-                );
+                self.root.consistent_snapshot = lx
+                    .boolean()
+                    .map_err(|e| e.in_field("consistent_snapshot"))?;
+                self.consistent_snapshot = true;
             }
             b"keys" => {
-                let mut keys = KeySet::new();
-                parse_keys(lx, &mut keys)?;
-                self.keys = Some(keys);
+                self.root.keys.clear();
+                parse_keys(lx, &mut self.root.keys)?;
+                self.keys = true;
             }
             b"roles" => {
                 self.has_roles = true;
@@ -131,9 +133,16 @@ impl Body for RootBody {
                             ErrorKind::BadValue,
                             "roles (only the top-level roles)",
                         ))?;
-                    let role = parse_role(lx, |_, _| Ok(false))?;
-                    if let Some(slot) = self.roles.get_mut(i) {
-                        *slot = Some(role);
+                    let r = &mut *self.root;
+                    let slot = match i {
+                        0 => &mut r.root,
+                        1 => &mut r.timestamp,
+                        2 => &mut r.snapshot,
+                        _ => &mut r.targets,
+                    };
+                    *slot = parse_role(lx, |_, _| Ok(false))?;
+                    if let Some(seen) = self.roles.get_mut(i) {
+                        *seen = true;
                     }
                 }
             }
@@ -144,37 +153,64 @@ impl Body for RootBody {
 
     fn finish(&mut self) -> Result<()> {
         let missing = |f| Error::new(ErrorKind::MissingField, f);
-        self.consistent_snapshot
-            .ok_or(missing("consistent_snapshot"))?;
-        self.keys.as_ref().ok_or(missing("keys"))?;
+        if !self.consistent_snapshot {
+            return Err(missing("consistent_snapshot"));
+        }
+        if !self.keys {
+            return Err(missing("keys"));
+        }
         if !self.has_roles {
             return Err(missing("roles"));
         }
-        for (role, name) in self.roles.iter().zip([
+        for (seen, name) in self.roles.iter().zip([
             "roles.root",
             "roles.timestamp",
             "roles.snapshot",
             "roles.targets",
         ]) {
-            role.as_ref().ok_or(missing(name))?;
+            if !seen {
+                return Err(missing(name));
+            }
         }
         Ok(())
     }
 }
 
-impl RootBody {
-    pub(crate) fn into_root(self, common: Common) -> Result<Root> {
-        let [Some(root), Some(timestamp), Some(snapshot), Some(targets)] = self.roles else {
-            return Err(Error::new(ErrorKind::MissingField, "roles"));
-        };
-        Ok(Root {
-            common,
-            consistent_snapshot: self.consistent_snapshot.unwrap_or(false),
-            keys: self.keys.unwrap_or_default(),
+/// A root read again only for its signatures (a streamed second pass): its members are
+/// validated and covered by the signatures but not kept, so no second copy of the keys is held.
+pub(crate) struct RootSignaturesOnly;
+
+impl Body for RootSignaturesOnly {
+    const TYPE: &'static [u8] = b"root";
+
+    fn member<S: Source, K: Canon>(&mut self, _: &mut Lexer<S, K>, _: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<'r> RootBody<'r> {
+    /// Reads into `root` (its contents are replaced member by member).
+    pub(crate) fn new(root: &'r mut Root) -> Self {
+        Self {
             root,
-            timestamp,
-            snapshot,
-            targets,
-        })
+            consistent_snapshot: false,
+            keys: false,
+            roles: [false; 4],
+            has_roles: false,
+        }
+    }
+
+    /// Completes the root in place with the common fields `parse_signed` returned (`finish`
+    /// has checked that every member was present).
+    pub(crate) fn complete(&mut self, common: Common) -> Result<()> {
+        if !self.roles.iter().all(|&seen| seen) {
+            return Err(Error::new(ErrorKind::MissingField, "roles"));
+        }
+        self.root.common = common;
+        Ok(())
     }
 }

@@ -20,19 +20,25 @@ pub struct Targets {
     pub delegations: Matches,
 }
 
+/// Reads into the caller's storage (a search's own slots), so nothing is copied out after.
 pub(crate) struct TargetsBody<'p> {
     path: Option<&'p str>,
-    pub(crate) target: Option<TargetFile>,
-    pub(crate) delegations: Matches,
+    target: &'p mut Option<TargetFile>,
+    delegations: &'p mut Matches,
     has_targets: bool,
 }
 
 impl<'p> TargetsBody<'p> {
-    pub(crate) fn new(path: Option<&'p str>) -> Self {
+    pub(crate) fn new(
+        path: Option<&'p str>,
+        target: &'p mut Option<TargetFile>,
+        delegations: &'p mut Matches,
+    ) -> Self {
+        *target = None;
         Self {
             path,
-            target: None,
-            delegations: Matches::default(),
+            target,
+            delegations,
             has_targets: false,
         }
     }
@@ -49,15 +55,13 @@ impl Body for TargetsBody<'_> {
                 lx.begin_object().map_err(|e| e.in_field("targets"))?;
                 while lx.next_member(&mut name)? {
                     let wanted = self.path.is_some_and(|p| name.is(p.as_bytes()));
-                    // Every entry is validated; only the searched one is kept.
-                    let info = TargetFile::parse(lx, wanted)?;
-                    if wanted {
-                        self.target = Some(info);
-                    }
+                    // Every entry is validated; only the searched one is kept, read in place.
+                    let keep = wanted.then(|| self.target.insert(TargetFile::default()));
+                    TargetFile::read(lx, keep)?;
                 }
             }
             b"delegations" => {
-                self.delegations = delegation::parse(lx, delegation::Select::Path(self.path))?
+                delegation::parse_into(lx, delegation::Select::Path(self.path), self.delegations)?
             }
             _ => return Ok(false),
         }
