@@ -16,13 +16,15 @@ impl UnixTime {
         else {
             return Err(bad());
         };
-        let num = |digits: &[u8]| -> Result<i64> {
-            let mut v = 0i64;
+        // Four-digit years: everything fits in `i32`, which a 32-bit device divides without a
+        // 64-bit division routine.
+        let num = |digits: &[u8]| -> Result<i32> {
+            let mut v = 0i32;
             for &c in digits {
                 if !c.is_ascii_digit() {
                     return Err(bad());
                 }
-                v = v * 10 + i64::from(c - b'0');
+                v = v * 10 + i32::from(c - b'0');
             }
             Ok(v)
         };
@@ -36,17 +38,18 @@ impl UnixTime {
         if hour > 23 || min > 59 || sec > 59 {
             return Err(bad());
         }
+        let seconds = hour * 3600 + min * 60 + sec;
         Ok(Self(
-            days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec,
+            i64::from(days_from_civil(year, month, day)) * 86_400 + i64::from(seconds),
         ))
     }
 }
 
-fn is_leap(y: i64) -> bool {
+fn is_leap(y: i32) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
+fn days_in_month(y: i32, m: i32) -> i32 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -56,7 +59,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -129,10 +129,22 @@ impl core::fmt::Display for Refusal {
         match &self.why {
             Why::Core(e) => write!(f, "{}: {e}", self.file),
             Why::Missing => write!(f, "{}: not in the slot", self.file),
-            Why::TooLong(max) => write!(f, "{}: longer than the {max} bytes allowed", self.file),
+            // Lengths as `usize`: no 64-bit formatting (and division) on a 32-bit device.
+            Why::TooLong(max) => write!(
+                f,
+                "{}: longer than the {} bytes allowed",
+                self.file, *max as usize
+            ),
             Why::Selection(why) => write!(f, "{}: {why}", self.file),
         }
     }
+}
+
+/// Where the slot keeps a metadata file: `metadata/` and the name TUF gives it.
+fn metadata_file(role: &str, version: Option<u64>) -> Name {
+    let mut n = name(format_args!("metadata/"));
+    let _ = otuf_core::metadata::write_file_name(&mut n, role, version);
+    n
 }
 
 fn name(args: core::fmt::Arguments<'_>) -> Name {
@@ -208,14 +220,13 @@ fn refresh(
         else {
             return Ok(());
         };
-        let file = match (role, version) {
-            (Role::Root, v) => name(format_args!("metadata/{}.root.json", v.unwrap_or(0))),
-            (Role::Timestamp, _) => name(format_args!("metadata/timestamp.json")),
-            (Role::Snapshot, Some(v)) => name(format_args!("metadata/{v}.snapshot.json")),
-            (Role::Targets, Some(v)) => name(format_args!("metadata/{v}.targets.json")),
-            (Role::Snapshot, None) => name(format_args!("metadata/snapshot.json")),
-            (Role::Targets, None) => name(format_args!("metadata/targets.json")),
+        let role_name = match role {
+            Role::Root => "root",
+            Role::Timestamp => "timestamp",
+            Role::Snapshot => "snapshot",
+            Role::Targets => "targets",
         };
+        let file = metadata_file(role_name, version);
         if role == Role::Timestamp && !offered {
             offered = true;
             // The timestamp persisted last time is the rollback baseline. An unusable copy is
@@ -266,10 +277,7 @@ fn find_and_verify(
                 version,
                 max_length,
             } => {
-                let file = name(format_args!(
-                    "metadata/{}.{role}.json",
-                    version.unwrap_or(0)
-                ));
+                let file = metadata_file(role, version);
                 let bytes = fetch(slot, &file, max_length)?;
                 transport.delegated(search, bytes).map_err(fail(&file))?;
                 log("searched", &file, bytes.len() as u64);
@@ -299,7 +307,9 @@ fn find_and_verify(
     let (dir, base) = TARGET.rsplit_once('/').unwrap_or(("", TARGET));
     let mut file = name(format_args!("targets/{dir}/"));
     for b in digest {
-        let _ = write!(file, "{b:02x}");
+        for nibble in [b >> 4, b & 0xf] {
+            let _ = file.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+        }
     }
     let _ = write!(file, ".{base}");
     let image = fetch(slot, &file, target.length)?;

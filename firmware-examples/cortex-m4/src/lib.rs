@@ -55,7 +55,7 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
                 refresh_stack = board::stack_high_water();
                 board::repaint_stack();
             } else {
-                hprintln!("{} {} ({} bytes)", what, file, length);
+                hprintln!("{} {} ({} bytes)", what, file, length as usize);
             }
         },
     );
@@ -78,7 +78,7 @@ fn report(result: &Result<Verdict, Refusal>) -> bool {
                 check::TARGET,
                 version,
                 INSTALLED,
-                length
+                *length as usize
             );
             true
         }

@@ -21,6 +21,7 @@ pub(crate) struct Signatures(heapless::Vec<Sig, MAX_SIGNATURES>);
 
 impl Signatures {
     /// Reads the `signatures` array. Two signatures with one key ID are refused, as python-tuf does.
+    #[inline(never)] // its temporaries off the frame that stays live while `signed` is read
     pub(crate) fn parse<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Self> {
         let field = "signatures";
         let mut out = Self::default();
@@ -169,6 +170,7 @@ impl Verifiers {
     }
 
     /// Starts a check for each of `role`'s keys that has a signature (each key ID once).
+    #[inline(never)] // a check state is built on its frame, not on the one that stays live
     pub(crate) fn add_role(
         &mut self,
         keys: &[Key],

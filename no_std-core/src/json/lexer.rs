@@ -51,12 +51,18 @@ impl Canon for NoCanon {
 }
 
 /// The previous key of every open object, stacked in one buffer, to check canonical order.
+/// A new key is compared with the previous one byte by byte as it arrives and overwrites it in
+/// place: nothing is copied, and only the longest key per level is held.
 pub(crate) struct KeyStack {
     buf: [u8; MAX_KEY_STACK],
     base: [u16; MAX_DEPTH + 2],
     end: [u16; MAX_DEPTH + 2],
     depth: usize,
+    /// Bytes of the new key so far, and of the previous one at this level.
     len: usize,
+    prev_len: usize,
+    /// The new key against the previous one, on the bytes seen so far.
+    order: Ordering,
     overflow: bool,
 }
 
@@ -68,6 +74,8 @@ impl KeyStack {
             end: [0; MAX_DEPTH + 2],
             depth: 0,
             len: 0,
+            prev_len: 0,
+            order: Ordering::Equal,
             overflow: false,
         }
     }
@@ -84,48 +92,65 @@ impl KeyStack {
         }
     }
 
+    fn level(&self) -> (usize, usize) {
+        let d = self.depth;
+        (
+            usize::from(self.base.get(d).copied().unwrap_or(0)),
+            usize::from(self.end.get(d).copied().unwrap_or(0)),
+        )
+    }
+
     fn begin(&mut self, depth: usize) {
         self.depth = depth;
+        let (base, end) = self.level();
         self.len = 0;
+        self.prev_len = end.saturating_sub(base);
+        self.order = Ordering::Equal;
         self.overflow = false;
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        let at = usize::from(self.end.get(self.depth).copied().unwrap_or(0)) + self.len;
-        match self.buf.get_mut(at..at + bytes.len()) {
-            Some(dst) if !self.overflow => {
-                dst.copy_from_slice(bytes);
-                self.len += bytes.len();
+        let (base, _) = self.level();
+        for &b in bytes {
+            let Some(slot) = self.buf.get_mut(base + self.len).filter(|_| !self.overflow) else {
+                self.overflow = true;
+                return;
+            };
+            if self.order == Ordering::Equal {
+                self.order = if self.len < self.prev_len {
+                    b.cmp(slot)
+                } else {
+                    Ordering::Greater // longer than the previous key, which is its prefix
+                };
             }
-            _ => self.overflow = true,
+            *slot = b;
+            self.len += 1;
         }
     }
 
-    /// Compares the new key with the previous one and keeps it. `Ok(false)` on overflow.
+    /// Checks the new key against the previous one and keeps it. `Ok(false)` on overflow.
     fn end(&mut self, first: bool, offset: usize) -> Result<bool> {
+        let (base, _) = self.level();
+        let d = self.depth;
         if self.overflow {
+            // The previous key is partly overwritten: forget it (order is unchecked from here).
+            if let Some(e) = self.end.get_mut(d) {
+                *e = base as u16;
+            }
             return Ok(false);
         }
-        let d = self.depth;
-        let (base, end) = (
-            usize::from(self.base.get(d).copied().unwrap_or(0)),
-            usize::from(self.end.get(d).copied().unwrap_or(0)),
-        );
-        let bad = Error::at(ErrorKind::Limit, offset);
-        if !first {
-            let prev = self.buf.get(base..end).ok_or(bad)?;
-            let new = self.buf.get(end..end + self.len).ok_or(bad)?;
-            match prev.cmp(new) {
-                Ordering::Less => {}
-                Ordering::Equal => return Err(Error::at(ErrorKind::DuplicateKey, offset)),
-                Ordering::Greater => return Err(Error::at(ErrorKind::NotCanonical, offset)),
-            }
-        }
-        self.buf.copy_within(end..end + self.len, base);
+        // The new key is the previous one from now on, whatever the verdict.
         if let Some(e) = self.end.get_mut(d) {
             *e = (base + self.len) as u16;
         }
-        Ok(true)
+        if first {
+            return Ok(true);
+        }
+        match self.order.then(self.len.cmp(&self.prev_len)) {
+            Ordering::Greater => Ok(true),
+            Ordering::Equal => Err(Error::at(ErrorKind::DuplicateKey, offset)),
+            Ordering::Less => Err(Error::at(ErrorKind::NotCanonical, offset)),
+        }
     }
 }
 
@@ -401,7 +426,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Reads the next member's key into `out` and the `:` after it; `false` at the end of the
     /// object (which is then consumed).
-    pub(crate) fn next_key(&mut self, out: &mut impl StrOut) -> Result<bool> {
+    pub(crate) fn next_key(&mut self, out: &mut dyn StrOut) -> Result<bool> {
         let bit = self.bit();
         let first = self.first & bit != 0;
         match self.ws()? {
@@ -462,12 +487,12 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     /// Reads a string value, decoded, into `out`.
-    pub(crate) fn string(&mut self, out: &mut impl StrOut) -> Result<()> {
+    pub(crate) fn string(&mut self, out: &mut dyn StrOut) -> Result<()> {
         self.expect_kind(Kind::String)?;
         self.decode_string(out, false)
     }
 
-    fn decode_string(&mut self, out: &mut impl StrOut, key: bool) -> Result<()> {
+    fn decode_string(&mut self, out: &mut dyn StrOut, key: bool) -> Result<()> {
         self.src.bump(); // the opening quote
         let on = self.canon.on();
         if on {

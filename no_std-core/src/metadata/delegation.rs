@@ -94,7 +94,7 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
             Some(b"succinct_roles") => {
                 has_succinct = true;
                 let (mut bits, mut prefix) = (None, None);
-                let role = parse_role(lx, |lx, k| {
+                let role = parse_role(lx, &mut |lx, k| {
                     match k {
                         b"bit_length" => bits = Some(lx.uint()?),
                         b"name_prefix" => prefix = Some(lx.text::<64>()?),
@@ -162,7 +162,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
     let (mut name, mut terminating) = (None, None);
     let (mut has_paths, mut has_prefixes, mut matched) = (false, false, false);
     let hash = path.map(|p| Sha256::digest(p.as_bytes()));
-    let role = parse_role(lx, |lx, k| {
+    let role = parse_role(lx, &mut |lx, k| {
         match k {
             b"name" => name = Some(lx.text::<{ crate::limits::MAX_ROLE_NAME }>()?),
             b"terminating" => terminating = Some(lx.boolean()?),

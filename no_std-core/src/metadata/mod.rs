@@ -207,15 +207,64 @@ pub fn write_file_name(
     role: &str,
     version: Option<u64>,
 ) -> core::fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if let Some(v) = version {
-        write!(out, "{v}.")?;
+        write_decimal(out, v)?;
+        out.write_char('.')?;
     }
     for b in role.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.write_char(char::from(b))?;
         } else {
-            write!(out, "%{b:02X}")?;
+            let hex = |n: u8| char::from(HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
+            out.write_char('%')?;
+            out.write_char(hex(b >> 4))?;
+            out.write_char(hex(b & 0xf))?;
         }
     }
     out.write_str(".json")
+}
+
+/// `v` in decimal, by subtraction: no 64-bit division (and none of `core::fmt`'s integer
+/// formatting) on a 32-bit device.
+fn write_decimal(out: &mut impl core::fmt::Write, mut v: u64) -> core::fmt::Result {
+    let mut started = false;
+    for i in (0..20).rev() {
+        let power = 10u64.pow(i);
+        let mut digit = b'0';
+        while v >= power {
+            v -= power;
+            digit += 1;
+        }
+        if digit != b'0' || started || i == 0 {
+            out.write_char(char::from(digit))?;
+            started = true;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::String;
+
+    fn name(role: &str, version: Option<u64>) -> String {
+        let mut s = String::new();
+        super::write_file_name(&mut s, role, version).unwrap();
+        s
+    }
+
+    #[test]
+    fn file_names_are_versioned_and_percent_encoded() {
+        assert_eq!(name("snapshot", None), "snapshot.json");
+        assert_eq!(name("root", Some(1)), "1.root.json");
+        assert_eq!(name("targets", Some(0)), "0.targets.json");
+        assert_eq!(name("bins-3f", Some(10)), "10.bins-3f.json");
+        assert_eq!(
+            name("a/b c", Some(u64::MAX)),
+            "18446744073709551615.a%2Fb%20c.json"
+        );
+        assert_eq!(name("x", Some(1_000_000_007)), "1000000007.x.json");
+    }
 }

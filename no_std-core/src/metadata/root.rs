@@ -60,7 +60,7 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
 /// Reads a role object's `keyids` and `threshold`; other members go to `other`.
 pub(crate) fn parse_role<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    mut other: impl FnMut(&mut Lexer<S, K>, &[u8]) -> Result<bool>,
+    other: &mut dyn FnMut(&mut Lexer<S, K>, &[u8]) -> Result<bool>,
 ) -> Result<RoleKeys> {
     let mut role = RoleKeys::default();
     let (mut has_ids, mut has_threshold) = (false, false);
@@ -140,7 +140,7 @@ impl Body for RootBody<'_> {
                         2 => &mut r.snapshot,
                         _ => &mut r.targets,
                     };
-                    *slot = parse_role(lx, |_, _| Ok(false))?;
+                    *slot = parse_role(lx, &mut |_, _| Ok(false))?;
                     if let Some(seen) = self.roles.get_mut(i) {
                         *seen = true;
                     }

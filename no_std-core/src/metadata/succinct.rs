@@ -3,7 +3,6 @@
 
 use super::{RoleKeys, RoleName};
 use crate::error::{Error, ErrorKind, Result};
-use core::fmt::Write;
 use sha2::{Digest, Sha256};
 
 /// A `succinct_roles` delegation.
@@ -35,9 +34,17 @@ pub fn bin_name(prefix: &str, bit_length: u32, target_path: &str) -> Result<Role
     let bin = u64::from(u32::from_be_bytes(first)) >> (32 - bit_length);
     let last = (1u64 << bit_length) - 1;
     let width = ((64 - last.leading_zeros()) as usize).div_ceil(4);
-    let mut name = RoleName::new();
-    write!(name, "{prefix}-{bin:0width$x}")
-        .map_err(|_| Error::new(ErrorKind::Limit, "name_prefix"))?;
+    let too_long = || Error::new(ErrorKind::Limit, "name_prefix");
+    let mut name = RoleName::try_from(prefix).map_err(|_| too_long())?;
+    name.push('-').map_err(|_| too_long())?;
+    for i in (0..width).rev() {
+        let nibble = (bin >> (4 * i)) & 0xf;
+        let digit = b"0123456789abcdef"
+            .get(nibble as usize)
+            .copied()
+            .unwrap_or(b'0');
+        name.push(char::from(digit)).map_err(|_| too_long())?;
+    }
     Ok(name)
 }
 
@@ -49,6 +56,11 @@ mod tests {
     fn widths_follow_the_last_bin() {
         // 2^1 bins: width 1; 2^4: 1; 2^5: 2; 2^32: 8.
         assert_eq!(bin_name("bins", 1, "a").unwrap().len(), "bins-0".len());
+        // The bin is the first `bit_length` bits of SHA-256("a") = ca978112..., zero-padded hex.
+        assert_eq!(bin_name("bins", 8, "a").unwrap().as_str(), "bins-ca");
+        assert_eq!(bin_name("p", 12, "a").unwrap().as_str(), "p-ca9");
+        assert_eq!(bin_name("p", 32, "a").unwrap().as_str(), "p-ca978112");
+        assert_eq!(bin_name("p", 5, "a").unwrap().as_str(), "p-19");
         assert_eq!(bin_name("bins", 5, "a").unwrap().len(), "bins-00".len());
         assert_eq!(
             bin_name("bins", 32, "a").unwrap().len(),
