@@ -7,7 +7,7 @@ use crate::crypto::{Key, KeySet};
 use crate::error::{Error, ErrorKind, Result, RoleKind};
 use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
 use crate::metadata::{Delegated, Matches, RoleKeys, RoleName, TargetFile};
-use crate::trusted::{Input, NoReader, TrustedSet};
+use crate::trusted::{AnyReader, Input, NoReader, TrustedSet};
 use sha2::{Digest, Sha256};
 
 /// What the caller does next in a search.
@@ -127,6 +127,10 @@ impl<'t> Search<'t> {
     }
 
     fn handle_input<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
+        input.erased(|input| self.handle_any(input))
+    }
+
+    fn handle_any(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<()> {
         // Verify first: a refused file (a stale cache, say) leaves the search where it was.
         if self.found.is_some() {
             return Err(Error::new(ErrorKind::Misuse, "the target is already found"));
@@ -144,7 +148,7 @@ impl<'t> Search<'t> {
         // The target's info goes straight into `found` (cleared again on an error), the
         // delegations into one local: no copies of either on the stack.
         let mut children = Matches::default();
-        self.set.verify_targets_into(
+        self.set.targets_role_step(
             input,
             &top.delegated.name,
             (keys, role),

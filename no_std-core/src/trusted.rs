@@ -9,6 +9,7 @@
 
 use crate::crypto::Key;
 use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::json::source::ReadChunk;
 use crate::limits::{Limits, MAX_RETAINED_META};
 #[cfg(feature = "general")]
 use crate::metadata::envelope::General;
@@ -39,6 +40,23 @@ pub enum Input<'a, R> {
 /// An `Input` that is never a stream.
 pub type NoReader = &'static [u8];
 
+/// A reader past its type: each step's code exists once, whatever the caller reads from (code
+/// size on a device; one indirect call per chunk).
+pub(crate) type AnyReader<'r> = &'r mut dyn ReadChunk;
+
+impl<R: embedded_io::Read> Input<'_, R> {
+    /// Calls `f` with this input, its reader's type erased.
+    pub(crate) fn erased<T>(self, f: impl FnOnce(Input<'_, AnyReader<'_>>) -> T) -> T {
+        match self {
+            Input::Bytes(bytes) => f(Input::Bytes(bytes)),
+            Input::Stream { mut reader, chunk } => f(Input::Stream {
+                reader: &mut reader,
+                chunk,
+            }),
+        }
+    }
+}
+
 impl<'a> Input<'a, NoReader> {
     /// Wraps bytes for general mode.
     pub fn bytes(b: &'a [u8]) -> Self {
@@ -68,8 +86,8 @@ pub struct TrustedSet {
 }
 
 /// Reads and verifies one file against an authority and, when given, its parent's meta entry.
-fn load<B: Body, R: embedded_io::Read>(
-    input: Input<'_, R>,
+fn load<B: Body>(
+    input: Input<'_, AnyReader<'_>>,
     body: &mut B,
     authority: Authority<'_>,
     max_length: u64,
@@ -90,9 +108,9 @@ fn load<B: Body, R: embedded_io::Read>(
         }
         // Without general mode, a buffer is streamed too (its keys must be in canonical order).
         #[cfg(not(feature = "general"))]
-        Input::Bytes(bytes) => load::<B, &[u8]>(
+        Input::Bytes(mut bytes) => load(
             Input::Stream {
-                reader: bytes,
+                reader: &mut bytes,
                 chunk: &mut [0; BYTES_CHUNK],
             },
             body,
@@ -106,7 +124,7 @@ fn load<B: Body, R: embedded_io::Read>(
                 meta,
                 sha256: false,
             };
-            let s = envelope::stream(reader, chunk, expect, body, authority)?;
+            let s = envelope::stream_from(reader, chunk, expect, body, authority)?;
             envelope::require(authority, &s.valid)?;
             Ok(s.common)
         }
@@ -292,11 +310,15 @@ impl TrustedSet {
     }
 
     /// Verifies a timestamp (§5.4), local or downloaded.
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_timestamp<R: embedded_io::Read>(
         &mut self,
         input: Input<'_, R>,
     ) -> Result<Freshness> {
+        input.erased(|input| self.timestamp_step(input))
+    }
+
+    #[inline(never)] // its frame (whole role bodies) only while it runs
+    fn timestamp_step(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<Freshness> {
         self.check_final_root()?;
         (|| {
             if self.snapshot.is_some() {
@@ -358,12 +380,16 @@ impl TrustedSet {
 
     /// Verifies a snapshot (§5.5). `trusted` is for the local copy, which the timestamp's
     /// length and hashes need not match (it may be older): it is a rollback baseline.
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_snapshot<R: embedded_io::Read>(
         &mut self,
         input: Input<'_, R>,
         trusted: bool,
     ) -> Result<()> {
+        input.erased(|input| self.snapshot_step(input, trusted))
+    }
+
+    #[inline(never)] // its frame (whole role bodies) only while it runs
+    fn snapshot_step(&mut self, input: Input<'_, AnyReader<'_>>, trusted: bool) -> Result<()> {
         (|| {
             if self.targets.is_some() {
                 return Err(Error::new(ErrorKind::Misuse, "snapshot after targets"));
@@ -429,11 +455,15 @@ impl TrustedSet {
     }
 
     /// Verifies the top-level targets role (§5.6).
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn update_targets<R: embedded_io::Read>(&mut self, input: Input<'_, R>) -> Result<()> {
+        input.erased(|input| self.targets_step(input))
+    }
+
+    #[inline(never)] // its frame (whole role bodies) only while it runs
+    fn targets_step(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<()> {
         let authority = (&self.root.keys[..], &self.root.targets);
         let (mut target, mut delegations) = (None, Matches::default());
-        let common = self.verify_targets_into(
+        let common = self.targets_role_step(
             input,
             "targets",
             authority,
@@ -473,10 +503,24 @@ impl TrustedSet {
     /// [`verify_targets`](Self::verify_targets) into the caller's storage: `path`'s target info
     /// (when listed) and the delegations it continues with. On an error both hold nothing
     /// trusted: `target` is `None` and `delegations` must be discarded.
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn verify_targets_into<R: embedded_io::Read>(
         &self,
         input: Input<'_, R>,
+        role_name: &str,
+        authority: (&[Key], &RoleKeys),
+        path: Option<&str>,
+        target: &mut Option<TargetFile>,
+        delegations: &mut Matches,
+    ) -> Result<Common> {
+        input.erased(|input| {
+            self.targets_role_step(input, role_name, authority, path, target, delegations)
+        })
+    }
+
+    #[inline(never)] // its frame (whole role bodies) only while it runs
+    pub(crate) fn targets_role_step(
+        &self,
+        input: Input<'_, AnyReader<'_>>,
         role_name: &str,
         authority: (&[Key], &RoleKeys),
         path: Option<&str>,

@@ -13,7 +13,8 @@ pub(crate) use verifier::{verifier_threshold, Signatures, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::source::Source;
-use crate::json::Text;
+use crate::json::{StrOut, Text};
+use sha2::{Digest, Sha256};
 use crate::limits::MAX_KEYS;
 
 /// A key ID: the SHA-256 of the canonical key object.
@@ -74,8 +75,53 @@ pub(crate) fn parse_keyid(hex: &[u8]) -> Option<KeyId> {
     hex_decode(hex, &mut id).map(|()| id)
 }
 
-/// Longest `keyval.public` read: a 4096-bit RSA PEM is about 800 bytes.
-const MAX_PUBLIC: usize = 1024;
+/// Longest `keyval.public` kept. General mode keeps any key's (a 4096-bit RSA PEM is about 800
+/// bytes), since members may come in any order and the bare key ID is computed afterwards.
+/// Streaming mode hashes it as it arrives, so a device keeps only keys it can verify: an
+/// ECDSA P-256 PEM (about 180 bytes) or an ed25519 key (64 hex digits).
+const MAX_PUBLIC: usize = if cfg!(feature = "general") {
+    1024
+} else if cfg!(feature = "ecdsa") {
+    256
+} else {
+    64
+};
+
+/// `keyval.public` as it is read: the first [`MAX_PUBLIC`] bytes, and the bare key ID's hash
+/// fed with its canonical form when the members come in canonical order.
+struct Public {
+    kept: Text<MAX_PUBLIC>,
+    bare: Option<Sha256>,
+}
+
+impl StrOut for Public {
+    fn push(&mut self, bytes: &[u8]) {
+        self.kept.push(bytes);
+        if let Some(h) = &mut self.bare {
+            escaped(h, bytes);
+        }
+    }
+}
+
+/// Feeds `s` to `h` as the inside of a canonical JSON string: only `\` and `"` escaped.
+fn escaped(h: &mut Sha256, s: &[u8]) {
+    for part in s.split_inclusive(|&b| b == b'"' || b == b'\\') {
+        match part.split_last() {
+            Some((&last, head)) if last == b'"' || last == b'\\' => {
+                h.update(head);
+                h.update([b'\\', last]);
+            }
+            _ => h.update(part),
+        }
+    }
+}
+
+/// Feeds a whole canonical JSON string.
+fn string(h: &mut Sha256, s: &[u8]) {
+    h.update(b"\"");
+    escaped(h, s);
+    h.update(b"\"");
+}
 
 /// A key object as read: the key, and the digest of its bare form when it has extension fields.
 pub(crate) struct ParsedKey {
@@ -94,7 +140,13 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
     // would put a second copy on the stack.
     let mut keytype = Text::<32>::default();
     let mut scheme = Text::<32>::default();
-    let mut public = Text::<MAX_PUBLIC>::default();
+    let mut public = Public {
+        kept: Text::default(),
+        bare: None,
+    };
+    // In canonical order keytype < keyval < scheme: the bare key ID is hashed as they come.
+    let sorted = lx.canon.sorted();
+    let mut bare_streamed: Option<KeyId> = None;
     let (mut seen, mut extra, mut keyval_extra) = ([false; 3], false, false);
     let mut name = Text::<16>::default();
     lx.begin_object().map_err(|e| e.in_field("keys"))?;
@@ -111,15 +163,31 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
                 lx.string(&mut scheme)
                     .map_err(|e| e.in_field("keys.scheme"))?;
                 seen[1] = true;
+                if let (Some(mut h), Some(s)) = (public.bare.take(), scheme.get()) {
+                    h.update(b"},\"scheme\":");
+                    string(&mut h, s);
+                    h.update(b"}");
+                    bare_streamed = Some(h.finalize().into());
+                }
             }
             Some(b"keyval") => {
                 lx.begin_object().map_err(|e| e.in_field("keys.keyval"))?;
                 let mut field = Text::<16>::default();
                 while lx.next_member(&mut field)? {
                     if field.is(b"public") {
-                        public.clear();
+                        public.kept.clear();
+                        public.bare = keytype.get().filter(|_| sorted && seen[0]).map(|k| {
+                            let mut h = Sha256::new();
+                            h.update(b"{\"keytype\":");
+                            string(&mut h, k);
+                            h.update(b",\"keyval\":{\"public\":\"");
+                            h
+                        });
                         lx.string(&mut public)
                             .map_err(|e| e.in_field("keys.keyval.public"))?;
+                        if let Some(h) = &mut public.bare {
+                            h.update(b"\"");
+                        }
                         seen[2] = true;
                     } else {
                         keyval_extra = true;
@@ -144,15 +212,18 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
     }
     let bare_id = match (
         extra && !keyval_extra,
+        bare_streamed,
         keytype.get(),
         scheme.get(),
-        public.get(),
+        public.kept.get(),
     ) {
-        (true, Some(k), Some(s), Some(p)) => Some(bare_key_id(k, s, p)),
+        (false, ..) => None,
+        (true, Some(id), ..) => Some(id),
+        (true, None, Some(k), Some(s), Some(p)) => Some(bare_key_id(k, s, p)),
         _ => None,
     };
     Ok(ParsedKey {
-        public: decode_public(keytype.get(), scheme.get(), public.get())
+        public: decode_public(keytype.get(), scheme.get(), public.kept.get())
             .unwrap_or(PublicKey::Unsupported),
         bare_id,
     })
@@ -160,22 +231,7 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
 
 /// SHA-256 of `{"keytype":..,"keyval":{"public":..},"scheme":..}` in canonical form.
 fn bare_key_id(keytype: &[u8], scheme: &[u8], public: &[u8]) -> KeyId {
-    use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    let string = |h: &mut Sha256, s: &[u8]| {
-        h.update(b"\"");
-        // Canonical JSON escapes only `\` and `"`.
-        for part in s.split_inclusive(|&b| b == b'"' || b == b'\\') {
-            match part.split_last() {
-                Some((&last, head)) if last == b'"' || last == b'\\' => {
-                    h.update(head);
-                    h.update([b'\\', last]);
-                }
-                _ => h.update(part),
-            }
-        }
-        h.update(b"\"");
-    };
     h.update(b"{\"keytype\":");
     string(&mut h, keytype);
     h.update(b",\"keyval\":{\"public\":");
@@ -225,5 +281,45 @@ impl PublicKey {
     /// even when listed under two key IDs).
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         !matches!(self, Self::Unsupported) && self == other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::lexer::{Canonical, NoCanon};
+    use crate::json::source::SliceSource;
+    extern crate std;
+    use std::{format, string::String};
+
+    fn bare_id_of(json: &str, sorted: bool) -> Option<KeyId> {
+        let src = SliceSource::new(json.as_bytes());
+        if sorted {
+            let mut sink = Sha256::new();
+            let mut lx = Lexer::new(src, Canonical::strict(&mut sink, true));
+            parse_key(&mut lx).unwrap().bare_id
+        } else {
+            parse_key(&mut Lexer::new(src, NoCanon)).unwrap().bare_id
+        }
+    }
+
+    #[test]
+    fn bare_key_ids_are_the_same_streamed_or_not_whatever_the_key_length() {
+        // A key with an extension member has its ID computed on the bare form; a PEM longer
+        // than any key a device keeps is hashed as it streams.
+        for public in [String::from("ab12"), "Q\"\\".repeat(700)] {
+            let escaped = public.replace('\\', "\\\\").replace('"', "\\\"");
+            let json = format!(
+                r#"{{"keytype":"rsa","keyval":{{"public":"{escaped}"}},"scheme":"rsassa-pss-sha256","x-rstuf-key-name":"root 1"}}"#
+            );
+            let want = bare_key_id(b"rsa", b"rsassa-pss-sha256", public.as_bytes());
+            assert_eq!(bare_id_of(&json, true), Some(want), "streamed");
+            if public.len() <= MAX_PUBLIC {
+                assert_eq!(bare_id_of(&json, false), Some(want), "held");
+            }
+        }
+        // No extension member: the key ID is the hash of the whole object, no bare form.
+        let plain = r#"{"keytype":"ed25519","keyval":{"public":"00"},"scheme":"ed25519"}"#;
+        assert_eq!(bare_id_of(plain, true), None);
     }
 }

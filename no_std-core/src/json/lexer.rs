@@ -31,6 +31,11 @@ pub(crate) trait Canon {
     fn tap(&mut self) -> Option<&mut Option<Tap>> {
         None
     }
+    /// Whether object keys are required in canonical order (streaming mode): members then
+    /// arrive in a known order.
+    fn sorted(&self) -> bool {
+        false
+    }
 }
 
 /// A copy of canonical output: hashed (key IDs) or kept (a target's `custom`).
@@ -230,6 +235,9 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
     }
     fn tap(&mut self) -> Option<&mut Option<Tap>> {
         Some(&mut self.tap)
+    }
+    fn sorted(&self) -> bool {
+        self.strict
     }
     fn open(&mut self, depth: usize) {
         if let Some(k) = &mut self.order {

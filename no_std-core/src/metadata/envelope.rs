@@ -145,7 +145,7 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
 type StreamBody<'b> = dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Verifiers>> + 'b;
 
 /// [`stream`] past the reader's and the role's types: one copy in all.
-fn stream_from(
+pub(crate) fn stream_from(
     reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
     expect: Expect<'_>,
