@@ -13,14 +13,13 @@ use crate::json::source::ReadChunk;
 use crate::limits::{Limits, MAX_RETAINED_META};
 #[cfg(feature = "general")]
 use crate::metadata::envelope::General;
-use crate::metadata::envelope::{self, Authority};
+use crate::metadata::envelope::{self, AnyBody, Authority};
 use crate::metadata::root::{RootBody, RootSignaturesOnly};
 use crate::metadata::snapshot::SnapshotBody;
 use crate::metadata::targets::TargetsBody;
 use crate::metadata::timestamp::TimestampBody;
 use crate::metadata::{
-    Body, Common, Matches, MetaFile, RoleKeys, RoleName, Root, Snapshot, TargetFile, Targets,
-    Timestamp,
+    Common, Matches, MetaFile, RoleKeys, RoleName, Root, Snapshot, TargetFile, Targets, Timestamp,
 };
 use crate::time::UnixTime;
 
@@ -86,9 +85,9 @@ pub struct TrustedSet {
 }
 
 /// Reads and verifies one file against an authority and, when given, its parent's meta entry.
-fn load<B: Body>(
+fn load(
     input: Input<'_, AnyReader<'_>>,
-    body: &mut B,
+    body: &mut dyn AnyBody,
     authority: Authority<'_>,
     max_length: u64,
     meta: Option<&MetaFile>,
@@ -102,7 +101,7 @@ fn load<B: Body>(
             if let Some(meta) = meta {
                 meta.check_bytes(bytes)?;
             }
-            let file = General::parse(bytes, body)?;
+            let file = General::parse(bytes, body.general())?;
             file.verify(&[authority])?;
             Ok(file.common)
         }
@@ -124,7 +123,7 @@ fn load<B: Body>(
                 meta,
                 sha256: false,
             };
-            let s = envelope::stream_from(reader, chunk, expect, body, authority)?;
+            let s = envelope::stream_from(reader, chunk, expect, body.streamed(), authority)?;
             envelope::require(authority, &s.valid)?;
             Ok(s.common)
         }

@@ -14,8 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::source::Source;
 use crate::json::{StrOut, Text};
-use sha2::{Digest, Sha256};
 use crate::limits::MAX_KEYS;
+use sha2::{Digest, Sha256};
 
 /// A key ID: the SHA-256 of the canonical key object.
 pub type KeyId = [u8; 32];

@@ -36,7 +36,7 @@ pub(crate) struct General<'a> {
 #[cfg(feature = "general")]
 impl<'a> General<'a> {
     /// Reads the envelope and, through `body`, the role's fields.
-    pub(crate) fn parse<B: Body>(buf: &'a [u8], body: &mut B) -> Result<Self> {
+    pub(crate) fn parse(buf: &'a [u8], body: &mut GeneralBody<'_>) -> Result<Self> {
         // Extraction also notes whether `signed` is already in canonical key order.
         let mut lx = Lexer::new(SliceSource::new(buf), Canonical::check_order());
         let (mut sigs, mut signed) = (None, None);
@@ -142,7 +142,33 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
 }
 
 /// The fields a streamed role is read into, whatever the role.
-type StreamBody<'b> = dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Verifiers>> + 'b;
+pub(crate) type StreamBody<'b> =
+    dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Verifiers>> + 'b;
+
+/// The fields a role read in general mode is read into, whatever the role.
+#[cfg(feature = "general")]
+pub(crate) type GeneralBody<'b> =
+    dyn for<'s> Members<SliceSource<'s>, Canonical<'static, Sha256>> + 'b;
+
+/// A role's body for either mode, through `dyn`: the code that loads a file exists once for
+/// every role.
+pub(crate) trait AnyBody {
+    /// As read by streaming.
+    fn streamed(&mut self) -> &mut StreamBody<'_>;
+    /// As read in general mode.
+    #[cfg(feature = "general")]
+    fn general(&mut self) -> &mut GeneralBody<'_>;
+}
+
+impl<B: Body> AnyBody for B {
+    fn streamed(&mut self) -> &mut StreamBody<'_> {
+        self
+    }
+    #[cfg(feature = "general")]
+    fn general(&mut self) -> &mut GeneralBody<'_> {
+        self
+    }
+}
 
 /// [`stream`] past the reader's and the role's types: one copy in all.
 pub(crate) fn stream_from(

@@ -17,6 +17,7 @@ pub struct Hashes {
     /// `sha512`.
     pub sha512: Option<[u8; 64]>,
     /// `blake2b-256` (RSTUF's CLI hashes artifacts with it).
+    #[cfg(feature = "blake2b")]
     pub blake2b_256: Option<[u8; 32]>,
     /// Some other algorithm was listed.
     pub unsupported: bool,
@@ -48,7 +49,8 @@ impl Hashes {
                     crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
                     h.sha512 = Some(d);
                 }
-                Some(b"blake2b-256") if cfg!(feature = "blake2b") => {
+                #[cfg(feature = "blake2b")]
+                Some(b"blake2b-256") => {
                     let mut d = [0; 32];
                     crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
                     h.blake2b_256 = Some(d);
@@ -63,18 +65,23 @@ impl Hashes {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.sha256.is_none()
-            && self.sha512.is_none()
-            && self.blake2b_256.is_none()
-            && !self.unsupported
+        #[cfg(feature = "blake2b")]
+        if self.blake2b_256.is_some() {
+            return false;
+        }
+        self.sha256.is_none() && self.sha512.is_none() && !self.unsupported
     }
 
     /// Digests to compute while a file streams in.
     pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
+        #[cfg(feature = "blake2b")]
+        let blake2b_256 = self.blake2b_256.is_some();
+        #[cfg(not(feature = "blake2b"))]
+        let blake2b_256 = false;
         crate::json::source::FileDigests::new(
             self.sha256.is_some(),
             self.sha512.is_some(),
-            self.blake2b_256.is_some(),
+            blake2b_256,
         )
     }
 
@@ -100,7 +107,7 @@ impl Hashes {
             (None, _) => true,
         };
         #[cfg(not(feature = "blake2b"))]
-        let ok_blake = self.blake2b_256.is_none();
+        let ok_blake = true;
         ok256 && ok512 && ok_blake
     }
 
