@@ -116,21 +116,29 @@ impl KeyStack {
 
     fn push(&mut self, bytes: &[u8]) {
         let (base, _) = self.level();
-        for &b in bytes {
-            let Some(slot) = self.buf.get_mut(base + self.len).filter(|_| !self.overflow) else {
-                self.overflow = true;
-                return;
+        let at = base + self.len;
+        let Some(dst) = self
+            .buf
+            .get_mut(at..at + bytes.len())
+            .filter(|_| !self.overflow)
+        else {
+            self.overflow = true;
+            return;
+        };
+        if self.order == Ordering::Equal {
+            // Against the previous key's bytes at the same positions, before they are
+            // overwritten; past its end the new key is the longer one.
+            let overlap = self.prev_len.saturating_sub(self.len).min(bytes.len());
+            self.order = match (bytes.get(..overlap), dst.get(..overlap)) {
+                (Some(new), Some(prev)) => new.cmp(prev),
+                _ => Ordering::Equal,
             };
-            if self.order == Ordering::Equal {
-                self.order = if self.len < self.prev_len {
-                    b.cmp(slot)
-                } else {
-                    Ordering::Greater // longer than the previous key, which is its prefix
-                };
+            if self.order == Ordering::Equal && bytes.len() > overlap {
+                self.order = Ordering::Greater;
             }
-            *slot = b;
-            self.len += 1;
         }
+        dst.copy_from_slice(bytes);
+        self.len += bytes.len();
     }
 
     /// Checks the new key against the previous one and keeps it. `Ok(false)` on overflow.
