@@ -61,6 +61,17 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     );
     let ok = report(&result);
     let search_stack = board::stack_high_water();
+    // otuf-core's state, as laid out on this target (footprint.py reports it).
+    use otuf_core::footprint as state;
+    hprintln!(
+        "state: client {} bytes, search {}, delegations being read {}, streaming verification {} (tokenizer {}, signature checks {})",
+        state::CLIENT,
+        state::SEARCH,
+        state::MATCHES,
+        state::STREAM_LEXER + state::VERIFIERS,
+        state::STREAM_LEXER,
+        state::VERIFIERS
+    );
     hprintln!(
         "stack high-water: {} bytes (refresh {}, search and image {})",
         refresh_stack.max(search_stack),
