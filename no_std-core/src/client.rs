@@ -75,12 +75,15 @@ impl Client {
     /// Starts a refresh from the trusted root at reference time `now`.
     #[inline(never)] // the trusted root's parse frame only while it runs
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
-        let set = TrustedSet::new(trusted_root, now, limits)?;
-        let next = set.root().common.version.saturating_add(1);
-        Ok(Self {
-            set,
-            phase: Phase::Root { next, fetched: 0 },
-        })
+        // Built where it is returned, the root read into it in place.
+        let mut client = Self {
+            set: TrustedSet::empty(now, limits),
+            phase: Phase::Ready,
+        };
+        client.set.trust_root(trusted_root)?;
+        let next = client.set.root().common.version.saturating_add(1);
+        client.phase = Phase::Root { next, fetched: 0 };
+        Ok(client)
     }
 
     /// The verified state.

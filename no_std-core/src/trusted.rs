@@ -141,9 +141,15 @@ fn expired(common: &Common, now: UnixTime) -> bool {
 impl TrustedSet {
     /// Starts from a root the device already trusts (§5.2): it must be signed by its own
     /// threshold; its expiry is checked only once the root chain is complete.
-    #[inline(never)] // its frame (whole role bodies) only while it runs
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
-        let mut set = Self {
+        let mut set = Self::empty(now, limits);
+        set.trust_root(trusted_root)?;
+        Ok(set)
+    }
+
+    /// A set that trusts nothing yet (`trust_root` comes next).
+    pub(crate) fn empty(now: UnixTime, limits: Limits) -> Self {
+        Self {
             now,
             limits,
             root: Root::default(),
@@ -151,10 +157,13 @@ impl TrustedSet {
             snapshot: None,
             targets: None,
             interest: heapless::Vec::new(),
-        };
-        Self::self_signed_root(trusted_root, &mut set.root)
-            .map_err(|e| e.in_role(RoleKind::Root))?;
-        Ok(set)
+        }
+    }
+
+    /// Reads the trusted root in place (the caller's set: no copy of it on the stack).
+    #[inline(never)] // its frame only while it runs
+    pub(crate) fn trust_root(&mut self, trusted_root: &[u8]) -> Result<()> {
+        Self::self_signed_root(trusted_root, &mut self.root).map_err(|e| e.in_role(RoleKind::Root))
     }
 
     /// Reads the trusted root into `root`, checked against its own keys and threshold.

@@ -289,6 +289,18 @@ fn find_and_verify(
     let Some(target) = search.found() else {
         return Ok(Verdict::NoFirmware);
     };
+    select_and_verify(transport, slot, target, installed)
+}
+
+/// The decision from the target's `custom` fields, then the image verified chunk by chunk. Its
+/// own frame, out of line: the search's deepest point must not carry this phase's state.
+#[inline(never)]
+fn select_and_verify(
+    transport: &mut impl Transport,
+    slot: &Slot,
+    target: &otuf_core::metadata::TargetFile,
+    installed: Version,
+) -> Result<Verdict, Refusal> {
     let selection = |why| {
         Err(Refusal {
             file: name(format_args!("{TARGET}")),

@@ -57,10 +57,14 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
     Ok(())
 }
 
+/// Reads the members of a role object besides `keyids` and `threshold`; `Ok(false)` to have
+/// one skipped. Behind `dyn`, so that `parse_role` exists once.
+pub(crate) type OtherMembers<'o, S, K> = dyn FnMut(&mut Lexer<S, K>, &[u8]) -> Result<bool> + 'o;
+
 /// Reads a role object's `keyids` and `threshold`; other members go to `other`.
 pub(crate) fn parse_role<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    other: &mut dyn FnMut(&mut Lexer<S, K>, &[u8]) -> Result<bool>,
+    other: &mut OtherMembers<'_, S, K>,
 ) -> Result<RoleKeys> {
     let mut role = RoleKeys::default();
     let (mut has_ids, mut has_threshold) = (false, false);
