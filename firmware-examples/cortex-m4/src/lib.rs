@@ -32,7 +32,7 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     let now = slot
         .file("now")
         .and_then(|b| core::str::from_utf8(b).ok())
-        .and_then(|s| s.trim().parse().ok())
+        .and_then(|s| s.trim_ascii().parse().ok())
         .map(otuf_core::time::UnixTime);
     let Some(now) = now else {
         hprintln!("verdict: refused now: no clock reading in the slot");

@@ -1,5 +1,9 @@
 //! What to install, decided from the target's signed `custom` fields: read with
 //! serde-json-core into a fixed-size struct, so the whole selection runs without a heap.
+//!
+//! Strings are taken as they stand between their quotes. otuf-core hands over `custom` in
+//! canonical form, where only `"` and `\` are escaped, and no version or hardware name holds
+//! either: a name with one simply matches nothing.
 
 use serde::Deserialize;
 
