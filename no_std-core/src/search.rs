@@ -207,3 +207,70 @@ impl<'t> Search<'t> {
 }
 
 const _: () = assert!(MAX_SEARCH_KEYS <= crate::limits::MAX_KEYS);
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::client::{Client, Next};
+    use crate::limits::Limits;
+    use crate::time::UnixTime;
+    use crate::ErrorKind;
+    use std::vec::Vec;
+
+    fn file(case: &str, name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
+        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
+    }
+
+    #[test]
+    fn a_refused_role_that_lists_the_target_leaves_nothing_found() {
+        // The `firmware` role lists the target, but one bit of its signature is flipped: its
+        // info is read (into the search's own slot) before the signature fails, and must not
+        // stay there, in either mode.
+        let case = "delegated-bad-signature";
+        let mut client = Client::new(
+            &file(case, "trusted_root.json"),
+            UnixTime(1_767_225_600),
+            Limits::default(),
+        )
+        .unwrap();
+        client.not_found().unwrap();
+        for name in ["timestamp.json", "1.snapshot.json", "1.targets.json"] {
+            client
+                .handle(&file(case, &std::format!("metadata/{name}")))
+                .unwrap();
+        }
+        assert_eq!(client.next().unwrap(), Next::Ready);
+        let tampered = file(case, "metadata/1.firmware.json");
+        for stream in [false, true] {
+            let mut search = Search::new(client.trusted(), "firmware/plc-a.bin").unwrap();
+            search
+                .handle(&file(case, "metadata/1.targets.json"))
+                .unwrap();
+            assert!(matches!(
+                search.next().unwrap(),
+                SearchStep::Fetch {
+                    role: "firmware",
+                    ..
+                }
+            ));
+            let mut chunk = [0u8; 37];
+            let refused = if stream {
+                search.handle_stream(&tampered[..], &mut chunk)
+            } else {
+                search.handle(&tampered)
+            };
+            assert_eq!(refused.unwrap_err().kind(), ErrorKind::Threshold);
+            assert!(search.found().is_none(), "stream: {stream}");
+            // The search is where it was: it asks for the same role again.
+            assert!(matches!(
+                search.next().unwrap(),
+                SearchStep::Fetch {
+                    role: "firmware",
+                    ..
+                }
+            ));
+        }
+    }
+}

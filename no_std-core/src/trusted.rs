@@ -559,3 +559,65 @@ impl TrustedSet {
         verified.map_err(|e| e.in_role(kind))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn file(case: &str, name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
+        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
+    }
+
+    #[test]
+    fn a_streamed_root_must_be_the_same_file_on_both_reads() {
+        // Root 2 is signed by its new keys too, which root 1 does not list: it is read twice,
+        // once for the keys, once for their signatures.
+        let case = "root-rotation-chain-1-to-4";
+        let now = UnixTime(1_767_225_600);
+        let trusted = file(case, "trusted_root.json");
+        let v2 = file(case, "metadata/2.root.json");
+        let mut spaced = v2.clone();
+        spaced.push(b' '); // the same JSON, another file
+        let mut chunk = [0u8; 64];
+
+        let mut set = TrustedSet::new(&trusted, now, Limits::default()).unwrap();
+        let mut reads = 0;
+        set.update_root_stream(
+            || {
+                reads += 1;
+                &v2[..]
+            },
+            &mut chunk,
+        )
+        .unwrap();
+        assert_eq!((reads, set.root().common.version), (2, 2));
+
+        let mut set = TrustedSet::new(&trusted, now, Limits::default()).unwrap();
+        let mut reads = 0;
+        let e = set
+            .update_root_stream(
+                || {
+                    reads += 1;
+                    if reads == 1 {
+                        &v2[..]
+                    } else {
+                        &spaced[..]
+                    }
+                },
+                &mut chunk,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.role(), e.field()),
+            (ErrorKind::Io, RoleKind::Root, "root changed between reads")
+        );
+        assert_eq!(
+            set.root().common.version,
+            1,
+            "the trusted root is unchanged"
+        );
+    }
+}
