@@ -30,9 +30,9 @@ cargo build -p otuf-core --no-default-features --features ecdsa,general --target
 # --- unit, property and interop tests (the interop tests run the built otuf-agent binary) ---
 cargo build --workspace --all-features
 cargo test --workspace --all-features
-# the heap-free build in both modes (the device build, streaming only with --cfg otuf_small,
-# runs on the target in tests/tests/firmware_qemu.rs)
-cargo test -p otuf-core --no-default-features --features general,blake2b
+# the heap-free build in both modes, with a device's size-optimised crypto (the device build,
+# streaming only with --cfg otuf_small, runs on the target in tests/tests/firmware_qemu.rs)
+cargo test -p otuf-core --no-default-features --features general,blake2b,opt-size
 
 # --- the Cortex-M4 example's footprint, measured under QEMU (firmware-examples/README.md) ---
 .venv/bin/python firmware-examples/footprint.py

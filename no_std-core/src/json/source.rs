@@ -2,7 +2,7 @@
 //! through a caller-owned chunk buffer (streaming mode), bounded in length and hashed as read.
 
 use crate::error::{Error, ErrorKind, Result};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha256};
 
 /// A byte source for the tokenizer.
 pub(crate) trait Source {
@@ -68,6 +68,49 @@ pub(crate) struct FileDigests {
     pub(crate) sha512: Option<Sha512>,
     #[cfg(feature = "blake2b")]
     pub(crate) blake2b_256: Option<Blake2b256>,
+}
+
+/// SHA-512 of a whole file. With `opt-size`, ed25519-compact's own SHA-512, which signatures
+/// need anyway, instead of a second implementation in flash.
+#[derive(Clone)]
+pub(crate) struct Sha512 {
+    #[cfg(not(feature = "opt-size"))]
+    h: sha2::Sha512,
+    #[cfg(feature = "opt-size")]
+    h: ed25519_compact::sha512::Hash,
+    /// Bytes hashed. ed25519-compact counts bits in a `usize`, so on a 32-bit target a file
+    /// past 512 MiB is never reported as matching.
+    #[cfg(feature = "opt-size")]
+    len: u64,
+}
+
+impl Sha512 {
+    pub(crate) fn new() -> Self {
+        Self {
+            #[cfg(not(feature = "opt-size"))]
+            h: sha2::Sha512::new(),
+            #[cfg(feature = "opt-size")]
+            h: ed25519_compact::sha512::Hash::new(),
+            #[cfg(feature = "opt-size")]
+            len: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        #[cfg(feature = "opt-size")]
+        {
+            self.len = self.len.saturating_add(bytes.len() as u64);
+        }
+        self.h.update(bytes);
+    }
+
+    /// The digest, or `None` when it cannot be trusted.
+    pub(crate) fn finish(&mut self) -> Option<[u8; 64]> {
+        #[cfg(not(feature = "opt-size"))]
+        return Some(self.h.finalize_reset().into());
+        #[cfg(feature = "opt-size")]
+        return (self.len <= (usize::MAX / 8) as u64).then(|| self.h.finalize());
+    }
 }
 
 /// BLAKE2b with a 256-bit output (`blake2b-256`, what RSTUF's CLI hashes artifacts with).

@@ -96,7 +96,7 @@ impl Hashes {
             (None, _) => true,
         };
         let ok512 = match (self.sha512, got.sha512.as_mut()) {
-            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
+            (Some(want), Some(h)) => h.finish() == Some(want),
             (Some(_), None) => false,
             (None, _) => true,
         };
