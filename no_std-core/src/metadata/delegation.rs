@@ -289,9 +289,14 @@ fn hex_starts_with(digest: &[u8], prefix: &[u8]) -> bool {
 
 /// TUF's `paths` pattern match (python-tuf's `_is_target_in_pathpattern`): both split on `/`
 /// into the same number of parts, each part matched by `fnmatch` (`*`, `?`, `[...]`, `[!...]`),
-/// so `*` never crosses a `/`.
+/// so `*` never crosses a `/`. Characters are code points, as in Python; the match runs over
+/// the UTF-8 bytes (`/`, `*`, `?`, `[`, `]`, `!` and `-` are ASCII, so they never occur inside
+/// a multi-byte character).
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let (mut pp, mut tp) = (pattern.split('/'), path.split('/'));
+    let (mut pp, mut tp) = (
+        pattern.as_bytes().split(|&b| b == b'/'),
+        path.as_bytes().split(|&b| b == b'/'),
+    );
     loop {
         match (pp.next(), tp.next()) {
             (None, None) => return true,
@@ -301,55 +306,69 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
     }
 }
 
+/// The first character of valid UTF-8 `s`, and the rest.
+fn next_char(s: &[u8]) -> Option<(u32, &[u8])> {
+    let (&lead, rest) = s.split_first()?;
+    let extra = match lead {
+        0..=0x7F => return Some((u32::from(lead), rest)),
+        0xC0..=0xDF => 1,
+        0xE0..=0xEF => 2,
+        _ => 3,
+    };
+    let (tail, rest) = (rest.get(..extra)?, rest.get(extra..)?);
+    let c = tail
+        .iter()
+        .fold(u32::from(lead) & (0x3F >> extra), |c, &b| {
+            (c << 6) | u32::from(b & 0x3F)
+        });
+    Some((c, rest))
+}
+
 /// One-character matcher of a pattern: a literal, `?`, or a bracket set.
 enum Atom<'p> {
     Star,
     Any,
-    Char(char),
-    Set { items: &'p str, negate: bool },
+    Char(u32),
+    Set { items: &'p [u8], negate: bool },
 }
 
 /// Splits the next atom off `p` (Python's `fnmatch.translate` rules for brackets).
-fn next_atom(p: &str) -> Option<(Atom<'_>, &str)> {
-    let mut chars = p.chars();
-    let c = chars.next()?;
-    let rest = chars.as_str();
+fn next_atom(p: &[u8]) -> Option<(Atom<'_>, &[u8])> {
+    let (c, rest) = next_char(p)?;
     Some(match c {
-        '*' => (Atom::Star, rest),
-        '?' => (Atom::Any, rest),
-        '[' => {
-            let body = rest;
-            let negate = body.starts_with('!');
+        0x2A => (Atom::Star, rest), // `*`
+        0x3F => (Atom::Any, rest),  // `?`
+        0x5B => {
+            // `[`; a `]` right after `[` or `[!` is a literal member.
+            let negate = rest.first() == Some(&b'!');
             let start = usize::from(negate);
-            // A `]` right after `[` or `[!` is a literal member.
-            let search_from =
-                start + usize::from(body.get(start..).is_some_and(|b| b.starts_with(']')));
-            match body.get(search_from..).and_then(|b| b.find(']')) {
+            let search_from = start + usize::from(rest.get(start) == Some(&b']'));
+            let end = rest
+                .get(search_from..)
+                .and_then(|b| b.iter().position(|&x| x == b']'));
+            match end {
                 Some(end) => {
                     let close = search_from + end;
-                    let items = body.get(start..close).unwrap_or_default();
-                    (
-                        Atom::Set { items, negate },
-                        body.get(close + 1..).unwrap_or_default(),
-                    )
+                    let items = rest.get(start..close).unwrap_or_default();
+                    let after = rest.get(close + 1..).unwrap_or_default();
+                    (Atom::Set { items, negate }, after)
                 }
-                None => (Atom::Char('['), rest),
+                None => (Atom::Char(c), rest),
             }
         }
         c => (Atom::Char(c), rest),
     })
 }
 
-fn set_contains(items: &str, c: char) -> bool {
+fn set_contains(items: &[u8], c: u32) -> bool {
     let mut rest = items;
-    while let Some(lo) = rest.chars().next() {
-        let after = rest.get(lo.len_utf8()..).unwrap_or_default();
-        if let Some(range) = after.strip_prefix('-') {
-            if let Some(hi) = range.chars().next() {
+    while let Some((lo, after)) = next_char(rest) {
+        if let Some((b'-', range)) = after.split_first() {
+            if let Some((hi, next)) = next_char(range) {
                 if lo <= c && c <= hi {
                     return true;
                 }
-                rest = range.get(hi.len_utf8()..).unwrap_or_default();
+                rest = next;
                 continue;
             }
         }
@@ -361,19 +380,18 @@ fn set_contains(items: &str, c: char) -> bool {
     false
 }
 
-fn atom_matches(atom: &Atom<'_>, c: char) -> bool {
+fn atom_matches(atom: &Atom<'_>, c: u32) -> bool {
     match atom {
-        Atom::Star => true,
-        Atom::Any => true,
+        Atom::Star | Atom::Any => true,
         Atom::Char(x) => *x == c,
         Atom::Set { items, negate } => set_contains(items, c) != *negate,
     }
 }
 
 /// `fnmatch.fnmatchcase` for one path part: greedy `*` with backtracking to the last star.
-fn fnmatch(pattern: &str, text: &str) -> bool {
+fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (pattern, text);
-    let mut backtrack: Option<(&str, &str)> = None;
+    let mut backtrack: Option<(&[u8], &[u8])> = None;
     loop {
         match next_atom(p) {
             Some((Atom::Star, rest)) => {
@@ -382,11 +400,10 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
                 continue;
             }
             Some((atom, rest)) => {
-                let mut tc = t.chars();
-                if let Some(c) = tc.next() {
+                if let Some((c, after)) = next_char(t) {
                     if atom_matches(&atom, c) {
                         p = rest;
-                        t = tc.as_str();
+                        t = after;
                         continue;
                     }
                 }
@@ -398,13 +415,12 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
         let Some((after_star, star_t)) = backtrack else {
             return false;
         };
-        let mut tc = star_t.chars();
-        if tc.next().is_none() {
+        let Some((_, rest)) = next_char(star_t) else {
             return false;
-        }
-        backtrack = Some((after_star, tc.as_str()));
+        };
+        backtrack = Some((after_star, rest));
         p = after_star;
-        t = tc.as_str();
+        t = rest;
     }
 }
 
@@ -459,6 +475,26 @@ mod tests {
         assert!(glob_match("[]]", "]"));
         assert!(glob_match("[", "["));
         assert!(glob_match("[!]]", "a"));
+    }
+
+    #[test]
+    fn characters_are_code_points_as_in_python() {
+        // Each verdict is Python's `fnmatch.fnmatchcase(text, pattern)`.
+        for (text, pattern, want) in [
+            ("βx", "[α-ω]x", true),
+            ("€", "?", true),
+            ("€", "[!€]", false),
+            ("a€b", "a*b", true),
+            ("€-", "[€-]", false),
+            ("-", "[€-]", true),
+            ("x", "[€-]", false),
+            ("ab", "[!]]b", true),
+            ("]b", "[!]]b", false),
+            ("😀z", "[😀]z", true),
+            ("a[b", "a[b", true),
+        ] {
+            assert_eq!(glob_match(pattern, text), want, "{text:?} {pattern:?}");
+        }
     }
 
     #[test]
