@@ -41,10 +41,12 @@ pub(crate) enum Select<'a> {
     /// Those a target path is delegated to (`None`: none, the delegations are only checked).
     Path(Option<&'a str>),
     /// The one of this name (a repository re-signing a role finds its keys so).
+    #[cfg(feature = "general")]
     Name(&'a str),
 }
 
 /// Reads a `delegations` object, keeping the roles `select` asks for.
+#[cfg(feature = "general")]
 pub(crate) fn parse<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
@@ -63,6 +65,7 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
 ) -> Result<()> {
     let path = match select {
         Select::Path(p) => p,
+        #[cfg(feature = "general")]
         Select::Name(_) => None,
     };
     out.keys.clear();
@@ -120,6 +123,7 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
                 let name = bin_name(prefix, bits, path.unwrap_or_default())
                     .map_err(|e| e.in_field("succinct_roles.bit_length"))?;
                 let name = match select {
+                    #[cfg(feature = "general")]
                     Select::Name(wanted) => RoleName::try_from(wanted)
                         .ok()
                         .filter(|_| is_bin(wanted, prefix, bits)),
@@ -157,6 +161,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
 ) -> Result<Option<Delegated>> {
     let path = match select {
         Select::Path(p) => p,
+        #[cfg(feature = "general")]
         Select::Name(_) => None,
     };
     let (mut name, mut terminating) = (None, None);
@@ -216,6 +221,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
             "delegations.roles (exactly one of paths, path_hash_prefixes)",
         ));
     }
+    #[cfg(feature = "general")]
     if let Select::Name(wanted) = select {
         matched = wanted == name;
     }
@@ -239,6 +245,7 @@ pub fn path_hash_matches(prefix: &str, target_path: &str) -> bool {
 
 /// The roles a standalone `delegations` object delegates `target_path` to, in search order
 /// (up to the first terminating one). General mode.
+#[cfg(feature = "general")]
 pub fn delegations_for_target(json: &[u8], target_path: &str) -> Result<Matches> {
     let mut lx = Lexer::new(
         crate::json::source::SliceSource::new(json),
@@ -251,6 +258,7 @@ pub fn delegations_for_target(json: &[u8], target_path: &str) -> Result<Matches>
 
 /// The role named `name` in a standalone `delegations` object (a bin of `succinct_roles`
 /// too), with the keys it needs; `None` when it delegates to no role of that name. General mode.
+#[cfg(feature = "general")]
 pub fn delegated_role(json: &[u8], name: &str) -> Result<Option<Matches>> {
     let mut lx = Lexer::new(
         crate::json::source::SliceSource::new(json),
@@ -262,6 +270,7 @@ pub fn delegated_role(json: &[u8], name: &str) -> Result<Option<Matches>> {
 }
 
 /// Whether `name` is one of the bins `{prefix}-{i:0w x}` of a `succinct_roles` delegation.
+#[cfg(feature = "general")]
 fn is_bin(name: &str, prefix: &str, bit_length: u32) -> bool {
     let Some(last) = 1u64.checked_shl(bit_length).and_then(|n| n.checked_sub(1)) else {
         return false;
@@ -429,6 +438,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "general")]
     fn roles_are_found_by_name_with_their_keys() {
         let roles = r#"{"keys":{},"roles":[{"name":"a","keyids":[],"threshold":1,"terminating":false,"paths":["x/*"]},{"name":"b","keyids":[],"threshold":2,"terminating":true,"path_hash_prefixes":["0"]}]}"#;
         let b = delegated_role(roles.as_bytes(), "b").unwrap().unwrap();

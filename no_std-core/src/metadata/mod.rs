@@ -13,9 +13,9 @@ pub(crate) mod succinct;
 pub(crate) mod targets;
 pub(crate) mod timestamp;
 
-pub use delegation::{
-    delegated_role, delegations_for_target, glob_match, path_hash_matches, Delegated, Matches,
-};
+#[cfg(feature = "general")]
+pub use delegation::{delegated_role, delegations_for_target};
+pub use delegation::{glob_match, path_hash_matches, Delegated, Matches};
 pub use meta::{Hashes, MetaFile, TargetFile, TargetVerifier};
 pub use root::Root;
 pub use snapshot::Snapshot;
