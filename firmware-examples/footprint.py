@@ -30,18 +30,26 @@ TUF_NO_STD_FLASH = 52 * 1024  # Fraunhofer's tuf-no-std, its own figure
 GOAL_FLASH, GOAL_RAM = 24 * 1024, 4 * 1024
 
 
-def sections(elf: Path) -> dict:
-    """Section sizes from an ELF32 little-endian file's section headers."""
-    data = elf.read_bytes()
+FLASH_SECTIONS = (".vector_table", ".text", ".rodata")
+
+
+def read_sections(data: bytes) -> list:
+    """An ELF32 little-endian file's sections: (name, offset, size), in header order."""
     shoff, = struct.unpack_from("<I", data, 0x20)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2E)
     headers = [struct.unpack_from("<IIIIII", data, shoff + i * shentsize) for i in range(shnum)]
     names_at = headers[shstrndx][4]
-    result = {}
-    for name, _type, _flags, _addr, _offset, size in headers:
-        end = data.index(b"\0", names_at + name)
-        result[data[names_at + name:end].decode()] = size
-    return result
+    return [(c_string(data, names_at + name), offset, size)
+            for name, _type, _flags, _addr, offset, size in headers]
+
+
+def c_string(data: bytes, at: int) -> str:
+    return data[at:data.index(b"\0", at)].decode(errors="replace")
+
+
+def sections(elf: Path) -> dict:
+    """Section sizes by name."""
+    return {name: size for name, _offset, size in read_sections(elf.read_bytes())}
 
 
 # Where flash goes: each function's and constant's size from the ELF symbol table, by the crate
@@ -56,25 +64,17 @@ OTHER = "core, compiler-builtins, board support, unnamed"
 
 def flash_by_crate(elf: Path) -> dict:
     data = elf.read_bytes()
-    shoff, = struct.unpack_from("<I", data, 0x20)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2E)
-    headers = [struct.unpack_from("<IIIIIIIIII", data, shoff + i * shentsize) for i in range(shnum)]
-    names_at = headers[shstrndx][4]
-
-    def name(at, table):
-        return data[table + at:data.index(b"\0", table + at)].decode(errors="replace")
-
-    by_name = {name(h[0], names_at): h for h in headers}
-    symtab, strtab = by_name[".symtab"], by_name[".strtab"][4]
-    flash = {i for i, h in enumerate(headers)
-             if name(h[0], names_at) in (".vector_table", ".text", ".rodata")}
-    total = sum(headers[i][5] for i in flash)
+    sections = read_sections(data)
+    by_name = {name: (offset, size) for name, offset, size in sections}
+    (symtab, symtab_size), (strtab, _) = by_name[".symtab"], by_name[".strtab"]
+    flash = {i for i, (name, _, _) in enumerate(sections) if name in FLASH_SECTIONS}
+    total = sum(sections[i][2] for i in flash)
     groups = dict.fromkeys([g for g, _ in GROUPS], 0)
-    for i in range(symtab[5] // 16):
-        st_name, _value, size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, symtab[4] + i * 16)
+    for i in range(symtab_size // 16):
+        st_name, _value, size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, symtab + i * 16)
         if size == 0 or shndx not in flash or (info & 0xF) not in (1, 2):  # objects, functions
             continue
-        symbol = name(st_name, strtab)
+        symbol = c_string(data, strtab + st_name)
         group = next((g for g, crates in GROUPS if any(c in symbol for c in crates)), None)
         if group:
             groups[group] += size
@@ -126,7 +126,7 @@ def main():
     rows, states = {}, {}
     for label, elf in builds.items():
         s = sections(elf)
-        flash = s[".vector_table"] + s[".text"] + s[".rodata"]
+        flash = sum(s[name] for name in FLASH_SECTIONS)
         stack, refresh, search, state = qemu(elf, out / "state/good.tar")
         ram = s[".data"] + s[".bss"] + stack
         rows[label] = (flash, ram, f"{int(refresh):,} / {int(search):,} B" if refresh else "")

@@ -267,12 +267,8 @@ impl Client {
 mod tests {
     extern crate std;
     use super::*;
-    use std::vec::Vec;
 
-    fn file(case: &str, name: &str) -> Vec<u8> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
-        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
-    }
+    use crate::fixture as file;
 
     const NOW: UnixTime = UnixTime(1_767_225_600);
 

@@ -36,6 +36,19 @@ pub use error::{Error, ErrorKind, Result, RoleKind};
 #[doc(hidden)]
 pub mod fuzzing;
 
+#[cfg(test)]
+mod test_fixtures {
+    extern crate std;
+
+    /// A file of a fixture repository (`tests/fixtures/repos`, made by its committed generator).
+    pub(crate) fn fixture(case: &str, name: &str) -> std::vec::Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
+        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
+    }
+}
+#[cfg(test)]
+pub(crate) use test_fixtures::fixture;
+
 /// Sizes of the core's state, for footprint reports and tests.
 pub mod footprint {
     use crate::crypto::Verifiers;

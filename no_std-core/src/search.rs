@@ -216,12 +216,8 @@ mod tests {
     use crate::limits::Limits;
     use crate::time::UnixTime;
     use crate::ErrorKind;
-    use std::vec::Vec;
 
-    fn file(case: &str, name: &str) -> Vec<u8> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
-        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
-    }
+    use crate::fixture as file;
 
     #[test]
     fn a_refused_role_that_lists_the_target_leaves_nothing_found() {

@@ -564,12 +564,8 @@ impl TrustedSet {
 mod tests {
     extern crate std;
     use super::*;
-    use std::vec::Vec;
 
-    fn file(case: &str, name: &str) -> Vec<u8> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/repos/");
-        std::fs::read(std::format!("{dir}{case}/{name}")).unwrap()
-    }
+    use crate::fixture as file;
 
     #[test]
     fn a_streamed_root_must_be_the_same_file_on_both_reads() {
