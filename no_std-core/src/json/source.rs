@@ -118,13 +118,21 @@ impl Sha512 {
 pub(crate) type Blake2b256 = blake2::Blake2b<blake2::digest::consts::U32>;
 
 impl FileDigests {
-    pub(crate) fn new(sha256: bool, sha512: bool, blake2b_256: bool) -> Self {
-        let _ = blake2b_256; // without the `blake2b` feature it is never listed as supported
-        Self {
-            sha256: sha256.then(Sha256::new),
-            sha512: sha512.then(Sha512::new),
-            #[cfg(feature = "blake2b")]
-            blake2b_256: blake2b_256.then(Blake2b256::new),
+    /// Starts the digests `hashes` lists, and SHA-256 when `sha256`, in place (a device's
+    /// frame holds no second copy of the hash states).
+    pub(crate) fn start(&mut self, hashes: Option<&crate::metadata::Hashes>, sha256: bool) {
+        let listed = hashes
+            .map(crate::metadata::Hashes::listed)
+            .unwrap_or_default();
+        if listed.0 || sha256 {
+            self.sha256 = Some(Sha256::new());
+        }
+        if listed.1 {
+            self.sha512 = Some(Sha512::new());
+        }
+        #[cfg(feature = "blake2b")]
+        if listed.2 {
+            self.blake2b_256 = Some(Blake2b256::new());
         }
     }
 
@@ -168,12 +176,8 @@ pub(crate) struct ReadSource<'b> {
 }
 
 impl<'b> ReadSource<'b> {
-    pub(crate) fn new(
-        reader: &'b mut dyn ReadChunk,
-        buf: &'b mut [u8],
-        max_length: u64,
-        digests: FileDigests,
-    ) -> Self {
+    /// A source computing no digests yet (`digests.start` sets them up in place).
+    pub(crate) fn new(reader: &'b mut dyn ReadChunk, buf: &'b mut [u8], max_length: u64) -> Self {
         Self {
             reader,
             buf,
@@ -183,7 +187,7 @@ impl<'b> ReadSource<'b> {
             total: 0,
             max_length,
             eof: false,
-            digests,
+            digests: FileDigests::default(),
         }
     }
 

@@ -179,17 +179,16 @@ pub(crate) fn stream_from(
     authority: Authority<'_>,
 ) -> Result<Streamed> {
     let mut verifiers = Verifiers::new();
-    let mut digests = expect.meta.map(|m| m.hashes.digests()).unwrap_or_default();
-    if expect.sha256 && digests.sha256.is_none() {
-        digests.sha256 = Some(Sha256::new());
-    }
     let max = expect
         .meta
         .and_then(|m| m.length)
         .map_or(expect.max_length, |l| l.min(expect.max_length));
     let (common, sha256) = {
-        let src = ReadSource::new(reader, chunk, max, digests);
+        let src = ReadSource::new(reader, chunk, max);
         let mut lx = Lexer::new(src, Canonical::strict(&mut verifiers, false));
+        lx.src
+            .digests
+            .start(expect.meta.map(|m| &m.hashes), expect.sha256);
         let common = read_envelope(&mut lx, body, authority)?;
         let src = &mut lx.src;
         if let Some(meta) = expect.meta {

@@ -72,17 +72,20 @@ impl Hashes {
         self.sha256.is_none() && self.sha512.is_none() && !self.unsupported
     }
 
-    /// Digests to compute while a file streams in.
-    pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
+    /// Which of sha256, sha512 and blake2b-256 are listed.
+    pub(crate) fn listed(&self) -> (bool, bool, bool) {
         #[cfg(feature = "blake2b")]
         let blake2b_256 = self.blake2b_256.is_some();
         #[cfg(not(feature = "blake2b"))]
         let blake2b_256 = false;
-        crate::json::source::FileDigests::new(
-            self.sha256.is_some(),
-            self.sha512.is_some(),
-            blake2b_256,
-        )
+        (self.sha256.is_some(), self.sha512.is_some(), blake2b_256)
+    }
+
+    /// Digests to compute while a file streams in.
+    pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
+        let mut d = crate::json::source::FileDigests::default();
+        d.start(Some(self), false);
+        d
     }
 
     /// Checks computed digests against these hashes (finalising them).
