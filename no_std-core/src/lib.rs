@@ -69,8 +69,6 @@ pub mod footprint {
     pub const TARGET_FILE: usize = size_of::<crate::metadata::TargetFile>();
     /// Bytes of the delegations a targets role continues a search with.
     pub const MATCHES: usize = size_of::<crate::metadata::Matches>();
-    /// Bytes of an envelope's signatures, as read.
-    pub const SIGNATURES: usize = size_of::<crate::crypto::Signatures>();
     /// Bytes of the trusted set (root, timestamp, snapshot, targets, retained roles).
     pub const TRUSTED_SET: usize = size_of::<crate::trusted::TrustedSet>();
     /// Bytes of the refresh state machine (includes the trusted set).

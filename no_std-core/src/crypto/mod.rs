@@ -8,7 +8,9 @@
 mod pem;
 mod verifier;
 
-pub(crate) use verifier::{verifier_threshold, Signatures, Verifiers};
+#[cfg(feature = "general")]
+pub(crate) use verifier::Signatures;
+pub(crate) use verifier::{each_signature, verifier_threshold, Verifiers};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::lexer::{Canon, Lexer};

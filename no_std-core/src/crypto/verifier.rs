@@ -9,6 +9,7 @@ use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES, VERIFY_BATCH};
 use crate::metadata::RoleKeys;
 
 /// One signature from the envelope.
+#[cfg(feature = "general")]
 #[derive(Clone)]
 pub(crate) struct Sig {
     keyid: KeyId,
@@ -16,60 +17,94 @@ pub(crate) struct Sig {
 }
 
 /// The envelope's `signatures`, for key IDs that parse (others can match no key).
+#[cfg(feature = "general")]
 #[derive(Clone, Default)]
 pub(crate) struct Signatures(heapless::Vec<Sig, MAX_SIGNATURES>);
 
+/// Receives each signature as it is read: the tokenizer (to reach its sink), the key ID and
+/// the signature's bytes.
+pub(crate) type EachSignature<'e, S, K> =
+    dyn FnMut(&mut Lexer<S, K>, KeyId, &[u8]) -> Result<()> + 'e;
+
+#[cfg(feature = "general")]
 impl Signatures {
-    /// Reads the `signatures` array. Two signatures with one key ID are refused, as python-tuf does.
-    #[inline(never)] // its temporaries off the frame that stays live while `signed` is read
+    /// Reads the `signatures` array (general mode: checked later, against any authorities).
     pub(crate) fn parse<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Self> {
-        let field = "signatures";
         let mut out = Self::default();
-        let mut seen_ids: heapless::Vec<KeyId, MAX_SIGNATURES> = heapless::Vec::new();
-        lx.begin_array().map_err(|e| e.in_field(field))?;
-        while lx.next_item()? {
-            let mut keyid: Option<Text<64>> = None;
-            let mut sig: Option<Text<{ MAX_SIGNATURE * 2 }>> = None;
-            let mut name = Text::<8>::default();
-            lx.begin_object().map_err(|e| e.in_field(field))?;
-            while lx.next_member(&mut name)? {
-                match name.get() {
-                    Some(b"keyid") if keyid.is_none() => keyid = Some(lx.text()?),
-                    Some(b"sig") if sig.is_none() => sig = Some(lx.text()?),
-                    Some(b"keyid" | b"sig") => {
-                        return Err(Error::new(ErrorKind::DuplicateKey, "signatures"))
-                    }
-                    _ => lx.skip()?,
-                }
-            }
-            let keyid = keyid.ok_or(Error::new(ErrorKind::MissingField, "signatures.keyid"))?;
-            let sig = sig.ok_or(Error::new(ErrorKind::MissingField, "signatures.sig"))?;
-            let Some(id) = keyid.get().and_then(super::parse_keyid) else {
-                continue;
-            };
-            if seen_ids.contains(&id) {
-                return Err(Error::new(ErrorKind::BadValue, "signatures.keyid"));
-            }
-            seen_ids
-                .push(id)
-                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
-            let Some(hex) = sig.get() else { continue };
-            let mut bytes = heapless::Vec::new();
-            if bytes.resize(hex.len() / 2, 0).is_err()
-                || super::hex_decode(hex, &mut bytes).is_none()
-            {
-                continue; // not a signature any key can have made
-            }
+        each_signature(lx, &mut |_, keyid, sig| {
+            let bytes = heapless::Vec::from_slice(sig)
+                .map_err(|_| Error::new(ErrorKind::Limit, "signatures.sig"))?;
             out.0
-                .push(Sig { keyid: id, bytes })
-                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
-        }
+                .push(Sig { keyid, bytes })
+                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))
+        })?;
         Ok(out)
     }
 
     fn get(&self, keyid: &KeyId) -> Option<&Sig> {
         self.0.iter().find(|s| &s.keyid == keyid)
     }
+}
+
+/// Reads the `signatures` array, handing each signature to `each` as it comes (streaming
+/// starts its check at once: the array is never held). Two signatures with one key ID are
+/// refused, as python-tuf does.
+#[inline(never)] // its temporaries off the frame that stays live while `signed` is read
+pub(crate) fn each_signature<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    each: &mut EachSignature<'_, S, K>,
+) -> Result<()> {
+    let field = "signatures";
+    let mut seen_ids: heapless::Vec<KeyId, MAX_SIGNATURES> = heapless::Vec::new();
+    lx.begin_array().map_err(|e| e.in_field(field))?;
+    while lx.next_item()? {
+        let mut keyid = Text::<64>::default();
+        let mut sig = Text::<{ MAX_SIGNATURE * 2 }>::default();
+        let (mut has_keyid, mut has_sig) = (false, false);
+        let mut name = Text::<8>::default();
+        lx.begin_object().map_err(|e| e.in_field(field))?;
+        while lx.next_member(&mut name)? {
+            match name.get() {
+                Some(b"keyid") if !has_keyid => {
+                    lx.string(&mut keyid)?;
+                    has_keyid = true;
+                }
+                Some(b"sig") if !has_sig => {
+                    lx.string(&mut sig)?;
+                    has_sig = true;
+                }
+                Some(b"keyid" | b"sig") => {
+                    return Err(Error::new(ErrorKind::DuplicateKey, "signatures"))
+                }
+                _ => lx.skip()?,
+            }
+        }
+        if !has_keyid {
+            return Err(Error::new(ErrorKind::MissingField, "signatures.keyid"));
+        }
+        if !has_sig {
+            return Err(Error::new(ErrorKind::MissingField, "signatures.sig"));
+        }
+        let Some(id) = keyid.get().and_then(super::parse_keyid) else {
+            continue;
+        };
+        if seen_ids.contains(&id) {
+            return Err(Error::new(ErrorKind::BadValue, "signatures.keyid"));
+        }
+        seen_ids
+            .push(id)
+            .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+        let Some(hex) = sig.get() else { continue };
+        let mut bytes = [0u8; MAX_SIGNATURE];
+        let Some(bytes) = bytes.get_mut(..hex.len() / 2) else {
+            continue; // longer than any signature the core verifies
+        };
+        if super::hex_decode(hex, bytes).is_none() {
+            continue; // not a signature any key can have made
+        }
+        each(lx, id, bytes)?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::large_enum_variant)] // no heap to box into; one lives per signature check
@@ -169,7 +204,31 @@ impl Verifiers {
         }
     }
 
+    /// Starts the check of one signature, when `keyid` is one of `role`'s keys (each once).
+    #[inline(never)] // a check state is built on its frame, not on the one that stays live
+    pub(crate) fn start(
+        &mut self,
+        keys: &[Key],
+        role: &RoleKeys,
+        keyid: &KeyId,
+        sig: &[u8],
+    ) -> Result<()> {
+        if !role.keyids.contains(keyid) || self.checks.iter().any(|(id, _)| id == keyid) {
+            return Ok(());
+        }
+        let Some(key) = find(keys, keyid) else {
+            return Ok(());
+        };
+        if let Some(check) = Check::new(&key.public, sig) {
+            self.checks
+                .push((*keyid, check))
+                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+        }
+        Ok(())
+    }
+
     /// Starts a check for each of `role`'s keys that has a signature (each key ID once).
+    #[cfg(feature = "general")]
     #[inline(never)] // a check state is built on its frame, not on the one that stays live
     pub(crate) fn add_role(
         &mut self,

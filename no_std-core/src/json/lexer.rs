@@ -38,6 +38,36 @@ pub(crate) trait Canon {
     }
 }
 
+/// Canonical output borrowed by the tokenizer (streaming builds it where it stays).
+impl<K: Canon + ?Sized> Canon for &mut K {
+    #[inline]
+    fn on(&self) -> bool {
+        (**self).on()
+    }
+    #[inline]
+    fn out(&mut self, bytes: &[u8]) {
+        (**self).out(bytes);
+    }
+    fn open(&mut self, depth: usize) {
+        (**self).open(depth);
+    }
+    fn key_begin(&mut self, depth: usize) {
+        (**self).key_begin(depth);
+    }
+    fn key_push(&mut self, bytes: &[u8]) {
+        (**self).key_push(bytes);
+    }
+    fn key_end(&mut self, depth: usize, first: bool, offset: usize) -> Result<()> {
+        (**self).key_end(depth, first, offset)
+    }
+    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+        (**self).tap()
+    }
+    fn sorted(&self) -> bool {
+        (**self).sorted()
+    }
+}
+
 /// A copy of canonical output: hashed (key IDs) or kept (a target's `custom`).
 #[allow(clippy::large_enum_variant)] // no heap to box into
 pub(crate) enum Tap {

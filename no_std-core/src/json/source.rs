@@ -22,6 +22,31 @@ pub(crate) trait Source {
     }
 }
 
+/// A source borrowed by the tokenizer: a streaming source stays where it was built (a device's
+/// frame holds no moved copy of its hash states).
+impl<S: Source + ?Sized> Source for &mut S {
+    #[inline]
+    fn peek(&mut self) -> Result<Option<u8>> {
+        (**self).peek()
+    }
+    #[inline]
+    fn bump(&mut self) {
+        (**self).bump();
+    }
+    #[inline]
+    fn offset(&self) -> usize {
+        (**self).offset()
+    }
+    #[inline]
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> Result<&[u8]> {
+        (**self).take_while(f)
+    }
+    #[cfg(feature = "general")]
+    fn whole(&self) -> Option<&[u8]> {
+        (**self).whole()
+    }
+}
+
 /// General mode: the whole file is addressable.
 #[derive(Clone, Copy)]
 pub(crate) struct SliceSource<'a> {

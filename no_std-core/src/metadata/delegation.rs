@@ -45,6 +45,18 @@ pub(crate) enum Select<'a> {
     Name(&'a str),
 }
 
+impl<'a> Select<'a> {
+    /// The target path, when a path is what selects.
+    #[allow(clippy::infallible_destructuring_match)] // `Name` exists only with general mode
+    fn path(self) -> Option<&'a str> {
+        match self {
+            Select::Path(p) => p,
+            #[cfg(feature = "general")]
+            Select::Name(_) => None,
+        }
+    }
+}
+
 /// Reads a `delegations` object, keeping the roles `select` asks for.
 #[cfg(feature = "general")]
 pub(crate) fn parse<S: Source, K: Canon>(
@@ -63,11 +75,7 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
     select: Select<'_>,
     out: &mut Matches,
 ) -> Result<()> {
-    let path = match select {
-        Select::Path(p) => p,
-        #[cfg(feature = "general")]
-        Select::Name(_) => None,
-    };
+    let path = select.path();
     out.keys.clear();
     out.roles.clear();
     let (mut has_keys, mut has_roles, mut has_succinct) = (false, false, false);
@@ -159,11 +167,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
 ) -> Result<Option<Delegated>> {
-    let path = match select {
-        Select::Path(p) => p,
-        #[cfg(feature = "general")]
-        Select::Name(_) => None,
-    };
+    let path = select.path();
     let (mut name, mut terminating) = (None, None);
     let (mut has_paths, mut has_prefixes, mut matched) = (false, false, false);
     let hash = path.map(|p| Sha256::digest(p.as_bytes()));

@@ -7,7 +7,9 @@
 //! and consume its canonical bytes while the body is being extracted.
 
 use super::{parse_signed, Body, Common, Members, MetaFile, RoleKeys};
-use crate::crypto::{Key, KeyId, Signatures, Verifiers};
+#[cfg(feature = "general")]
+use crate::crypto::Signatures;
+use crate::crypto::{Key, KeyId, Verifiers};
 use crate::error::{Error, ErrorKind, Result};
 #[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
@@ -143,7 +145,13 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
 
 /// The fields a streamed role is read into, whatever the role.
 pub(crate) type StreamBody<'b> =
-    dyn for<'s, 'v> Members<ReadSource<'s>, Canonical<'v, Verifiers>> + 'b;
+    dyn for<'r, 's, 'c, 'v> Members<StreamSource<'r, 's>, StreamCanon<'c, 'v>> + 'b;
+
+/// The streaming tokenizer's source and canonical output, borrowed: each is built where it
+/// stays, on the frame of `stream_from`.
+pub(crate) type StreamSource<'r, 's> = &'r mut ReadSource<'s>;
+/// See [`StreamSource`].
+pub(crate) type StreamCanon<'c, 'v> = &'c mut Canonical<'v, Verifiers>;
 
 /// The fields a role read in general mode is read into, whatever the role.
 #[cfg(feature = "general")]
@@ -184,13 +192,11 @@ pub(crate) fn stream_from(
         .and_then(|m| m.length)
         .map_or(expect.max_length, |l| l.min(expect.max_length));
     let (common, sha256) = {
-        let src = ReadSource::new(reader, chunk, max);
-        let mut lx = Lexer::new(src, Canonical::strict(&mut verifiers, false));
-        lx.src
-            .digests
+        let mut src = ReadSource::new(reader, chunk, max);
+        src.digests
             .start(expect.meta.map(|m| &m.hashes), expect.sha256);
-        let common = read_envelope(&mut lx, body, authority)?;
-        let src = &mut lx.src;
+        let mut canon = Canonical::strict(&mut verifiers, false);
+        let common = read_envelope(&mut Lexer::new(&mut src, &mut canon), body, authority)?;
         if let Some(meta) = expect.meta {
             if meta.length.is_some_and(|l| l != src.total()) {
                 return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
@@ -216,7 +222,7 @@ pub(crate) fn stream_from(
 /// The envelope's members, in one pass: the signatures start the checks, which then consume
 /// the canonical bytes of `signed` while the body is read; then the rest of the input.
 fn read_envelope(
-    lx: &mut Lexer<ReadSource<'_>, Canonical<'_, Verifiers>>,
+    lx: &mut Lexer<StreamSource<'_, '_>, StreamCanon<'_, '_>>,
     body: &mut StreamBody<'_>,
     authority: Authority<'_>,
 ) -> Result<Common> {
@@ -227,13 +233,15 @@ fn read_envelope(
     while lx.next_member(&mut key)? {
         match key.get() {
             Some(b"signatures") => {
-                let sigs = Signatures::parse(lx)?;
-                seen_sigs = true;
+                // Each check starts as its signature is read: the array is never held.
                 let (keys, role) = authority;
-                lx.canon
-                    .sink()
-                    .ok_or(Error::new(ErrorKind::Misuse, ""))?
-                    .add_role(keys, role, &sigs)?;
+                crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
+                    lx.canon
+                        .sink()
+                        .ok_or(Error::new(ErrorKind::Misuse, ""))?
+                        .start(keys, role, &keyid, sig)
+                })?;
+                seen_sigs = true;
             }
             Some(b"signed") => {
                 lx.canon.on = true;
