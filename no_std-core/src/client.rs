@@ -31,6 +31,18 @@ pub enum Role {
     Targets,
 }
 
+impl Role {
+    /// The role's name, as in its file name (`root`, `timestamp`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Timestamp => "timestamp",
+            Self::Snapshot => "snapshot",
+            Self::Targets => "targets",
+        }
+    }
+}
+
 /// What the caller does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {

@@ -40,7 +40,7 @@ pub fn root_signing(candidate: &[u8], trusted: Option<&Root>) -> Result<RootSign
     let mut root = crate::metadata::Root::default();
     let mut body = RootBody::new(&mut root);
     let file = General::parse(candidate, &mut body).map_err(in_root)?;
-    body.complete(file.common).map_err(in_root)?;
+    body.complete(file.common);
     let own = (root.keys.as_slice(), &root.root);
     let valid = match trusted {
         Some(t) => file.valid_signers(&[own, (t.keys.as_slice(), &t.root)]),

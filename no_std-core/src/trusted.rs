@@ -172,7 +172,7 @@ impl TrustedSet {
     fn self_signed_root(bytes: &[u8], root: &mut Root) -> Result<()> {
         let mut body = RootBody::new(root);
         let file = General::parse(bytes, &mut body)?;
-        body.complete(file.common)?;
+        body.complete(file.common);
         file.verify(&[(&body.root.keys, &body.root.root)])
     }
 
@@ -189,7 +189,7 @@ impl TrustedSet {
         };
         let mut body = RootBody::new(root);
         let s = envelope::stream(bytes, chunk, expect, &mut body, (&[], &none))?;
-        body.complete(s.common)?;
+        body.complete(s.common);
         // The same bytes again (a slice cannot change between reads): signatures only.
         let own = (&root.keys[..], &root.root);
         let s = envelope::stream(bytes, chunk, expect, &mut RootSignaturesOnly, own)?;
@@ -255,7 +255,7 @@ impl TrustedSet {
             let mut new = Root::default();
             let mut body = RootBody::new(&mut new);
             let file = General::parse(bytes, &mut body)?;
-            body.complete(file.common)?;
+            body.complete(file.common);
             file.verify(&[(&self.root.keys, &self.root.root), (&new.keys, &new.root)])?;
             self.accept_root(new)
         }
@@ -286,7 +286,7 @@ impl TrustedSet {
             let old = (&self.root.keys[..], &self.root.root);
             let s = envelope::stream(open(), chunk, expect, &mut body, old)?;
             envelope::require(old, &s.valid)?;
-            body.complete(s.common)?;
+            body.complete(s.common);
             if envelope::require((&new.keys, &new.root), &s.valid).is_err() {
                 // The second read needs only the signatures; the file's SHA-256 proves it is
                 // the same file the first read took the keys from.

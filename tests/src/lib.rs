@@ -93,27 +93,10 @@ impl DirRepo {
             .map_err(|e| fail(e, "root"))?;
         loop {
             let next = client.next().map_err(|e| fail(e, "targets"))?;
-            let role_name = match next {
-                Next::Ready => return Ok(client),
-                Next::Fetch {
-                    role: Role::Root, ..
-                } => "root",
-                Next::Fetch {
-                    role: Role::Timestamp,
-                    ..
-                } => "timestamp",
-                Next::Fetch {
-                    role: Role::Snapshot,
-                    ..
-                } => "snapshot",
-                Next::Fetch {
-                    role: Role::Targets,
-                    ..
-                } => "targets",
-            };
             let Next::Fetch { role, version, .. } = next else {
-                continue;
+                return Ok(client);
             };
+            let role_name = role.name();
             let file = Self::name(
                 role_name,
                 if role == Role::Timestamp {

@@ -130,7 +130,7 @@ fn the_cortex_m4_example_installs_the_good_state_and_refuses_each_tampered_one()
             ".bins-",
         ] {
             assert!(
-                out.contains(&format!("verified ")) && out.contains(file),
+                out.contains("verified ") && out.contains(file),
                 "{mode}: {file}: {out}"
             );
         }

@@ -29,15 +29,6 @@ pub struct Updater {
     limits: Limits,
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Root => "root",
-        Role::Timestamp => "timestamp",
-        Role::Snapshot => "snapshot",
-        Role::Targets => "targets",
-    }
-}
-
 /// Joins a base URL and a relative path, with exactly one `/` between them.
 fn join(base: &str, rel: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), rel)
@@ -111,7 +102,7 @@ impl Updater {
                         max_length,
                     } => (role, version, max_length),
                 };
-            let name = role_name(role);
+            let name = role.name();
             let remote = file_name(
                 name,
                 if role == Role::Timestamp {

@@ -220,13 +220,7 @@ fn refresh(
         else {
             return Ok(());
         };
-        let role_name = match role {
-            Role::Root => "root",
-            Role::Timestamp => "timestamp",
-            Role::Snapshot => "snapshot",
-            Role::Targets => "targets",
-        };
-        let file = metadata_file(role_name, version);
+        let file = metadata_file(role.name(), version);
         if role == Role::Timestamp && !offered {
             offered = true;
             // The timestamp persisted last time is the rollback baseline. An unusable copy is

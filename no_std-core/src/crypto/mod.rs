@@ -100,20 +100,7 @@ impl StrOut for Public {
     fn push(&mut self, bytes: &[u8]) {
         self.kept.push(bytes);
         if let Some(h) = &mut self.bare {
-            escaped(h, bytes);
-        }
-    }
-}
-
-/// Feeds `s` to `h` as the inside of a canonical JSON string: only `\` and `"` escaped.
-fn escaped(h: &mut Sha256, s: &[u8]) {
-    for part in s.split_inclusive(|&b| b == b'"' || b == b'\\') {
-        match part.split_last() {
-            Some((&last, head)) if last == b'"' || last == b'\\' => {
-                h.update(head);
-                h.update([b'\\', last]);
-            }
-            _ => h.update(part),
+            crate::json::escape_canonical(bytes, &mut |b| h.update(b));
         }
     }
 }
@@ -121,7 +108,7 @@ fn escaped(h: &mut Sha256, s: &[u8]) {
 /// Feeds a whole canonical JSON string.
 fn string(h: &mut Sha256, s: &[u8]) {
     h.update(b"\"");
-    escaped(h, s);
+    crate::json::escape_canonical(s, &mut |b| h.update(b));
     h.update(b"\"");
 }
 

@@ -227,9 +227,9 @@ impl Verifiers {
         Ok(())
     }
 
-    /// Starts a check for each of `role`'s keys that has a signature (each key ID once).
+    /// Starts a check for each of `role`'s keys that has a signature (each key ID once), in
+    /// the role's order.
     #[cfg(feature = "general")]
-    #[inline(never)] // a check state is built on its frame, not on the one that stays live
     pub(crate) fn add_role(
         &mut self,
         keys: &[Key],
@@ -237,16 +237,8 @@ impl Verifiers {
         sigs: &Signatures,
     ) -> Result<()> {
         for keyid in &role.keyids {
-            if self.checks.iter().any(|(id, _)| id == keyid) {
-                continue;
-            }
-            let (Some(key), Some(sig)) = (find(keys, keyid), sigs.get(keyid)) else {
-                continue;
-            };
-            if let Some(check) = Check::new(&key.public, &sig.bytes) {
-                self.checks
-                    .push((*keyid, check))
-                    .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
+            if let Some(sig) = sigs.get(keyid) {
+                self.start(keys, role, keyid, &sig.bytes)?;
             }
         }
         Ok(())

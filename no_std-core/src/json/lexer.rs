@@ -312,22 +312,6 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
     }
 }
 
-/// Writes decoded string bytes in canonical form: only `\` and `"` escaped.
-struct Escaped<'a, K>(&'a mut K);
-
-impl<K: Canon> StrOut for Escaped<'_, K> {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(i) = bytes.iter().position(|&b| b == b'"' || b == b'\\') {
-            let (run, rest) = bytes.split_at(i);
-            self.0.out(run);
-            self.0.out(b"\\");
-            self.0.out(rest.get(..1).unwrap_or_default());
-            bytes = rest.get(1..).unwrap_or_default();
-        }
-        self.0.out(bytes);
-    }
-}
-
 /// Feeds the key stack.
 struct KeyOut<'a, K>(&'a mut K);
 
@@ -581,7 +565,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             };
             out.push(decoded);
             if on {
-                Escaped(&mut self.canon).push(decoded);
+                super::escape_canonical(decoded, &mut |b| self.canon.out(b));
             }
             if key {
                 KeyOut(&mut self.canon).push(decoded);

@@ -31,6 +31,18 @@ impl Sink for alloc::vec::Vec<u8> {
     }
 }
 
+/// Writes decoded string bytes in canonical form to `out`: only `\` and `"` escaped.
+pub(crate) fn escape_canonical(mut bytes: &[u8], out: &mut impl FnMut(&[u8])) {
+    while let Some(i) = bytes.iter().position(|&b| b == b'"' || b == b'\\') {
+        let (run, rest) = bytes.split_at(i);
+        out(run);
+        out(b"\\");
+        out(rest.get(..1).unwrap_or_default());
+        bytes = rest.get(1..).unwrap_or_default();
+    }
+    out(bytes);
+}
+
 /// Receives the decoded bytes of a JSON string.
 pub(crate) trait StrOut {
     fn push(&mut self, bytes: &[u8]);

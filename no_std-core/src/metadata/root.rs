@@ -210,11 +210,7 @@ impl<'r> RootBody<'r> {
 
     /// Completes the root in place with the common fields `parse_signed` returned (`finish`
     /// has checked that every member was present).
-    pub(crate) fn complete(&mut self, common: Common) -> Result<()> {
-        if !self.roles.iter().all(|&seen| seen) {
-            return Err(Error::new(ErrorKind::MissingField, "roles"));
-        }
+    pub(crate) fn complete(&mut self, common: Common) {
         self.root.common = common;
-        Ok(())
     }
 }
