@@ -54,15 +54,17 @@ pub mod footprint {
     use crate::crypto::Verifiers;
     use crate::json::lexer::{Canonical, Lexer};
     use crate::json::source::ReadSource;
+    use crate::metadata::envelope::{StreamCanon, StreamSource};
     use crate::metadata::snapshot::SnapshotBody;
-    use crate::metadata::targets::TargetsBody;
     use core::mem::size_of;
 
     /// Bytes of the signature checks of one file (one per authorised key that signed).
     pub const VERIFIERS: usize = size_of::<Verifiers>();
-    /// Bytes of the streaming tokenizer (chunk reader, digests, key-order stack).
-    pub const STREAM_LEXER: usize =
-        size_of::<Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>>();
+    /// Bytes of the streaming tokenizer: the chunk reader with its digests, the canonical
+    /// output with its key-order stack, and the tokenizer that borrows both.
+    pub const STREAM_LEXER: usize = size_of::<ReadSource<'static>>()
+        + size_of::<Canonical<'static, Verifiers>>()
+        + size_of::<Lexer<StreamSource<'static, 'static>, StreamCanon<'static, 'static>>>();
     /// Bytes of a root's keys and roles.
     pub const ROOT: usize = size_of::<crate::metadata::Root>();
     /// Bytes of one target's info (hashes, `custom`).
@@ -77,13 +79,8 @@ pub mod footprint {
     pub const SEARCH: usize = size_of::<crate::search::Search<'static>>();
     /// Bytes a streaming verification holds while it runs (tokenizer with its key-order stack,
     /// signature verifiers, the role body being read), besides the caller's chunk buffer.
-    pub const STREAM_SNAPSHOT: usize = size_of::<
-        Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>,
-    >() + size_of::<Verifiers>()
-        + size_of::<SnapshotBody<'static>>();
-    /// The same for a targets role.
-    pub const STREAM_TARGETS: usize = size_of::<
-        Lexer<ReadSource<'static>, Canonical<'static, Verifiers>>,
-    >() + size_of::<Verifiers>()
-        + size_of::<TargetsBody<'static>>();
+    pub const STREAM_SNAPSHOT: usize =
+        STREAM_LEXER + VERIFIERS + size_of::<SnapshotBody<'static>>();
+    /// The same for a targets role, whose body reads into a target's info and delegations.
+    pub const STREAM_TARGETS: usize = STREAM_LEXER + VERIFIERS + TARGET_FILE + MATCHES;
 }
