@@ -114,7 +114,7 @@ def main():
     env = dict(os.environ, OTUF_TRUSTED_ROOT=str(out / "state/root.json"))
     builds = {}
     for features, names, suffix in (
-        ([], ["empty", "stream"], ""),
+        ([], ["empty", "floor", "stream"], ""),
         (["--features", "general"], ["general"], ""),
         (["--features", "ecdsa"], ["stream"], "-ecdsa"),
     ):
@@ -139,6 +139,7 @@ def main():
     ]
     for label, title, chunk in (
         ("empty", "empty firmware (board support only)", 0),
+        ("floor", "floor: one incremental ed25519 check and a SHA-256, no TUF", 0),
         ("stream", "streaming, ed25519", CHUNK),
         ("general", "general, ed25519", 0),
         ("stream-ecdsa", "streaming, ed25519 + ECDSA P-256", CHUNK),

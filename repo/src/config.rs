@@ -36,6 +36,15 @@ pub struct ServeSettings {
     /// `Authorization: Bearer <token>` of the right scope. Off by default, as in RSTUF.
     #[arg(long, env = "OTUF_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
+    /// The state database: `sqlite://<file>` or `postgres://user@host/database` (several
+    /// processes may share a PostgreSQL one) [default: SQLite in the data folder].
+    #[arg(long, env = "OTUF_STATE")]
+    pub state: Option<String>,
+    /// Where metadata and artifacts are kept: `s3://bucket/prefix?endpoint=...&region=...`
+    /// (credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`) or `file:///folder`
+    /// [default: the data folder].
+    #[arg(long, env = "OTUF_STORAGE")]
+    pub storage: Option<String>,
 }
 
 /// The settings in force, every one decided.
@@ -55,6 +64,10 @@ pub struct Serve {
     pub online_key_dir: Option<PathBuf>,
     /// Token file.
     pub tokens_file: Option<PathBuf>,
+    /// State database URL.
+    pub state: Option<String>,
+    /// Storage URL.
+    pub storage: Option<String>,
 }
 
 impl ServeSettings {
@@ -86,6 +99,8 @@ impl ServeSettings {
             path_hash_prefixes: self.path_hash_prefixes.or(lower.path_hash_prefixes),
             online_key_dir: self.online_key_dir.or(lower.online_key_dir),
             tokens_file: self.tokens_file.or(lower.tokens_file),
+            state: self.state.or(lower.state),
+            storage: self.storage.or(lower.storage),
         }
     }
 
@@ -104,6 +119,8 @@ impl ServeSettings {
             path_hash_prefixes: self.path_hash_prefixes.unwrap_or(false),
             online_key_dir: self.online_key_dir,
             tokens_file: self.tokens_file,
+            state: self.state,
+            storage: self.storage,
         })
     }
 }

@@ -6,6 +6,19 @@ pub enum Error {
     /// The state database failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL state database failed.
+    #[error("database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The object store refused or failed.
+    #[error("storage {url}: {key}: {error}")]
+    Storage {
+        /// The object's key.
+        key: String,
+        /// The store.
+        url: String,
+        /// What it said.
+        error: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

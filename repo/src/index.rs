@@ -8,8 +8,8 @@
 //! model's artifacts (staged with them when they are staged). A device reads it only as a
 //! hint: what it installs is checked against that artifact's own signed `custom`.
 
-use crate::error::{Error, Result};
-use crate::publish::{write_atomic, Repo};
+use crate::error::Result;
+use crate::publish::Repo;
 use crate::sign::hex;
 use crate::store::Change;
 use serde_json::{json, Value};
@@ -55,9 +55,8 @@ pub fn refresh(repo: &Repo, hardware: &BTreeSet<String>) -> Result<BTreeSet<Stri
             .collect();
         let body = serde_json::to_vec(&json!({"hardware": h, "artifacts": listed}))?;
         let (sha256, sha512) = (hex(&Sha256::digest(&body)), hex(&Sha512::digest(&body)));
-        let dir = repo.targets_dir.join(PREFIX.trim_end_matches('/'));
-        std::fs::create_dir_all(&dir).map_err(Error::io(dir.display()))?;
-        write_atomic(&dir.join(format!("{sha256}.{h}.json")), &body)?;
+        repo.storage
+            .put(&format!("targets/{PREFIX}{sha256}.{h}.json"), &body)?;
         let info = json!({"length": body.len(), "hashes": {"sha256": sha256, "sha512": sha512},
                           "custom": {"x-otuf-index": h}});
         rows.push((path, role.clone(), info));

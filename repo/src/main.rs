@@ -63,6 +63,8 @@ fn serve(config: Option<PathBuf>, flags: ServeSettings) -> Result<(), String> {
             bins: s.bins,
             path_hash_prefixes: s.path_hash_prefixes,
             tokens,
+            state: s.state,
+            storage: s.storage,
         }))
         .map_err(|e| e.to_string())
 }

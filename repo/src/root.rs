@@ -3,7 +3,7 @@
 //! a device runs: a root is only published once a device would accept it.
 
 use crate::error::{Error, Result};
-use crate::publish::{write_atomic, Bootstrap, Custom, Delegations, Expiry, Layout, Online, Repo};
+use crate::publish::{Bootstrap, Custom, Delegations, Expiry, Layout, Online, Repo};
 use crate::tasks::Outcome;
 use otuf_core::signing::{root_signing, RootSigning};
 use serde_json::{json, Value};
@@ -177,10 +177,7 @@ fn bootstrap_checked(repo: &Repo, task_id: &str, payload: &Value) -> Result<Outc
 
 /// Publishes root v1 and, signed by the online key, every other role.
 fn finish_bootstrap(repo: &Repo, task_id: &str, root: &Value, online: Online) -> Result<()> {
-    write_atomic(
-        &repo.metadata_dir.join("1.root.json"),
-        &serde_json::to_vec(root)?,
-    )?;
+    repo.put_metadata("1.root.json", &serde_json::to_vec(root)?)?;
     repo.store.set_settings(&[
         ("root_version", Some("1")),
         ("bootstrap", Some(task_id)),
@@ -259,8 +256,7 @@ fn finish_update(repo: &Repo, root: &Value) -> Result<()> {
             &[],
         )?;
     } else {
-        let path = repo.metadata_dir.join(format!("{version}.root.json"));
-        write_atomic(&path, &bytes)?;
+        repo.put_metadata(&format!("{version}.root.json"), &bytes)?;
         repo.store
             .set_settings(&[("root_version", Some(&version))])?;
     }

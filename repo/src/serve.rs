@@ -27,6 +27,10 @@ pub struct Options {
     pub path_hash_prefixes: bool,
     /// `scope token` lines enabling bearer-token authentication (None: off, as in RSTUF).
     pub tokens: Option<String>,
+    /// The state database's URL (None: SQLite in the data folder).
+    pub state: Option<String>,
+    /// The storage's URL (None: the data folder).
+    pub storage: Option<String>,
 }
 
 /// Creates a development repository: a root key (threshold 1) and the online key generated
@@ -77,11 +81,24 @@ pub async fn serve(opts: Options) -> Result<()> {
         .keys_dir
         .clone()
         .unwrap_or_else(|| opts.data_dir.join("keys"));
-    let repo = Arc::new(Repo::open(&opts.data_dir, &keys_dir)?);
-    match repo.bootstrap()? {
-        Bootstrap::Available if opts.dev => {
-            bootstrap_dev(&repo, opts.bins, opts.path_hash_prefixes)?
+    let repo = Arc::new(Repo::open(
+        &opts.data_dir,
+        &keys_dir,
+        opts.state.as_deref(),
+        opts.storage.as_deref(),
+    )?);
+    let bootstrap = {
+        // Processes starting together on one store: the first creates the repository.
+        let _lock = repo.store.lock_publication()?;
+        let state = repo.bootstrap()?;
+        if state == Bootstrap::Available && opts.dev {
+            bootstrap_dev(&repo, opts.bins, opts.path_hash_prefixes)?;
+            repo.note_generation()?;
         }
+        state
+    };
+    match bootstrap {
+        Bootstrap::Available if opts.dev => {}
         Bootstrap::Available => {
             tracing::info!(
                 "no repository yet: waiting for a bootstrap through the API (or start with --dev)"
@@ -110,9 +127,24 @@ pub async fn serve(opts: Options) -> Result<()> {
         wake,
         tokens: Arc::new(tokens),
         record,
-    })
-    .nest_service("/metadata", ServeDir::new(&repo.metadata_dir))
-    .nest_service("/targets", ServeDir::new(&repo.targets_dir));
+    });
+    let app = match repo.storage.local_dir("") {
+        Some(dir) => app
+            .nest_service("/metadata", ServeDir::new(dir.join("metadata")))
+            .nest_service("/targets", ServeDir::new(dir.join("targets"))),
+        // Any process serves what is in the object store (devices may also read the bucket).
+        None => {
+            let from = |dir: &'static str| {
+                let repo = repo.clone();
+                axum::routing::get(move |axum::extract::Path(key): axum::extract::Path<String>| {
+                    let repo = repo.clone();
+                    async move { repo.storage.serve(&format!("{dir}/{key}")).await }
+                })
+            };
+            app.route("/metadata/{*key}", from("metadata"))
+                .route("/targets/{*key}", from("targets"))
+        }
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(Error::io(opts.listen))?;

@@ -84,9 +84,12 @@ pub async fn worker(repo: Arc<Repo>, wake: Arc<Wake>) {
             Ok(Err(e)) => tracing::error!("publication failed: {e}"),
             Err(e) => tracing::error!("worker panicked: {e}"),
         }
+        // Other processes on a shared store may leave tasks this one must run (their own
+        // worker died with them): look every second.
+        let idle = if repo.store.is_shared() { SHARED_POLL } else { EXPIRY_CHECK };
         tokio::select! {
             () = wake.notify.notified() => gather(&wake).await,
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep(idle) => {}
         }
     }
 }
@@ -121,6 +124,11 @@ async fn gather(wake: &Wake) {
         }
     }
 }
+
+/// How often expiries are checked.
+const EXPIRY_CHECK: Duration = Duration::from_secs(60);
+/// How often a process on a shared store looks for tasks left by others.
+const SHARED_POLL: Duration = Duration::from_secs(1);
 
 /// How long no new task must arrive before a publication starts.
 const QUIET: Duration = Duration::from_millis(5);
@@ -416,9 +424,19 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
     ))
 }
 
-/// Claims pending tasks and runs them (see the module documentation). At `startup`, files a
-/// crash kept from being written are re-signed too.
+/// Claims pending tasks and runs them (see the module documentation), holding the publication
+/// lock: with several processes on one store, whichever takes it runs every process's pending
+/// tasks, and expiry refresh happens once per interval, since the next holder finds the roles
+/// re-signed. At `startup`, files a crash kept from being written are re-signed too.
 pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
+    let _lock = repo.store.lock_publication()?;
+    repo.catch_up()?;
+    let r = run_claimed(repo, startup);
+    repo.note_generation()?;
+    r
+}
+
+fn run_claimed(repo: &Repo, startup: bool) -> Result<()> {
     let tasks = repo.store.claim_tasks()?;
     let staged_at_start: BTreeSet<String> = repo.json_setting("staged_bins")?;
     let mut batch = Batch {

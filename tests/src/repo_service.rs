@@ -16,12 +16,183 @@ pub struct Service {
     pub base: String,
     /// The data folder.
     pub data: tempfile::TempDir,
+    /// Where its state and storage are.
+    pub backend: Backend,
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.backend.remove();
+    }
+}
+
+/// The state and storage a test service runs on: SQLite and its data folder, or, with
+/// `OTUF_TEST_BACKEND=postgres-s3`, a database of its own on the PostgreSQL at 127.0.0.1:5432
+/// and a prefix of its own in a bucket of an S3-protocol server (moto, started once per test
+/// process). Named after the data folder, so a service restarted on it finds its state.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// SQLite and the data folder.
+    Local(PathBuf),
+    /// PostgreSQL and S3.
+    Shared {
+        /// `postgres://...` of its database.
+        state: String,
+        /// `s3://...` of its prefix.
+        storage: String,
+        /// The database's name.
+        database: String,
+        /// `http://127.0.0.1:<port>/<bucket>/<prefix>`: its objects, over plain HTTP.
+        objects: String,
+    },
+}
+
+/// The PostgreSQL server the scale-out tests use (trust authentication).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+/// The bucket of the test S3 server.
+pub const BUCKET: &str = "otuf-test";
+
+/// `f` on a connection to the server's `postgres` database, on a thread of its own (the
+/// blocking client runs a runtime, which a `#[tokio::test]` thread must not start).
+fn admin(f: impl FnOnce(&mut postgres::Client) + Send) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut c = postgres::Client::connect(&format!("{POSTGRES}/postgres"), postgres::NoTls)
+                .expect("PostgreSQL on 127.0.0.1:5432");
+            f(&mut c)
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// The S3-protocol server of this test process: its port.
+pub fn s3_server() -> u16 {
+    static SERVER: std::sync::OnceLock<(u16, std::sync::Mutex<Child>)> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            // It serves until its standard input closes: when this process exits.
+            let mut child = Command::new(python())
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/s3_server.py"))
+                .args([port.to_string(), BUCKET.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto's S3 server (tests/python/requirements.txt)");
+            let mut ready = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut ready)
+                .unwrap();
+            assert_eq!(ready.trim(), "ready", "the S3 server did not start");
+            (port, std::sync::Mutex::new(child))
+        })
+        .0
+}
+
+impl Backend {
+    /// The backend `OTUF_TEST_BACKEND` asks for, for a service in `data`.
+    pub fn for_data(data: &Path) -> Self {
+        match std::env::var("OTUF_TEST_BACKEND").as_deref() {
+            Ok("postgres-s3") => Self::shared(data),
+            Ok("") | Ok("local") | Err(_) => Self::Local(data.to_path_buf()),
+            Ok(other) => panic!("OTUF_TEST_BACKEND={other}: local or postgres-s3"),
+        }
+    }
+
+    /// PostgreSQL and S3 for a service in `data` (its database created if new).
+    pub fn shared(data: &Path) -> Self {
+        let name: String = data
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
+        let database = format!("otuf_t_{name}");
+        admin(|c| {
+            let exists = c
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+                .unwrap()
+                .is_some();
+            if !exists {
+                c.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
+            }
+        });
+        let port = s3_server();
+        Self::Shared {
+            state: format!("{POSTGRES}/{database}"),
+            storage: format!(
+                "s3://{BUCKET}/{name}?endpoint=http://127.0.0.1:{port}&allow_http=true&region=us-east-1"
+            ),
+            database,
+            objects: format!("http://127.0.0.1:{port}/{BUCKET}/{name}"),
+        }
+    }
+
+    /// The `serve` arguments that select it.
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            Self::Local(_) => Vec::new(),
+            Self::Shared { state, storage, .. } => {
+                vec!["--state".into(), state.clone(), "--storage".into(), storage.clone()]
+            }
+        }
+    }
+
+    /// The object at `key` (`metadata/1.root.json`), if there is one.
+    pub fn read(&self, key: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Local(data) => std::fs::read(data.join(key)).ok(),
+            Self::Shared { objects, .. } => {
+                let out = Command::new("curl")
+                    .args(["-s", "-f"])
+                    .arg(format!("{objects}/{}", url_path(key)))
+                    .output()
+                    .unwrap();
+                out.status.success().then_some(out.stdout)
+            }
+        }
+    }
+
+    /// Puts `bytes` at `key`, as an operator copying artifacts into the storage would.
+    pub fn write(&self, key: &str, bytes: &[u8]) {
+        match self {
+            Self::Local(data) => {
+                let path = data.join(key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, bytes).unwrap();
+            }
+            Self::Shared { objects, .. } => {
+                use std::io::Write;
+                let mut c = Command::new("curl")
+                    .args(["-s", "-f", "-X", "PUT", "-H", "content-type: application/octet-stream"])
+                    .args(["--data-binary", "@-"])
+                    .arg(format!("{objects}/{}", url_path(key)))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                c.stdin.take().unwrap().write_all(bytes).unwrap();
+                assert!(c.wait().unwrap().success(), "PUT {key}");
+            }
+        }
+    }
+
+    /// Drops its database.
+    pub fn remove(&self) {
+        if let Self::Shared { database, .. } = self {
+            admin(|c| {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+            });
+        }
     }
 }
 
@@ -46,10 +217,14 @@ impl Service {
             }
             _ => Command::new(workspace_bin("otuf-repo")),
         };
+        let backend = Backend::for_data(data.path());
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
+            .args(backend.args())
             .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "otuf_repo=info")
             .stdout(Stdio::null())
@@ -64,7 +239,12 @@ impl Service {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Self { child, base, data }
+        Self {
+            child,
+            base,
+            data,
+            backend,
+        }
     }
 
     /// POST JSON; the status and the reply.
@@ -76,13 +256,20 @@ impl Service {
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its state stays for the next service on this data folder.
+        self.backend = Backend::Local(PathBuf::new());
         std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+
+    /// A file of its storage (`metadata/timestamp.json`), if there is one.
+    pub fn file(&self, key: &str) -> Option<Vec<u8>> {
+        self.backend.read(key)
     }
 
     /// A metadata file as published.
     pub fn metadata(&self, name: &str) -> Value {
-        let path = self.data.path().join("metadata").join(name);
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+        let bytes = self.file(&format!("metadata/{name}")).expect(name);
+        serde_json::from_slice(&bytes).unwrap()
     }
 
     /// PUT JSON; the status and the reply.
@@ -154,11 +341,7 @@ impl Service {
 
     /// Stores an artifact's bytes where /targets/ serves them (consistent-snapshot name).
     pub fn add_file(&self, path: &str, data: &[u8]) {
-        let digest = crate::hex(Sha256::digest(data));
-        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
-        let target = self.data.path().join("targets").join(dir);
-        std::fs::create_dir_all(&target).unwrap();
-        std::fs::write(target.join(format!("{digest}.{base}")), data).unwrap();
+        self.backend.write(&target_key(path, data), data);
     }
 
     /// Adds an artifact through the API and stores its bytes where /targets/ serves them.
@@ -168,10 +351,7 @@ impl Service {
         let (code, reply) = self.post("/api/v1/artifacts/", &body);
         assert_eq!(code, 202, "{reply}");
         assert_eq!(reply["message"], "New Artifact(s) successfully submitted.");
-        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
-        let target = self.data.path().join("targets").join(dir);
-        std::fs::create_dir_all(&target).unwrap();
-        std::fs::write(target.join(format!("{digest}.{base}")), data).unwrap();
+        self.backend.write(&target_key(path, data), data);
         self.wait(reply["data"]["task_id"].as_str().unwrap())
     }
 
@@ -191,9 +371,72 @@ impl Service {
         )
     }
 
-    /// The first root, which clients start from.
+    /// The first root, which clients start from (a copy in the data folder, from a storage
+    /// elsewhere).
     pub fn root(&self) -> PathBuf {
-        self.data.path().join("metadata/1.root.json")
+        match &self.backend {
+            Backend::Local(data) => data.join("metadata/1.root.json"),
+            Backend::Shared { .. } => {
+                let copy = self.data.path().join("trusted-1.root.json");
+                let root = self.file("metadata/1.root.json").expect("metadata/1.root.json");
+                std::fs::write(&copy, root).unwrap();
+                copy
+            }
+        }
+    }
+}
+
+/// A folder holding what the service on `data` published (`metadata/…`): `data` itself on
+/// the local backend, a fresh copy of the object store's metadata on the shared one.
+pub fn published(data: &Path) -> PathBuf {
+    let backend = Backend::for_data(data);
+    let Backend::Shared { objects, .. } = &backend else {
+        return data.to_path_buf();
+    };
+    let copy = data.join("published");
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(copy.join("metadata")).unwrap();
+    // The bucket's listing (ListObjectsV2, 1,000 keys a page), then each object.
+    let (bucket_url, prefix) = objects.rsplit_once('/').unwrap();
+    let mut token = String::new();
+    loop {
+        let mut url = format!("{bucket_url}?list-type=2&prefix={prefix}/metadata/");
+        if !token.is_empty() {
+            url += &format!("&continuation-token={token}");
+        }
+        let out = Command::new("curl").args(["-s", "-f"]).arg(&url).output().unwrap();
+        let xml = String::from_utf8(out.stdout).unwrap();
+        for key in xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()) {
+            let name = key.rsplit('/').next().unwrap();
+            let bytes = backend.read(&format!("metadata/{name}")).unwrap();
+            std::fs::write(copy.join("metadata").join(name), bytes).unwrap();
+        }
+        match xml.split("<NextContinuationToken>").nth(1) {
+            Some(t) => token = t.split('<').next().unwrap().replace('=', "%3D").replace('+', "%2B").replace('/', "%2F"),
+            None => break,
+        }
+    }
+    copy
+}
+
+/// `key` percent-encoded for a URL's path (its `/` kept).
+fn url_path(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where /targets/ serves an artifact from: its consistent-snapshot name.
+fn target_key(path: &str, data: &[u8]) -> String {
+    let digest = crate::hex(Sha256::digest(data));
+    match path.rsplit_once('/') {
+        Some((dir, base)) => format!("targets/{dir}/{digest}.{base}"),
+        None => format!("targets/{digest}.{path}"),
     }
 }
 

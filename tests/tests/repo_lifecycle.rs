@@ -104,7 +104,7 @@ fn lifecycle(bins: u32, classic: bool) {
         reply["detail"]["error"],
         "System already has a Metadata. State: signing"
     );
-    assert!(!svc.data.path().join("metadata/1.root.json").exists());
+    assert!(svc.file("metadata/1.root.json").is_none());
     send(&svc, &c, "sign", "sign-v1.json");
     assert_eq!(state(&svc)["state"], "finished");
     assert_eq!(
@@ -171,7 +171,7 @@ fn lifecycle(bins: u32, classic: bool) {
         json!({"update": "Root v2 is pending signatures"}),
         "{jj}"
     );
-    assert!(!svc.data.path().join("metadata/2.root.json").exists());
+    assert!(svc.file("metadata/2.root.json").is_none());
     let forged = json!({"role": "root", "signature": {"keyid": c.json("sign-v2-Kay.json")["signature"]["keyid"], "sig": "ab".repeat(64)}});
     let refused = accepted(
         &svc,
@@ -188,7 +188,7 @@ fn lifecycle(bins: u32, classic: bool) {
         "{refused}"
     );
     send(&svc, &c, "sign", "sign-v2-Kay.json");
-    assert!(svc.data.path().join("metadata/2.root.json").exists());
+    assert!(svc.file("metadata/2.root.json").is_some());
     assert_eq!(
         svc.metadata("timestamp.json")["signatures"][0]["keyid"],
         c.online_v2
@@ -353,11 +353,12 @@ fn sigkill_during_a_burst_loses_no_acknowledged_artifact() {
     let acked = acked.lock().unwrap().clone();
 
     // What was published when the process died verifies as it stands.
-    let trusted_root = std::fs::read(data.path().join("metadata/1.root.json")).unwrap();
-    let dir = otuf_tests::DirRepo {
-        dir: data.path().to_path_buf(),
+    let published = |data: &tempfile::TempDir| otuf_tests::DirRepo {
+        dir: otuf_tests::repo_service::published(data.path()),
         mode: otuf_tests::Mode::General,
     };
+    let dir = published(&data);
+    let trusted_root = std::fs::read(dir.dir.join("metadata/1.root.json")).unwrap();
     dir.refresh(&trusted_root, now())
         .unwrap_or_else(|e| panic!("state at the kill: {e}"));
 
@@ -367,6 +368,7 @@ fn sigkill_during_a_burst_loses_no_acknowledged_artifact() {
     for (_, id) in &acked {
         assert_eq!(svc.wait(id)["state"], "SUCCESS", "task {id}");
     }
+    let dir = published(&svc.data);
     let client = dir
         .refresh(&trusted_root, now())
         .unwrap_or_else(|e| panic!("state after the restart: {e}"));

@@ -60,7 +60,7 @@ fn published_artifacts_verify_in_python_tuf_and_otuf_agent() {
 #[test]
 fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
     let svc = Service::start_dev();
-    let before = std::fs::read(svc.data.path().join("metadata/timestamp.json")).unwrap();
+    let before = svc.file("metadata/timestamp.json").unwrap();
     let ok_hash = "0".repeat(64);
     for (artifact, field) in [
         (
@@ -114,7 +114,7 @@ fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
     }
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        std::fs::read(svc.data.path().join("metadata/timestamp.json")).unwrap(),
+        svc.file("metadata/timestamp.json").unwrap(),
         before
     );
 }

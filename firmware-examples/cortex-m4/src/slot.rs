@@ -16,6 +16,11 @@ impl Slot {
         Self { bytes }
     }
 
+    /// The whole slot, archive and all.
+    pub fn bytes(&self) -> &'static [u8] {
+        self.bytes
+    }
+
     /// The contents of the regular file `name`, if the slot holds it.
     pub fn file(&self, name: &str) -> Option<&'static [u8]> {
         let mut at = 0;

@@ -223,7 +223,12 @@ pub(super) async fn upload(
     };
     let publish = q.get("publish_artifacts").is_none_or(|v| v != "false");
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
-    let folder = repo.targets_dir.join(dir);
+    // Staged where it will stay on a local storage (a rename puts it in place), in the data
+    // folder for an object store.
+    let folder = match repo.storage.local_dir("targets") {
+        Some(targets) => targets.join(dir),
+        None => repo.data_dir.join("uploads"),
+    };
     let fail = |e: std::io::Error| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -271,8 +276,17 @@ pub(super) async fn upload(
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
-    if let Err(e) = staged.persist(folder.join(format!("{h256}.{base}"))) {
-        return fail(e.error);
+    let key = if dir.is_empty() {
+        format!("targets/{h256}.{base}")
+    } else {
+        format!("targets/{dir}/{h256}.{base}")
+    };
+    if let Err(e) = repo.storage.put_file(&key, staged).await {
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Upload failed.",
+            &e.to_string(),
+        );
     }
     let payload = json!({"artifacts": [{"path": path, "info": {"length": length, "hashes": {"sha256": h256, "sha512": h512}, "custom": custom}}],
                          "publish_artifacts": publish});

@@ -114,7 +114,7 @@ pub(super) async fn pending(State(app): State<App>) -> Response {
             .with_role_table(|t| t.get("targets").map(|s| s.version))
             .ok()
             .flatten()
-            .and_then(|v| std::fs::read(repo.metadata_dir.join(format!("{v}.targets.json"))).ok())
+            .and_then(|v| repo.metadata(&format!("{v}.targets.json")).ok().flatten())
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
         md.insert("trusted_targets".into(), targets.unwrap_or(Value::Null));
     }

@@ -384,7 +384,7 @@ mod tests {
     async fn the_openapi_document_describes_the_router() {
         use tower::ServiceExt;
         let data = tempfile::tempdir().unwrap();
-        let repo = Arc::new(Repo::open(data.path(), &data.path().join("keys")).unwrap());
+        let repo = Arc::new(Repo::open(data.path(), &data.path().join("keys"), None, None).unwrap());
         let (record, _queue) = tokio::sync::mpsc::unbounded_channel();
         let app = router(App {
             repo,

@@ -14,6 +14,7 @@ pub use delegations::{Custom, CustomRole, Delegations};
 
 use crate::error::{Error, Result};
 use crate::sign::{envelope, hex, SigningKey};
+use crate::storage::Storage;
 use crate::store::{RoleState, Store};
 use otuf_core::client::{Client, Next};
 use otuf_core::limits::Limits;
@@ -134,20 +135,24 @@ impl Bootstrap {
     }
 }
 
-/// The repository: its layout on disk, its state and, once bootstrapped, its online signer.
+/// The repository: its state, its storage and, once bootstrapped, its online signer.
 pub struct Repo {
     /// State database.
     pub store: Store,
-    /// `<data dir>/metadata`, served under `/metadata/`.
-    pub metadata_dir: PathBuf,
-    /// `<data dir>/targets`, served under `/targets/`.
-    pub targets_dir: PathBuf,
+    /// Metadata (`metadata/…`, served under `/metadata/`) and artifacts (`targets/…`, under
+    /// `/targets/`).
+    pub storage: Storage,
+    /// This process's own folder (the local storage's too, by default): uploads are staged here.
+    pub data_dir: PathBuf,
     /// Where `fn:` online key URIs point.
     pub keys_dir: PathBuf,
     online: RwLock<Option<Arc<Online>>>,
-    /// The role table, read once from the store and kept current by each publication (one
-    /// process writes; several processes will re-read it under the publication lock).
+    /// The role table, read from the store and kept current by each publication. Other
+    /// processes sharing the store publish too: it is read again under the publication lock
+    /// whenever the store's generation moved (see [`Repo::catch_up`]).
     roles: std::sync::Mutex<Option<BTreeMap<String, RoleState>>>,
+    /// The store's generation the caches (role table, online signer) reflect.
+    generation: std::sync::atomic::AtomicI64,
 }
 
 /// The system clock, in UNIX seconds.
@@ -198,33 +203,74 @@ fn online_key_of(root_signed: &Value) -> Result<(String, Value, String)> {
 }
 
 impl Repo {
-    /// The repository in `data_dir` (created if new), its online key files in `keys_dir`.
-    pub fn open(data_dir: &Path, keys_dir: &Path) -> Result<Self> {
-        let metadata_dir = data_dir.join("metadata");
-        let targets_dir = data_dir.join("targets");
-        for d in [data_dir, &metadata_dir, &targets_dir] {
-            std::fs::create_dir_all(d).map_err(Error::io(d.display()))?;
-        }
+    /// The repository in `data_dir` (created if new), its online key files in `keys_dir`, on
+    /// SQLite and the data folder unless `state` and `storage` name others (see
+    /// [`Store::open`], [`Storage::open`]).
+    pub fn open(
+        data_dir: &Path,
+        keys_dir: &Path,
+        state: Option<&str>,
+        storage: Option<&str>,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(Error::io(data_dir.display()))?;
+        let storage = Storage::open(storage, data_dir)?;
+        storage.create()?;
         let repo = Self {
-            store: Store::open(&data_dir.join("otuf.sqlite3"))?,
-            metadata_dir,
-            targets_dir,
+            store: Store::open(state, data_dir)?,
+            storage,
+            data_dir: data_dir.to_path_buf(),
             keys_dir: keys_dir.to_path_buf(),
             online: RwLock::new(None),
             roles: std::sync::Mutex::new(None),
+            generation: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
-        // Files a crash left staged were never referenced.
-        for entry in std::fs::read_dir(&repo.metadata_dir)
-            .map_err(Error::io(repo.metadata_dir.display()))?
-            .flatten()
         {
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
-                let _ = std::fs::remove_file(entry.path());
-            }
+            let _lock = repo.store.lock_publication()?;
+            repo.recover_root()?;
         }
-        repo.recover_root()?;
         repo.reload()?;
+        repo.note_generation()?;
         Ok(repo)
+    }
+
+    /// Under the publication lock: brings what this process caches up to date with what
+    /// others published or changed since (a no-op on a store no other process shares).
+    pub fn catch_up(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        let now = self.store.generation()?;
+        if now != self.generation.load(Ordering::Acquire) {
+            *self
+                .roles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            self.reload()?;
+            self.generation.store(now, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Under the publication lock, once this process's caches reflect its own changes: the
+    /// store's generation they are current for.
+    pub fn note_generation(&self) -> Result<()> {
+        if self.store.is_shared() {
+            let now = self.store.generation()?;
+            self.generation
+                .store(now, std::sync::atomic::Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// A metadata file (`metadata/<name>`), if there is one.
+    pub fn metadata(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.storage.get(&format!("metadata/{name}"))
+    }
+
+    /// Writes a metadata file atomically.
+    pub fn put_metadata(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.storage.put(&format!("metadata/{name}"), bytes)
     }
 
     /// The online signer; fails until the bootstrap is finished.
@@ -284,10 +330,9 @@ impl Repo {
 
     /// The trusted root's bytes (the newest `N.root.json`).
     pub fn root_bytes(&self) -> Result<Vec<u8>> {
-        let path = self
-            .metadata_dir
-            .join(format!("{}.root.json", self.root_version()?));
-        std::fs::read(&path).map_err(Error::io(path.display()))
+        let name = format!("{}.root.json", self.root_version()?);
+        self.metadata(&name)?
+            .ok_or_else(|| Error::State(format!("metadata/{name}: missing")))
     }
 
     /// The trusted root, as otuf-core reads it (its own threshold checked).
@@ -383,14 +428,14 @@ impl Repo {
     /// written now, from the signing event kept until then.
     fn recover_root(&self) -> Result<()> {
         let version = self.root_version()?;
-        let path = self.metadata_dir.join(format!("{version}.root.json"));
-        if path.exists() {
+        let name = format!("{version}.root.json");
+        if self.storage.exists(&format!("metadata/{name}"))? {
             return Ok(());
         }
         if let Some(pending) = self.store.setting("root_signing")? {
             let root: Value = serde_json::from_str(&pending)?;
             if root["signed"]["version"].as_u64() == Some(version) {
-                write_atomic(&path, &serde_json::to_vec(&root)?)?;
+                self.put_metadata(&name, &serde_json::to_vec(&root)?)?;
                 self.store.set_settings(&[("root_signing", None)])?;
             }
         }
@@ -442,10 +487,9 @@ impl Repo {
             new.record("targets", v, exp, bytes.clone());
             bytes
         } else {
-            let path = self
-                .metadata_dir
-                .join(file_name("targets", base["targets"].version));
-            std::fs::read(&path).map_err(Error::io(path.display()))?
+            let name = file_name("targets", base["targets"].version);
+            self.metadata(&name)?
+                .ok_or_else(|| Error::State(format!("metadata/{name}: missing")))?
         };
         // Bins are signed on every core; each lists its artifacts from one read of the store.
         let mut contents = self.store.artifacts_in_roles(bins)?;
@@ -510,7 +554,7 @@ impl Repo {
         let (staged, verified) = std::thread::scope(|s| {
             let staging = s.spawn(|| {
                 let t = std::time::Instant::now();
-                let r = stage_durably(&self.metadata_dir, &versioned);
+                let r = self.storage.stage("metadata", &versioned);
                 tracing::debug!("staged {} file(s) in {:?}", versioned.len(), t.elapsed());
                 r
             });
@@ -532,19 +576,26 @@ impl Repo {
         let signed = started.elapsed();
         // Only the roles re-signed now: the others' rows are unchanged.
         let rows: Vec<(String, RoleState)> = states.into_iter().collect();
-        self.store.commit(&rows, settings)?;
-        persist_staged(&self.metadata_dir, staged)?;
+        // With processes sharing the store, one that finds this mark was left by a publisher
+        // that died before its files were all written, and writes them (see `to_refresh`).
+        let shared = self.store.is_shared();
+        let mut settings = settings.to_vec();
+        if shared {
+            settings.push((PUBLISHING, Some("1")));
+        }
+        self.store.commit(&rows, &settings)?;
+        self.storage.persist("metadata", staged)?;
         if let Some(root) = new_root {
             let version = serde_json::from_slice::<Value>(root)?["signed"]["version"]
                 .as_u64()
                 .unwrap_or_default();
-            write_atomic(
-                &self.metadata_dir.join(format!("{version}.root.json")),
-                root,
-            )?;
+            self.put_metadata(&format!("{version}.root.json"), root)?;
         }
         for (name, bytes) in &timestamp_file {
-            write_atomic(&self.metadata_dir.join(name), bytes)?; // last: it makes the new state current
+            self.put_metadata(name, bytes)?; // last: it makes the new state current
+        }
+        if shared {
+            self.store.set_settings(&[(PUBLISHING, None)])?;
         }
         let versions: BTreeMap<String, u64> =
             rows.iter().map(|(n, s)| (n.clone(), s.version)).collect();
@@ -640,6 +691,21 @@ impl Repo {
             return Ok((BTreeSet::new(), false, false));
         };
         let now = now();
+        // A shared store: files are checked when a publisher died mid-way, listed at once.
+        let check_files = check_files || self.store.setting(PUBLISHING)?.is_some();
+        let listed: Option<BTreeSet<String>> = match (check_files, &self.storage) {
+            (true, Storage::Object { .. }) => {
+                Some(self.storage.list("metadata")?.into_iter().collect())
+            }
+            _ => None,
+        };
+        let exists = |name: &str| match &listed {
+            Some(l) => l.contains(name),
+            None => self
+                .storage
+                .local_dir("metadata")
+                .is_some_and(|d| d.join(name).exists()),
+        };
         let delegated = &online.signed_roles;
         self.with_role_table(|roles| {
             if !roles.contains_key("timestamp") {
@@ -653,8 +719,7 @@ impl Repo {
                     continue; // a deleted delegation: listed in snapshot, never looked up again
                 }
                 let margin = (online.days(name) * 86_400 / 4).min(3600);
-                let missing =
-                    check_files && !self.metadata_dir.join(file_name(name, s.version)).exists();
+                let missing = check_files && !exists(&file_name(name, s.version));
                 if s.expires - now <= margin || missing {
                     any = true;
                     match name.as_str() {
@@ -670,6 +735,10 @@ impl Repo {
         })
     }
 }
+
+/// The setting a publication on a shared store holds from its commit until its files are all
+/// written.
+const PUBLISHING: &str = "publishing";
 
 /// A bin to sign: its name, version, expiry and the artifacts it lists.
 type BinJob<'a> = (&'a String, u64, i64, Vec<(String, Value)>);
@@ -838,9 +907,9 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 /// New versioned files, written and fsynced in parallel under temporary names (concurrent
 /// fsyncs share journal commits); nothing refers to them yet.
-type Staged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
+pub(crate) type Staged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
 
-fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {
+pub(crate) fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {
     use std::io::Write;
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
@@ -881,7 +950,7 @@ fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> Result<Stage
 
 /// Renames staged files into place, then one directory fsync. Nothing refers to them until
 /// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
-fn persist_staged(dir: &Path, staged: Staged<'_>) -> Result<()> {
+pub(crate) fn persist_staged(dir: &Path, staged: Staged<'_>) -> Result<()> {
     for (name, tmp) in staged {
         tmp.persist(dir.join(name)).map_err(|e| Error::Io {
             path: name.clone(),

@@ -1,11 +1,14 @@
-//! Repository state. Embedded default: one SQLite file (WAL, synchronous FULL, so a task is on
-//! disk before its 202 is answered). PostgreSQL joins behind the same methods (issue 7).
+//! Repository state, in the database a URL names: one SQLite file (the default, one process)
+//! or PostgreSQL (any number of service processes), behind the same [`Backend`] methods, with
+//! the same behaviour. Migrations are applied on open.
 
-use crate::error::Result;
-use rusqlite::{params, Connection, OptionalExtension};
+mod postgres;
+mod sqlite;
+
+use crate::error::{Error, Result};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// A task as stored.
 #[derive(Debug, Clone)]
@@ -53,22 +56,99 @@ pub struct Deleted {
     pub hardware: Vec<String>,
 }
 
-/// The state database.
-pub struct Store {
-    conn: Mutex<Connection>,
+
+/// The state operations, one implementation per database.
+pub trait Backend: Send + Sync {
+    /// A setting.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a setting.
+    fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// Sets a setting unless it is already set; whether it was set (a lock, e.g. the
+    /// bootstrap's pre-lock against two concurrent bootstraps).
+    fn claim_setting(&self, key: &str, value: &str) -> Result<bool>;
+    /// Records new tasks (state `PENDING`) in one transaction: durable when this returns.
+    /// Requests arriving together share one commit (group commit), so durability costs one
+    /// fsync per batch, not per request.
+    fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()>;
+    /// A task's state and result.
+    fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>>;
+    /// Claims every pending (or interrupted) task, oldest first. Called under the publication
+    /// lock, so a task still `RUNNING` was left so by a publisher that died.
+    fn claim_tasks(&self) -> Result<Vec<Task>>;
+    /// Records the outcomes of several tasks in one transaction (one fsync for a whole
+    /// publication's tasks).
+    fn finish_tasks(&self, outcomes: &[(&str, &str, &Value)]) -> Result<()>;
+    /// Records a task's outcome.
+    fn finish_task(&self, id: &str, state: &str, result: &Value) -> Result<()> {
+        self.finish_tasks(&[(id, state, result)])
+    }
+    /// Applies changes to the artifact table in order, in one transaction. For each deletion:
+    /// the paths removed, those not found, and the roles that listed the removed ones. Need
+    /// not be durable itself: the publication's commit makes it durable before any metadata
+    /// refers to it, and after a crash before that the tasks, durable since their 202, run again.
+    fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>>;
+    /// Every artifact's path and role (`""`: no role is trusted for its path now).
+    fn artifact_roles(&self) -> Result<Vec<(String, String)>>;
+    /// Moves artifacts to other roles: `(path, role)`, in one transaction.
+    fn move_artifacts(&self, moves: &[(String, String)]) -> Result<()>;
+    /// The artifacts of each of `roles`, sorted by path, in one read.
+    fn artifacts_in_roles(
+        &self,
+        roles: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<(String, Value)>>>;
+    /// The artifacts at `paths` (those that exist), sorted by path.
+    fn artifacts_at(&self, paths: &BTreeSet<String>) -> Result<Vec<(String, Value)>>;
+    /// Every artifact whose `custom.hardware` is `hardware`, sorted by path.
+    fn artifacts_for_hardware(&self, hardware: &str) -> Result<Vec<(String, Value)>>;
+    /// The state of every role.
+    fn roles(&self) -> Result<Vec<(String, RoleState)>>;
+    /// Records new role states and settings together (one transaction): a publication's
+    /// versions and, for a root rotation, the new root and online key become current at once.
+    /// Bumps the generation.
+    fn commit(&self, roles: &[(String, RoleState)], settings: &[(&str, Option<&str>)])
+        -> Result<()>;
+    /// Sets (`Some`) or removes (`None`) settings in one transaction. Bumps the generation.
+    fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()>;
+    /// Every setting.
+    fn settings(&self) -> Result<Vec<(String, String)>>;
+    /// Waits for the publication lock, which serialises every new version across processes;
+    /// it is released when the guard drops, or with its connection when the process dies.
+    fn lock_publication(&self) -> Result<Box<dyn PublicationLock + '_>>;
+    /// A number every [`commit`](Self::commit) and [`set_settings`](Self::set_settings)
+    /// changes: what a process caches from the state is current while it stays the same.
+    fn generation(&self) -> Result<i64>;
+    /// Whether several processes may share this database.
+    fn is_shared(&self) -> bool;
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS artifacts (path TEXT PRIMARY KEY, bin TEXT NOT NULL, info TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS artifacts_bin ON artifacts (bin);
-CREATE INDEX IF NOT EXISTS artifacts_hardware ON artifacts (json_extract(info, '$.custom.hardware'));
-CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, version INTEGER NOT NULL, expires INTEGER NOT NULL,
-                                  length INTEGER NOT NULL, sha256 TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, action TEXT NOT NULL, payload TEXT NOT NULL,
-                                  state TEXT NOT NULL, result TEXT, updated INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
-";
+/// The state database.
+pub struct Store(Box<dyn Backend>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database `url` names: `postgres://...` (or
+    /// `postgresql://`), `sqlite://<file>`, or by default `otuf.sqlite3` in `data_dir`.
+    pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self> {
+        match url {
+            None => Ok(Self(Box::new(sqlite::Sqlite::open(&data_dir.join("otuf.sqlite3"))?))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Self(Box::new(postgres::Postgres::open(u)?)))
+            }
+            Some(u) => match u.strip_prefix("sqlite://") {
+                Some(path) => Ok(Self(Box::new(sqlite::Sqlite::open(Path::new(path))?))),
+                None => Err(Error::State(format!(
+                    "state {u}: a state URL is sqlite://<file> or postgres://user@host/database"
+                ))),
+            },
+        }
+    }
+}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -76,346 +156,6 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-impl Store {
-    /// Opens (creating and migrating) the database at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    /// `f` with commits that are not fsynced themselves (synchronous NORMAL, WAL): durable with
-    /// the next full commit. For what a crash may lose because it is redone from durable tasks.
-    fn relaxed<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        self.with(|c| {
-            c.pragma_update(None, "synchronous", "NORMAL")?;
-            let r = f(c);
-            c.pragma_update(None, "synchronous", "FULL")?;
-            r
-        })
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(f(&mut guard)?)
-    }
-
-    /// A setting.
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.with(|c| {
-            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-        })
-    }
-
-    /// Sets a setting.
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-                [key, value],
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// Sets a setting unless it is already set; whether it was set (a lock, e.g. the
-    /// bootstrap's pre-lock against two concurrent bootstraps).
-    pub fn claim_setting(&self, key: &str, value: &str) -> Result<bool> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-                [key, value],
-            )
-            .map(|n| n == 1)
-        })
-    }
-
-    /// Records new tasks (state `PENDING`) in one transaction: durable when this returns.
-    /// Requests arriving together share one commit (group commit), so durability costs one
-    /// fsync per batch, not per request.
-    pub fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut q = tx.prepare("INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)")?;
-                for (id, action, payload) in tasks {
-                    q.execute(params![id, action, payload.to_string(), now()])?;
-                }
-            }
-            tx.commit()
-        })
-    }
-
-    /// A task's state and result.
-    pub fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>> {
-        self.with(|c| {
-            c.query_row("SELECT state, result FROM tasks WHERE id = ?1", [id], |r| {
-                let result: Option<String> = r.get(1)?;
-                Ok((
-                    r.get(0)?,
-                    result.and_then(|s| serde_json::from_str(&s).ok()),
-                ))
-            })
-            .optional()
-        })
-    }
-
-    /// Claims every pending (or interrupted) task, oldest first. (Not fsynced: a claim lost
-    /// in a crash is made again, interrupted tasks being claimed too.)
-    pub fn claim_tasks(&self) -> Result<Vec<Task>> {
-        self.relaxed(|c| {
-            let tx = c.transaction()?;
-            let tasks = {
-                let mut q = tx.prepare("SELECT id, action, payload FROM tasks WHERE state IN ('PENDING', 'RUNNING') ORDER BY rowid")?;
-                let rows = q.query_map([], |r| {
-                    let payload: String = r.get(2)?;
-                    Ok(Task { id: r.get(0)?, action: r.get(1)?, payload: serde_json::from_str(&payload).unwrap_or(Value::Null) })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            tx.execute("UPDATE tasks SET state = 'RUNNING', updated = ?1 WHERE state = 'PENDING'", [now()])?;
-            tx.commit()?;
-            Ok(tasks)
-        })
-    }
-
-    /// Records a task's outcome.
-    pub fn finish_task(&self, id: &str, state: &str, result: &Value) -> Result<()> {
-        self.finish_tasks(&[(id, state, result)])
-    }
-
-    /// Records the outcomes of several tasks in one transaction (one fsync for a whole
-    /// publication's tasks).
-    pub fn finish_tasks(&self, outcomes: &[(&str, &str, &Value)]) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut q = tx.prepare(
-                    "UPDATE tasks SET state = ?2, result = ?3, updated = ?4 WHERE id = ?1",
-                )?;
-                for (id, state, result) in outcomes {
-                    q.execute(params![id, state, result.to_string(), now()])?;
-                }
-            }
-            tx.commit()
-        })
-    }
-
-    /// Applies changes to the artifact table in order, in one transaction. For each deletion:
-    /// the paths removed, those not found, and the roles that listed the removed ones. Not
-    /// fsynced itself: the publication's commit makes it durable before any metadata refers to
-    /// it, and after a crash before that the tasks, durable since their 202, run again.
-    pub fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>> {
-        self.relaxed(|c| {
-            let tx = c.transaction()?;
-            let mut out = Vec::with_capacity(changes.len());
-            {
-                let mut upsert = tx.prepare(
-                    "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
-                )?;
-                let mut find = tx.prepare(
-                    "SELECT bin, json_extract(info, '$.custom.hardware') FROM artifacts WHERE path = ?1",
-                )?;
-                let mut delete = tx.prepare("DELETE FROM artifacts WHERE path = ?1")?;
-                for change in changes {
-                    match change {
-                        Change::Upsert(rows) => {
-                            for (path, bin, info) in rows {
-                                upsert.execute(params![path, bin, info.to_string()])?;
-                            }
-                            out.push(None);
-                        }
-                        Change::Delete(paths) => {
-                            let mut d = Deleted::default();
-                            for p in paths {
-                                let found: Option<(String, Option<String>)> = find
-                                    .query_row([p], |r| Ok((r.get(0)?, r.get(1).ok().flatten())))
-                                    .optional()?;
-                                match found {
-                                    Some((b, hardware)) => {
-                                        delete.execute([p])?;
-                                        d.removed.push(p.clone());
-                                        d.roles.push(b);
-                                        d.hardware.extend(hardware);
-                                    }
-                                    None => d.missing.push(p.clone()),
-                                }
-                            }
-                            out.push(Some(d));
-                        }
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(out)
-        })
-    }
-
-    /// Every artifact's path and role (`""`: no role is trusted for its path now).
-    pub fn artifact_roles(&self) -> Result<Vec<(String, String)>> {
-        self.with(|c| {
-            let mut q = c.prepare("SELECT path, bin FROM artifacts ORDER BY path")?;
-            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
-    }
-
-    /// Moves artifacts to other roles: `(path, role)`, in one transaction.
-    pub fn move_artifacts(&self, moves: &[(String, String)]) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut q = tx.prepare("UPDATE artifacts SET bin = ?2 WHERE path = ?1")?;
-                for (path, role) in moves {
-                    q.execute(params![path, role])?;
-                }
-            }
-            tx.commit()
-        })
-    }
-
-    /// The artifacts of each of `roles`, sorted by path, in one read.
-    pub fn artifacts_in_roles(
-        &self,
-        roles: &std::collections::BTreeSet<String>,
-    ) -> Result<std::collections::BTreeMap<String, Vec<(String, Value)>>> {
-        self.with(|c| {
-            let mut q =
-                c.prepare_cached("SELECT path, info FROM artifacts WHERE bin = ?1 ORDER BY path")?;
-            let mut out = std::collections::BTreeMap::new();
-            for role in roles {
-                let rows = q.query_map([role], |r| {
-                    let info: String = r.get(1)?;
-                    Ok((
-                        r.get(0)?,
-                        serde_json::from_str(&info).unwrap_or(Value::Null),
-                    ))
-                })?;
-                out.insert(role.clone(), rows.collect::<rusqlite::Result<Vec<_>>>()?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// The artifacts at `paths` (those that exist), sorted by path.
-    pub fn artifacts_at(
-        &self,
-        paths: &std::collections::BTreeSet<String>,
-    ) -> Result<Vec<(String, Value)>> {
-        self.with(|c| {
-            let mut q = c.prepare_cached("SELECT info FROM artifacts WHERE path = ?1")?;
-            let mut out = Vec::new();
-            for path in paths {
-                let info: Option<String> = q.query_row([path], |r| r.get(0)).optional()?;
-                if let Some(info) = info {
-                    out.push((
-                        path.clone(),
-                        serde_json::from_str(&info).unwrap_or(Value::Null),
-                    ));
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// Every artifact whose `custom.hardware` is `hardware`, sorted by path.
-    pub fn artifacts_for_hardware(&self, hardware: &str) -> Result<Vec<(String, Value)>> {
-        self.with(|c| {
-            let mut q = c.prepare_cached(
-                "SELECT path, info FROM artifacts WHERE json_extract(info, '$.custom.hardware') = ?1 ORDER BY path",
-            )?;
-            let rows = q.query_map([hardware], |r| {
-                let info: String = r.get(1)?;
-                Ok((r.get(0)?, serde_json::from_str(&info).unwrap_or(Value::Null)))
-            })?;
-            rows.collect()
-        })
-    }
-
-    /// The state of every role.
-    pub fn roles(&self) -> Result<Vec<(String, RoleState)>> {
-        self.with(|c| {
-            let mut q = c.prepare(
-                "SELECT name, version, expires, length, sha256 FROM roles ORDER BY name",
-            )?;
-            let rows = q.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    RoleState {
-                        version: r.get(1)?,
-                        expires: r.get(2)?,
-                        length: r.get(3)?,
-                        sha256: r.get(4)?,
-                    },
-                ))
-            })?;
-            rows.collect()
-        })
-    }
-
-    /// Records new role states and settings together (one transaction): a publication's
-    /// versions and, for a root rotation, the new root and online key become current at once.
-    pub fn commit(
-        &self,
-        roles: &[(String, RoleState)],
-        settings: &[(&str, Option<&str>)],
-    ) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut q = tx.prepare(
-                    "INSERT OR REPLACE INTO roles (name, version, expires, length, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (name, s) in roles {
-                    q.execute(params![name, s.version, s.expires, s.length, s.sha256])?;
-                }
-            }
-            write_settings(&tx, settings)?;
-            tx.commit()
-        })
-    }
-
-    /// Sets (`Some`) or removes (`None`) settings in one transaction.
-    pub fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            write_settings(&tx, settings)?;
-            tx.commit()
-        })
-    }
-
-    /// Every setting.
-    pub fn settings(&self) -> Result<Vec<(String, String)>> {
-        self.with(|c| {
-            let mut q = c.prepare("SELECT key, value FROM settings ORDER BY key")?;
-            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
-    }
-}
-
-fn write_settings(
-    tx: &rusqlite::Transaction<'_>,
-    settings: &[(&str, Option<&str>)],
-) -> rusqlite::Result<()> {
-    for (key, value) in settings {
-        match value {
-            Some(v) => tx.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-                [key, v],
-            )?,
-            None => tx.execute("DELETE FROM settings WHERE key = ?1", [key])?,
-        };
-    }
-    Ok(())
-}
+/// The publication lock while it is held (see [`Backend::lock_publication`]).
+pub trait PublicationLock {}
+impl<T> PublicationLock for T {}
