@@ -209,6 +209,17 @@ impl Service {
 
     /// `otuf-repo serve` in `data`, optionally under another program (such as `faketime`).
     pub fn start_in(data: tempfile::TempDir, args: &[&str], wrapper: Option<&[&str]>) -> Self {
+        let backend = Backend::for_data(data.path());
+        Self::start_on(data, backend, args, wrapper)
+    }
+
+    /// `otuf-repo serve` in `data` on `backend` (several services may share a shared one).
+    pub fn start_on(
+        data: tempfile::TempDir,
+        backend: Backend,
+        args: &[&str],
+        wrapper: Option<&[&str]>,
+    ) -> Self {
         let mut command = match wrapper {
             Some([program, rest @ ..]) => {
                 let mut c = Command::new(program);
@@ -217,7 +228,6 @@ impl Service {
             }
             _ => Command::new(workspace_bin("otuf-repo")),
         };
-        let backend = Backend::for_data(data.path());
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
@@ -387,34 +397,41 @@ impl Service {
 }
 
 /// A folder holding what the service on `data` published (`metadata/…`): `data` itself on
-/// the local backend, a fresh copy of the object store's metadata on the shared one.
+/// the local backend, a copy of the object store's current state on the shared one.
 pub fn published(data: &Path) -> PathBuf {
-    let backend = Backend::for_data(data);
-    let Backend::Shared { objects, .. } = &backend else {
-        return data.to_path_buf();
-    };
-    let copy = data.join("published");
+    match Backend::for_data(data) {
+        Backend::Local(dir) => dir,
+        shared => mirror(&shared, data),
+    }
+}
+
+/// Copies the current published state from `backend` into `<into>/published/metadata`, as a
+/// device reads it: the root chain, `timestamp.json`, then the snapshot, targets and every bin
+/// in the versions they name (versioned files never change, so the copy is one state).
+pub fn mirror(backend: &Backend, into: &Path) -> PathBuf {
+    let copy = into.join("published");
+    let md = copy.join("metadata");
     let _ = std::fs::remove_dir_all(&copy);
-    std::fs::create_dir_all(copy.join("metadata")).unwrap();
-    // The bucket's listing (ListObjectsV2, 1,000 keys a page), then each object.
-    let (bucket_url, prefix) = objects.rsplit_once('/').unwrap();
-    let mut token = String::new();
-    loop {
-        let mut url = format!("{bucket_url}?list-type=2&prefix={prefix}/metadata/");
-        if !token.is_empty() {
-            url += &format!("&continuation-token={token}");
+    std::fs::create_dir_all(&md).unwrap();
+    let mut fetch = |name: &str| -> Option<Value> {
+        let bytes = backend.read(&format!("metadata/{name}"))?;
+        std::fs::write(md.join(name), &bytes).unwrap();
+        serde_json::from_slice(&bytes).ok()
+    };
+    for v in 1.. {
+        if fetch(&format!("{v}.root.json")).is_none() {
+            break;
         }
-        let out = Command::new("curl").args(["-s", "-f"]).arg(&url).output().unwrap();
-        let xml = String::from_utf8(out.stdout).unwrap();
-        for key in xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()) {
-            let name = key.rsplit('/').next().unwrap();
-            let bytes = backend.read(&format!("metadata/{name}")).unwrap();
-            std::fs::write(copy.join("metadata").join(name), bytes).unwrap();
-        }
-        match xml.split("<NextContinuationToken>").nth(1) {
-            Some(t) => token = t.split('<').next().unwrap().replace('=', "%3D").replace('+', "%2B").replace('/', "%2F"),
-            None => break,
-        }
+    }
+    let Some(timestamp) = fetch("timestamp.json") else {
+        return copy;
+    };
+    let v = &timestamp["signed"]["meta"]["snapshot.json"]["version"];
+    let Some(snapshot) = fetch(&format!("{v}.snapshot.json")) else {
+        return copy;
+    };
+    for (file, meta) in snapshot["signed"]["meta"].as_object().into_iter().flatten() {
+        fetch(&format!("{}.{file}", meta["version"]));
     }
     copy
 }
