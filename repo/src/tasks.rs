@@ -160,6 +160,21 @@ impl Batch {
                 self.changes.push((index, publish, Change::Upsert(rows)));
                 outcome
             }
+            "import_artifacts" => {
+                // Its rows are in the store already (written with the task): only its roles
+                // are re-signed.
+                let roles: BTreeSet<String> = task.payload["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(String::from))
+                    .collect();
+                self.route(publish, roles);
+                Outcome::ok(
+                    "Artifact(s) imported",
+                    json!({"imported_artifacts": task.payload["artifacts"]}),
+                )
+            }
             "remove_artifacts" => {
                 let paths: Vec<String> = task.payload["artifacts"]
                     .as_array()
@@ -445,7 +460,7 @@ fn run_claimed(repo: &Repo, startup: bool) -> Result<()> {
     };
     for task in &tasks {
         let admin = match task.action.as_str() {
-            "add_artifacts" | "remove_artifacts" | "publish_artifacts" => {
+            "add_artifacts" | "remove_artifacts" | "publish_artifacts" | "import_artifacts" => {
                 if repo.online().is_ok() {
                     batch.add(repo, task)?;
                     continue;

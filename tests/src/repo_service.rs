@@ -413,7 +413,7 @@ pub fn mirror(backend: &Backend, into: &Path) -> PathBuf {
     let md = copy.join("metadata");
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(&md).unwrap();
-    let mut fetch = |name: &str| -> Option<Value> {
+    let fetch = |name: &str| -> Option<Value> {
         let bytes = backend.read(&format!("metadata/{name}"))?;
         std::fs::write(md.join(name), &bytes).unwrap();
         serde_json::from_slice(&bytes).ok()

@@ -7,6 +7,13 @@ use sha2::{Digest, Sha256};
 use std::process::Command;
 use std::time::Duration;
 
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 #[test]
 fn published_artifacts_verify_in_python_tuf_and_otuf_agent() {
     let svc = Service::start_dev();
@@ -270,4 +277,60 @@ fn serve_takes_its_settings_from_a_config_file_below_flags() {
         err.contains("repo.toml") && err.contains("line 2") && err.contains("bin"),
         "{err}"
     );
+}
+
+#[test]
+fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
+    let svc = Service::start_dev();
+    let import = |csv: &str| -> (u16, Value) {
+        let o = std::process::Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "content-type: text/csv"])
+            .args(["--data-binary", "@-"])
+            .arg(format!("{}/api/v1/artifacts/import", svc.base))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(csv.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        let text = String::from_utf8(o.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+    };
+    let before = svc.file("metadata/timestamp.json").unwrap();
+    // A bad line anywhere: nothing is imported, and the refusal names the line and the field.
+    let (code, reply) = import(&format!(
+        "path;size;hash-type;hash\nok.bin;1;sha256;{}\nbad.bin;1;sha256;XYZ\n",
+        "0".repeat(64)
+    ));
+    assert_eq!(code, 422, "{reply}");
+    assert_eq!(reply["detail"][0]["loc"], json!(["body", 3, "hash"]), "{reply}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(svc.file("metadata/timestamp.json").unwrap(), before);
+
+    let mut csv = String::from("path;size;hash-type;hash\n");
+    for i in 0..2000u32 {
+        let (sha256, sha512) = (format!("{i:064x}"), format!("{i:0128x}"));
+        csv += &format!("import/{i}.bin;{i};sha256;{sha256}\nimport/{i}.bin;{i};sha512;{sha512}\n");
+    }
+    let (code, reply) = import(&csv);
+    assert_eq!(code, 202, "{reply}");
+    assert_eq!((reply["data"]["artifacts"].as_u64(), reply["data"]["roles"].as_u64()), (Some(2000), Some(16)));
+    let task = svc.wait(reply["data"]["task_id"].as_str().unwrap());
+    assert_eq!(task["result"]["status"], true, "{task}");
+    // Listed, with both hashes, in signed metadata that verifies as a device reads it.
+    let dir = otuf_tests::DirRepo {
+        dir: otuf_tests::repo_service::published(svc.data.path()),
+        mode: otuf_tests::Mode::General,
+    };
+    let root = std::fs::read(svc.root()).unwrap();
+    let client = dir.refresh(&root, now()).unwrap();
+    for i in [0u32, 1, 999, 1999] {
+        let (_, info) = dir.find_target(&client, &format!("import/{i}.bin")).unwrap().unwrap();
+        assert_eq!(info.length, u64::from(i));
+        assert_eq!(info.hashes.sha512.map(otuf_tests::hex), Some(format!("{i:0128x}")));
+    }
 }

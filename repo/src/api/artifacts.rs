@@ -31,7 +31,7 @@ pub(super) fn bad_path(path: &str) -> Option<&'static str> {
 }
 
 /// Why a `hashes` object is not acceptable, if it is not.
-fn bad_hashes(hashes: &Value) -> Option<String> {
+pub(super) fn bad_hashes(hashes: &Value) -> Option<String> {
     let obj = hashes.as_object().filter(|o| !o.is_empty())?;
     for (alg, digest) in obj {
         let want = match alg.as_str() {

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod artifacts;
+mod import;
 mod bootstrap;
 mod config;
 mod delegations;
@@ -210,6 +211,11 @@ pub fn router(app: App) -> Router {
     r = r.route(
         "/api/v1/artifacts/upload/{*path}",
         post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+    );
+    // A bulk import is a CSV of up to millions of lines.
+    r = r.route(
+        "/api/v1/artifacts/import",
+        post(import::import).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
     );
     r = r.route("/api/v1/openapi.json", get(openapi));
     r.layer(axum::middleware::from_fn_with_state(app.clone(), authorize))

@@ -87,6 +87,9 @@ pub trait Backend: Send + Sync {
     /// not be durable itself: the publication's commit makes it durable before any metadata
     /// refers to it, and after a crash before that the tasks, durable since their 202, run again.
     fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>>;
+    /// A bulk import: upserts `rows` (`(path, role, info)`) and records the task that publishes
+    /// them, in one transaction, durable when this returns.
+    fn import(&self, rows: &[(String, String, Value)], task: (&str, &str, &Value)) -> Result<()>;
     /// Every artifact's path and role (`""`: no role is trusted for its path now).
     fn artifact_roles(&self) -> Result<Vec<(String, String)>>;
     /// Moves artifacts to other roles: `(path, role)`, in one transaction.

@@ -74,12 +74,16 @@ impl Postgres {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T> {
+        self.with_conn(|c| Ok(f(c)?))
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         crate::blocking::sync(|| {
             let mut guard = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let conn = guard
                 .as_mut()
                 .ok_or_else(|| Error::State("database closed".into()))?;
-            Ok(f(conn)?)
+            f(conn)
         })
     }
 
@@ -264,6 +268,40 @@ impl Backend for Postgres {
                 }
             }
             Ok(out)
+        })
+    }
+
+    fn import(&self, rows: &[(String, String, Value)], task: (&str, &str, &Value)) -> Result<()> {
+        use std::io::Write;
+        self.with_conn(|c| {
+            let mut tx = c.transaction()?;
+            tx.batch_execute(
+                "CREATE TEMPORARY TABLE import (path TEXT, bin TEXT, info TEXT, hardware TEXT) ON COMMIT DROP",
+            )?;
+            // COPY's text format: tab-separated, `\N` for NULL, backslashes doubled (paths
+            // have no control characters: the API refuses them).
+            let field = |s: &str| s.replace('\\', "\\\\");
+            let mut data = Vec::with_capacity(rows.len() * 200);
+            for (path, bin, info) in rows {
+                let hw = hardware(info).map_or("\\N".into(), field);
+                let line = [field(path), field(bin), field(&info.to_string()), hw].join("\t");
+                data.extend_from_slice(line.as_bytes());
+                data.push(b'\n');
+            }
+            let mut copy = tx.copy_in("COPY import FROM STDIN")?;
+            copy.write_all(&data).map_err(Error::io("COPY import"))?;
+            copy.finish()?;
+            tx.execute(
+                "INSERT INTO artifacts (path, bin, info, hardware) SELECT path, bin, info, hardware FROM import
+                 ON CONFLICT (path) DO UPDATE SET bin = EXCLUDED.bin, info = EXCLUDED.info, hardware = EXCLUDED.hardware",
+                &[],
+            )?;
+            let (id, action, payload) = task;
+            tx.execute(
+                "INSERT INTO tasks (id, action, payload, state, updated) VALUES ($1, $2, $3, 'PENDING', $4)",
+                &[&id, &action, &payload.to_string(), &now()],
+            )?;
+            Ok(tx.commit()?)
         })
     }
 

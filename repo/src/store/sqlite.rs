@@ -214,6 +214,26 @@ impl Backend for Sqlite {
     }
 
     /// Every artifact's path and role (`""`: no role is trusted for its path now).
+    fn import(&self, rows: &[(String, String, Value)], task: (&str, &str, &Value)) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut upsert = tx.prepare(
+                    "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
+                )?;
+                for (path, bin, info) in rows {
+                    upsert.execute(params![path, bin, info.to_string()])?;
+                }
+            }
+            let (id, action, payload) = task;
+            tx.execute(
+                "INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)",
+                params![id, action, payload.to_string(), now()],
+            )?;
+            tx.commit()
+        })
+    }
+
     fn artifact_roles(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
             let mut q = c.prepare("SELECT path, bin FROM artifacts ORDER BY path")?;
