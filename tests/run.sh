@@ -30,6 +30,10 @@ cargo build -p otuf-core --no-default-features --features ecdsa,general --target
 # --- unit, property and interop tests (the interop tests run the built otuf-agent binary) ---
 cargo build --workspace --all-features
 cargo test --workspace --all-features
+# the repository service's API and interop tests again, unchanged, on the scale-out backends:
+# PostgreSQL on 127.0.0.1:5432 (a database per test) and an S3 server (moto, from the venv)
+OTUF_TEST_BACKEND=postgres-s3 cargo test --workspace --all-features \
+  --test repo_service --test repo_delegations --test repo_lifecycle --test repo_tough
 # the heap-free build in both modes, with a device's size-optimised crypto (the device build,
 # streaming only with --cfg otuf_small, runs on the target in tests/tests/firmware_qemu.rs)
 cargo test -p otuf-core --no-default-features --features general,blake2b,opt-size

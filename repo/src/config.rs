@@ -45,6 +45,18 @@ pub struct ServeSettings {
     /// [default: the data folder].
     #[arg(long, env = "OTUF_STORAGE")]
     pub storage: Option<String>,
+    /// Metadata versions of each role kept whatever their age [default: 10].
+    #[arg(long, env = "OTUF_KEEP_VERSIONS")]
+    pub keep_versions: Option<u64>,
+    /// Hours an older version stays after its successor was published [default: 24].
+    #[arg(long, env = "OTUF_KEEP_VERSIONS_HOURS")]
+    pub keep_versions_hours: Option<u64>,
+    /// Days a finished task's result can be read [default: 30].
+    #[arg(long, env = "OTUF_TASK_RETENTION_DAYS")]
+    pub task_retention_days: Option<u64>,
+    /// Seconds between housekeeping runs (one process at a time) [default: 3600].
+    #[arg(long, env = "OTUF_HOUSEKEEPING_EVERY_SECS")]
+    pub housekeeping_every_secs: Option<u64>,
 }
 
 /// The settings in force, every one decided.
@@ -68,6 +80,8 @@ pub struct Serve {
     pub state: Option<String>,
     /// Storage URL.
     pub storage: Option<String>,
+    /// What housekeeping keeps.
+    pub housekeeping: crate::housekeeping::Policy,
 }
 
 impl ServeSettings {
@@ -101,6 +115,10 @@ impl ServeSettings {
             tokens_file: self.tokens_file.or(lower.tokens_file),
             state: self.state.or(lower.state),
             storage: self.storage.or(lower.storage),
+            keep_versions: self.keep_versions.or(lower.keep_versions),
+            keep_versions_hours: self.keep_versions_hours.or(lower.keep_versions_hours),
+            task_retention_days: self.task_retention_days.or(lower.task_retention_days),
+            housekeeping_every_secs: self.housekeeping_every_secs.or(lower.housekeeping_every_secs),
         }
     }
 
@@ -121,6 +139,21 @@ impl ServeSettings {
             tokens_file: self.tokens_file,
             state: self.state,
             storage: self.storage,
+            housekeeping: {
+                let d = crate::housekeeping::Policy::default();
+                crate::housekeeping::Policy {
+                    keep_versions: self.keep_versions.unwrap_or(d.keep_versions).max(1),
+                    keep_for: self
+                        .keep_versions_hours
+                        .map_or(d.keep_for, |h| std::time::Duration::from_secs(h * 3600)),
+                    task_retention: self
+                        .task_retention_days
+                        .map_or(d.task_retention, |n| std::time::Duration::from_secs(n * 86_400)),
+                    every: self
+                        .housekeeping_every_secs
+                        .map_or(d.every, |s| std::time::Duration::from_secs(s.max(1))),
+                }
+            },
         })
     }
 }

@@ -65,6 +65,7 @@ fn serve(config: Option<PathBuf>, flags: ServeSettings) -> Result<(), String> {
             tokens,
             state: s.state,
             storage: s.storage,
+            housekeeping: s.housekeeping,
         }))
         .map_err(|e| e.to_string())
 }

@@ -31,6 +31,8 @@ pub struct Options {
     pub state: Option<String>,
     /// The storage's URL (None: the data folder).
     pub storage: Option<String>,
+    /// What housekeeping keeps.
+    pub housekeeping: crate::housekeeping::Policy,
 }
 
 /// Creates a development repository: a root key (threshold 1) and the online key generated
@@ -81,12 +83,14 @@ pub async fn serve(opts: Options) -> Result<()> {
         .keys_dir
         .clone()
         .unwrap_or_else(|| opts.data_dir.join("keys"));
-    let repo = Arc::new(Repo::open(
+    let mut repo = Repo::open(
         &opts.data_dir,
         &keys_dir,
         opts.state.as_deref(),
         opts.storage.as_deref(),
-    )?);
+    )?;
+    repo.housekeeping = opts.housekeeping;
+    let repo = Arc::new(repo);
     let bootstrap = {
         // Processes starting together on one store: the first creates the repository.
         let _lock = repo.store.lock_publication()?;
@@ -145,6 +149,22 @@ pub async fn serve(opts: Options) -> Result<()> {
                 .route("/targets/{*key}", from("targets"))
         }
     };
+    let scraped = repo.clone();
+    let app = app
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let repo = scraped.clone();
+                async move {
+                    let text = crate::blocking::sync(|| repo.metrics.render(&repo));
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        text,
+                    )
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(repo.clone(), count));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(Error::io(opts.listen))?;
@@ -158,4 +178,16 @@ pub async fn serve(opts: Options) -> Result<()> {
         })
         .await
         .map_err(Error::io("server"))
+}
+
+/// Counts each request by route family and status (`/metrics`).
+async fn count(
+    axum::extract::State(repo): axum::extract::State<Arc<Repo>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = crate::metrics::route(req.uri().path());
+    let response = next.run(req).await;
+    repo.metrics.request(route, response.status().as_u16());
+    response
 }

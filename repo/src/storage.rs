@@ -273,6 +273,47 @@ impl Storage {
         }
     }
 
+    /// The objects directly in `dir`, with when each was last written.
+    pub fn list_modified(&self, dir: &str) -> Result<Vec<(String, std::time::SystemTime)>> {
+        match self {
+            Self::Local(root) => {
+                let path = root.join(dir);
+                Ok(std::fs::read_dir(&path)
+                    .map_err(Error::io(path.display()))?
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().into_string().ok()?;
+                        let modified = e.metadata().ok()?.modified().ok()?;
+                        (!name.starts_with(".tmp-")).then_some((name, modified))
+                    })
+                    .collect())
+            }
+            Self::Object { store, prefix, .. } => {
+                use futures_util::stream::TryStreamExt;
+                let at = self.at(prefix, dir)?;
+                crate::blocking::run(async {
+                    store
+                        .list(Some(&at))
+                        .map_ok(|o| {
+                            let secs = o.last_modified.timestamp().max(0) as u64;
+                            let name = o.location.filename().unwrap_or_default().to_string();
+                            (o.location, name, std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+                        })
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .map(|all| {
+                    // Directly in `dir` only (list is recursive).
+                    all.into_iter()
+                        .filter(|(loc, _, _)| loc.prefix_match(&at).is_some_and(|mut p| p.next().is_some() && p.next().is_none()))
+                        .map(|(_, n, t)| (n, t))
+                        .collect()
+                })
+                .map_err(self.failed(dir))
+            }
+        }
+    }
+
     /// Stages `files` (`(key, bytes)`): a local folder writes and fsyncs them, in parallel, under
     /// temporary names; an object store keeps them for [`persist`](Self::persist).
     pub fn stage<'a>(&self, dir: &str, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {

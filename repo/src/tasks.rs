@@ -72,10 +72,15 @@ impl Outcome {
 /// Runs forever: run tasks on notification, re-sign before expiry.
 pub async fn worker(repo: Arc<Repo>, wake: Arc<Wake>) {
     let mut first = true;
+    let mut housekept: Option<tokio::time::Instant> = None;
     loop {
+        let housekeep = housekept.is_none_or(|t| t.elapsed() >= repo.housekeeping.every);
+        if housekeep {
+            housekept = Some(tokio::time::Instant::now());
+        }
         let r = tokio::task::spawn_blocking({
             let repo = repo.clone();
-            move || run_once(&repo, first)
+            move || run_once(&repo, first, housekeep)
         })
         .await;
         first = false;
@@ -86,7 +91,8 @@ pub async fn worker(repo: Arc<Repo>, wake: Arc<Wake>) {
         }
         // Other processes on a shared store may leave tasks this one must run (their own
         // worker died with them): look every second.
-        let idle = if repo.store.is_shared() { SHARED_POLL } else { EXPIRY_CHECK };
+        let idle = if repo.store.is_shared() { SHARED_POLL } else { EXPIRY_CHECK }
+            .min(repo.housekeeping.every);
         tokio::select! {
             () = wake.notify.notified() => gather(&wake).await,
             () = tokio::time::sleep(idle) => {}
@@ -299,6 +305,10 @@ impl Batch {
             .iter()
             .map(|(id, r)| (id.as_str(), "SUCCESS", r))
             .collect();
+        for (_, r) in &results {
+            repo.metrics
+                .task(r["task"].as_str().unwrap_or_default(), r["status"] == true);
+        }
         repo.store.finish_tasks(&rows)?;
         self.bins.clear();
         self.targets = false;
@@ -443,10 +453,20 @@ fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
 /// lock: with several processes on one store, whichever takes it runs every process's pending
 /// tasks, and expiry refresh happens once per interval, since the next holder finds the roles
 /// re-signed. At `startup`, files a crash kept from being written are re-signed too.
-pub fn run_once(repo: &Repo, startup: bool) -> Result<()> {
+pub fn run_once(repo: &Repo, startup: bool, housekeep: bool) -> Result<()> {
     let _lock = repo.store.lock_publication()?;
     repo.catch_up()?;
     let r = run_claimed(repo, startup);
+    if housekeep && repo.online().is_ok() {
+        match crate::housekeeping::run(repo, &repo.housekeeping, std::time::SystemTime::now()) {
+            Ok(removed) => tracing::info!(
+                "housekeeping: removed {} old metadata file(s), {} finished task(s)",
+                removed.files.len(),
+                removed.tasks
+            ),
+            Err(e) => tracing::error!("housekeeping: {e}"),
+        }
+    }
     repo.note_generation()?;
     r
 }
@@ -504,6 +524,7 @@ fn run_claimed(repo: &Repo, startup: bool) -> Result<()> {
                 outcome.error
             );
         }
+        repo.metrics.task(&task.action, outcome.status);
         repo.store
             .finish_task(&task.id, "SUCCESS", &outcome.to_json(&task.action))?;
     }

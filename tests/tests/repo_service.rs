@@ -334,3 +334,47 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
         assert_eq!(info.hashes.sha512.map(otuf_tests::hex), Some(format!("{i:0128x}")));
     }
 }
+
+#[test]
+fn housekeeping_removes_old_versions_and_metrics_report_the_service() {
+    let svc = Service::start(&[
+        "--dev", "--bins", "16", "--keep-versions", "2", "--keep-versions-hours", "0",
+        "--housekeeping-every-secs", "1",
+    ]);
+    for i in 0..5 {
+        let path = format!("firmware/kept-{i}.bin");
+        assert_eq!(svc.add(&path, path.as_bytes(), Value::Null)["state"], "SUCCESS");
+    }
+    let snapshot = || svc.metadata("timestamp.json")["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    let current = snapshot();
+    assert!(current >= 6, "a snapshot per publication: {current}");
+    // Within two housekeeping runs, only the newest two snapshots are left; roots all stay.
+    let start = std::time::Instant::now();
+    while svc.file(&format!("metadata/{}.snapshot.json", current - 2)).is_some() {
+        assert!(start.elapsed() < Duration::from_secs(10), "old snapshots were never removed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let current = snapshot();
+    assert!(svc.file(&format!("metadata/{current}.snapshot.json")).is_some());
+    assert!(svc.file("metadata/1.snapshot.json").is_none());
+    assert!(svc.file("metadata/1.root.json").is_some());
+    // What is left is a whole state: clients still verify and download.
+    let out = tempfile::tempdir().unwrap();
+    let (code, err) = ngclient(&svc, "firmware/kept-4.bin", out.path());
+    assert_eq!(code, 0, "python-tuf: {err}");
+
+    let o = Command::new("curl").args(["-s", &format!("{}/metrics", svc.base)]).output().unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+    assert!(value("otuf_requests_total{route=\"/api/v1/artifacts\",status=\"202\"}") >= 5.0);
+    assert!(value("otuf_tasks_total{action=\"add_artifacts\",status=\"true\"}") >= 5.0);
+    assert!(value("otuf_publish_seconds_count") >= 5.0);
+    assert_eq!(value("otuf_tasks_queued"), 0.0);
+    // Timestamp and snapshot last a day in a development repository.
+    let expiry = value("otuf_expiry_seconds");
+    assert!(expiry > 3600.0 && expiry <= 86_400.0, "{expiry}");
+}

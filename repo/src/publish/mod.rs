@@ -153,6 +153,10 @@ pub struct Repo {
     roles: std::sync::Mutex<Option<BTreeMap<String, RoleState>>>,
     /// The store's generation the caches (role table, online signer) reflect.
     generation: std::sync::atomic::AtomicI64,
+    /// What `/metrics` reports.
+    pub metrics: crate::metrics::Metrics,
+    /// What housekeeping keeps.
+    pub housekeeping: crate::housekeeping::Policy,
 }
 
 /// The system clock, in UNIX seconds.
@@ -223,6 +227,8 @@ impl Repo {
             online: RwLock::new(None),
             roles: std::sync::Mutex::new(None),
             generation: std::sync::atomic::AtomicI64::new(i64::MIN),
+            metrics: crate::metrics::Metrics::default(),
+            housekeeping: crate::housekeeping::Policy::default(),
         };
         {
             let _lock = repo.store.lock_publication()?;
@@ -599,6 +605,7 @@ impl Repo {
         }
         let versions: BTreeMap<String, u64> =
             rows.iter().map(|(n, s)| (n.clone(), s.version)).collect();
+        self.metrics.published(started.elapsed());
         table.extend(rows);
         tracing::debug!(
             "published {} file(s): signed and verified in {:?} (roles read {:?}, bins {:?}, snapshot {:?}, signed {:?}), written in {:?}",
@@ -680,6 +687,23 @@ impl Repo {
         });
         checks.into_iter().collect::<Result<()>>()?;
         Ok(())
+    }
+
+    /// The earliest expiry (UNIX seconds) of the roles signed online, if any is published.
+    pub fn earliest_expiry(&self) -> Option<i64> {
+        let online = self.online().ok()?;
+        self.with_role_table(|roles| {
+            roles
+                .iter()
+                .filter(|(n, _)| {
+                    matches!(n.as_str(), "targets" | "snapshot" | "timestamp")
+                        || online.signed_roles.contains(*n)
+                })
+                .map(|(_, s)| s.expires)
+                .min()
+        })
+        .ok()
+        .flatten()
     }
 
     /// Roles to re-sign: those that expire within a quarter of their validity (at most an hour

@@ -112,6 +112,10 @@ pub trait Backend: Send + Sync {
         -> Result<()>;
     /// Sets (`Some`) or removes (`None`) settings in one transaction. Bumps the generation.
     fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()>;
+    /// Tasks accepted and not finished (`PENDING` or `RUNNING`), by every process.
+    fn queued_tasks(&self) -> Result<u64>;
+    /// Removes finished tasks last updated before `before` (UNIX seconds); how many.
+    fn forget_tasks(&self, before: i64) -> Result<u64>;
     /// Every setting.
     fn settings(&self) -> Result<Vec<(String, String)>>;
     /// Waits for the publication lock, which serialises every new version across processes;

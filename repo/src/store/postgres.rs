@@ -433,6 +433,24 @@ impl Backend for Postgres {
         })
     }
 
+    fn queued_tasks(&self) -> Result<u64> {
+        self.with(|c| {
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM tasks WHERE state IN ('PENDING', 'RUNNING')", &[])?
+                .get(0);
+            Ok(n as u64)
+        })
+    }
+
+    fn forget_tasks(&self, before: i64) -> Result<u64> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM tasks WHERE state NOT IN ('PENDING', 'RUNNING') AND updated < $1",
+                &[&before],
+            )
+        })
+    }
+
     fn lock_publication(&self) -> Result<Box<dyn PublicationLock + '_>> {
         crate::blocking::sync(|| {
             let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -375,6 +375,26 @@ impl Backend for Sqlite {
         })
     }
 
+    fn queued_tasks(&self) -> Result<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM tasks WHERE state IN ('PENDING', 'RUNNING')",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn forget_tasks(&self, before: i64) -> Result<u64> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM tasks WHERE state NOT IN ('PENDING', 'RUNNING') AND updated < ?1",
+                [before],
+            )
+            .map(|n| n as u64)
+        })
+    }
+
     fn lock_publication(&self) -> Result<Box<dyn PublicationLock + '_>> {
         Ok(Box::new(
             self.publication
