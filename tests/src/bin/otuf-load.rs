@@ -4,7 +4,10 @@
 //! Prints artifacts/s (from the first request to the last task's success) and task latency
 //! p50/max, beside RSTUF's figures on this machine type (RSTUF-API.md).
 //!
-//!     otuf-load BASE_URL [SCENARIO ...]      scenarios: 100x2 50x50 1x5000 (default: all)
+//!     otuf-load BASE_URL[,BASE_URL...] [SCENARIO ...]   scenarios: 100x2 50x50 1x5000 (default: all)
+//!
+//! With several base URLs (service processes sharing one state), request `i` goes to the
+//! `i % n`-th, and polls its task there.
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -72,11 +75,12 @@ async fn one(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let base = args
+    let bases: Vec<String> = args
         .first()
-        .expect("usage: otuf-load BASE_URL [SCENARIO ...]")
-        .trim_end_matches('/')
-        .to_string();
+        .expect("usage: otuf-load BASE_URL[,BASE_URL...] [SCENARIO ...]")
+        .split(',')
+        .map(|b| b.trim_end_matches('/').to_string())
+        .collect();
     let wanted: Vec<&str> = if args.len() > 1 {
         args[1..].iter().map(String::as_str).collect()
     } else {
@@ -101,7 +105,7 @@ async fn main() {
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..requests {
-            let (http, base) = (http.clone(), base.clone());
+            let (http, base) = (http.clone(), bases[i % bases.len()].clone());
             tasks.spawn(async move { one(&http, &base, run, i, per).await });
         }
         // `accepted`: when the last 202 arrived (every task durable).
