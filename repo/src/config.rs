@@ -118,7 +118,9 @@ impl ServeSettings {
             keep_versions: self.keep_versions.or(lower.keep_versions),
             keep_versions_hours: self.keep_versions_hours.or(lower.keep_versions_hours),
             task_retention_days: self.task_retention_days.or(lower.task_retention_days),
-            housekeeping_every_secs: self.housekeeping_every_secs.or(lower.housekeeping_every_secs),
+            housekeeping_every_secs: self
+                .housekeeping_every_secs
+                .or(lower.housekeeping_every_secs),
         }
     }
 
@@ -146,9 +148,9 @@ impl ServeSettings {
                     keep_for: self
                         .keep_versions_hours
                         .map_or(d.keep_for, |h| std::time::Duration::from_secs(h * 3600)),
-                    task_retention: self
-                        .task_retention_days
-                        .map_or(d.task_retention, |n| std::time::Duration::from_secs(n * 86_400)),
+                    task_retention: self.task_retention_days.map_or(d.task_retention, |n| {
+                        std::time::Duration::from_secs(n * 86_400)
+                    }),
                     every: self
                         .housekeeping_every_secs
                         .map_or(d.every, |s| std::time::Duration::from_secs(s.max(1))),

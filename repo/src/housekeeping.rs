@@ -55,10 +55,13 @@ fn versioned(name: &str) -> Option<(&str, u64)> {
 pub fn run(repo: &Repo, policy: &Policy, now: SystemTime) -> Result<Removed> {
     let mut removed = Removed::default();
     let mut by_role: BTreeMap<&str, BTreeMap<u64, (&str, SystemTime)>> = BTreeMap::new();
-    let listed = repo.storage.list_modified("metadata")?;
+    let listed = repo.storage.list("metadata")?;
     for (name, modified) in &listed {
         if let Some((role, version)) = versioned(name) {
-            by_role.entry(role).or_default().insert(version, (name, *modified));
+            by_role
+                .entry(role)
+                .or_default()
+                .insert(version, (name, *modified));
         }
     }
     let current: BTreeMap<String, u64> =
@@ -98,10 +101,23 @@ mod tests {
     fn finished_tasks_are_forgotten_after_the_retention_and_queued_ones_never() {
         let data = tempfile::tempdir().unwrap();
         let repo = Repo::open(data.path(), &data.path().join("keys"), None, None).unwrap();
-        let task = |id: &str| (id.to_string(), "add_artifacts".to_string(), serde_json::json!({}));
-        repo.store.insert_tasks(&[task("done"), task("queued")]).unwrap();
-        repo.store.finish_task("done", "SUCCESS", &serde_json::json!({})).unwrap();
-        let policy = Policy { task_retention: Duration::from_secs(3600), ..Policy::default() };
+        let task = |id: &str| {
+            (
+                id.to_string(),
+                "add_artifacts".to_string(),
+                serde_json::json!({}),
+            )
+        };
+        repo.store
+            .insert_tasks(&[task("done"), task("queued")])
+            .unwrap();
+        repo.store
+            .finish_task("done", "SUCCESS", &serde_json::json!({}))
+            .unwrap();
+        let policy = Policy {
+            task_retention: Duration::from_secs(3600),
+            ..Policy::default()
+        };
         // Within the retention: kept.
         assert_eq!(run(&repo, &policy, SystemTime::now()).unwrap().tasks, 0);
         assert!(repo.store.task("done").unwrap().is_some());
@@ -109,7 +125,10 @@ mod tests {
         let later = SystemTime::now() + Duration::from_secs(3601);
         assert_eq!(run(&repo, &policy, later).unwrap().tasks, 1);
         assert!(repo.store.task("done").unwrap().is_none());
-        assert_eq!(repo.store.task("queued").unwrap().map(|t| t.0).as_deref(), Some("PENDING"));
+        assert_eq!(
+            repo.store.task("queued").unwrap().map(|t| t.0).as_deref(),
+            Some("PENDING")
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the publication latency histogram's buckets.
-const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// What this process counted since it started.
 #[derive(Default)]
@@ -25,7 +27,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A request path's route family: few enough values for a label.
 pub fn route(path: &str) -> &'static str {
-    const API: [&str; 7] = ["artifacts", "bootstrap", "config", "delegations", "metadata", "task", "openapi.json"];
+    const API: [&str; 7] = [
+        "artifacts",
+        "bootstrap",
+        "config",
+        "delegations",
+        "metadata",
+        "task",
+        "openapi.json",
+    ];
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         let first = rest.split('/').next().unwrap_or_default();
         return match API.iter().find(|a| **a == first) {
@@ -54,7 +64,9 @@ impl Metrics {
 
     /// A task finished (`status`: whether it did what it was asked).
     pub fn task(&self, action: &str, status: bool) {
-        *lock(&self.tasks).entry((action.to_string(), status)).or_default() += 1;
+        *lock(&self.tasks)
+            .entry((action.to_string(), status))
+            .or_default() += 1;
     }
 
     /// A new version published in `took`.
@@ -75,11 +87,17 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP otuf_requests_total HTTP requests this process answered, by route and status.\n# TYPE otuf_requests_total counter");
         for ((route, status), n) in lock(&self.requests).iter() {
-            let _ = writeln!(out, "otuf_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "otuf_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP otuf_tasks_total Tasks this process ran, by action and outcome.\n# TYPE otuf_tasks_total counter");
         for ((action, status), n) in lock(&self.tasks).iter() {
-            let _ = writeln!(out, "otuf_tasks_total{{action=\"{action}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "otuf_tasks_total{{action=\"{action}\",status=\"{status}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP otuf_publish_seconds Time to sign, verify and write a new version.\n# TYPE otuf_publish_seconds histogram");
         {
@@ -103,7 +121,10 @@ impl Metrics {
 mod tests {
     #[test]
     fn routes_are_few() {
-        assert_eq!(super::route("/api/v1/artifacts/upload/a/b.bin"), "/api/v1/artifacts");
+        assert_eq!(
+            super::route("/api/v1/artifacts/upload/a/b.bin"),
+            "/api/v1/artifacts"
+        );
         assert_eq!(super::route("/api/v1/task/"), "/api/v1/task");
         assert_eq!(super::route("/metadata/1.root.json"), "/metadata");
         assert_eq!(super::route("/api/v1/x"), "/api/v1/other");

@@ -140,10 +140,18 @@ pub async fn serve(opts: Options) -> Result<()> {
         None => {
             let from = |dir: &'static str| {
                 let repo = repo.clone();
-                axum::routing::get(move |axum::extract::Path(key): axum::extract::Path<String>| {
-                    let repo = repo.clone();
-                    async move { repo.storage.serve(&format!("{dir}/{key}")).await }
-                })
+                axum::routing::get(
+                    move |axum::extract::Path(key): axum::extract::Path<String>,
+                          headers: axum::http::HeaderMap| {
+                        let repo = repo.clone();
+                        async move {
+                            let range = headers
+                                .get(axum::http::header::RANGE)
+                                .and_then(|v| v.to_str().ok());
+                            repo.storage.serve(&format!("{dir}/{key}"), range).await
+                        }
+                    },
+                )
             };
             app.route("/metadata/{*key}", from("metadata"))
                 .route("/targets/{*key}", from("targets"))
@@ -158,7 +166,10 @@ pub async fn serve(opts: Options) -> Result<()> {
                 async move {
                     let text = crate::blocking::sync(|| repo.metrics.render(&repo));
                     (
-                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
                         text,
                     )
                 }

@@ -48,20 +48,20 @@ impl Storage {
         }
         let bad = |why: String| Error::State(format!("storage {url}: {why}"));
         let Some(rest) = url.strip_prefix("s3://") else {
-            return Err(bad("a storage URL is s3://bucket/prefix or file:///folder".into()));
+            return Err(bad(
+                "a storage URL is s3://bucket/prefix or file:///folder".into()
+            ));
         };
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         if bucket.is_empty() {
             return Err(bad("no bucket".into()));
         }
-        let mut builder =
-            object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
-            let key: object_store::aws::AmazonS3ConfigKey = k
-                .parse()
-                .map_err(|_| bad(format!("unknown option {k}")))?;
+            let key: object_store::aws::AmazonS3ConfigKey =
+                k.parse().map_err(|_| bad(format!("unknown option {k}")))?;
             builder = builder.with_config(key, v);
         }
         let store = builder.build().map_err(|e| bad(e.to_string()))?;
@@ -248,33 +248,8 @@ impl Storage {
         }
     }
 
-    /// The names of the objects directly in `dir` (`metadata`).
-    pub fn list(&self, dir: &str) -> Result<Vec<String>> {
-        match self {
-            Self::Local(root) => {
-                let path = root.join(dir);
-                Ok(std::fs::read_dir(&path)
-                    .map_err(Error::io(path.display()))?
-                    .flatten()
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| !n.starts_with(".tmp-"))
-                    .collect())
-            }
-            Self::Object { store, prefix, .. } => {
-                let at = self.at(prefix, dir)?;
-                crate::blocking::run(async {
-                    store
-                        .list_with_delimiter(Some(&at))
-                        .await
-                        .map(|l| l.objects.into_iter().filter_map(|o| o.location.filename().map(String::from)).collect())
-                })
-                .map_err(self.failed(dir))
-            }
-        }
-    }
-
-    /// The objects directly in `dir`, with when each was last written.
-    pub fn list_modified(&self, dir: &str) -> Result<Vec<(String, std::time::SystemTime)>> {
+    /// The objects directly in `dir` (`metadata`), with when each was last written.
+    pub fn list(&self, dir: &str) -> Result<Vec<(String, std::time::SystemTime)>> {
         match self {
             Self::Local(root) => {
                 let path = root.join(dir);
@@ -289,27 +264,18 @@ impl Storage {
                     .collect())
             }
             Self::Object { store, prefix, .. } => {
-                use futures_util::stream::TryStreamExt;
                 let at = self.at(prefix, dir)?;
-                crate::blocking::run(async {
-                    store
-                        .list(Some(&at))
-                        .map_ok(|o| {
-                            let secs = o.last_modified.timestamp().max(0) as u64;
-                            let name = o.location.filename().unwrap_or_default().to_string();
-                            (o.location, name, std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-                        })
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .map(|all| {
-                    // Directly in `dir` only (list is recursive).
-                    all.into_iter()
-                        .filter(|(loc, _, _)| loc.prefix_match(&at).is_some_and(|mut p| p.next().is_some() && p.next().is_none()))
-                        .map(|(_, n, t)| (n, t))
-                        .collect()
-                })
-                .map_err(self.failed(dir))
+                let listed = crate::blocking::run(store.list_with_delimiter(Some(&at)))
+                    .map_err(self.failed(dir))?;
+                Ok(listed
+                    .objects
+                    .into_iter()
+                    .filter_map(|o| {
+                        let secs = u64::try_from(o.last_modified.timestamp()).unwrap_or(0);
+                        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                        Some((o.location.filename()?.to_string(), at))
+                    })
+                    .collect())
             }
         }
     }
@@ -318,7 +284,9 @@ impl Storage {
     /// temporary names; an object store keeps them for [`persist`](Self::persist).
     pub fn stage<'a>(&self, dir: &str, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {
         match self {
-            Self::Local(root) => crate::publish::stage_durably(&root.join(dir), files).map(Staged::Local),
+            Self::Local(root) => {
+                crate::publish::stage_durably(&root.join(dir), files).map(Staged::Local)
+            }
             Self::Object { .. } => Ok(Staged::Object(files)),
         }
     }
@@ -338,7 +306,11 @@ impl Storage {
                         let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
                         async move {
                             let at = at.map_err(|e| (name, e.into()))?;
-                            store.put(&at, payload).await.map(|_| ()).map_err(|e| (name, e))
+                            store
+                                .put(&at, payload)
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| (name, e))
                         }
                     }))
                     .buffer_unordered(32)
@@ -351,40 +323,103 @@ impl Storage {
         }
     }
 
-    /// `GET /metadata/<name>` or `/targets/<path>` from an object store: the object, streamed.
-    pub async fn serve(&self, key: &str) -> axum::response::Response {
-        use axum::http::StatusCode;
+    /// `GET /metadata/<name>` or `/targets/<path>` from an object store: the object, streamed,
+    /// or the part a `Range: bytes=...` header asks for (a device resuming a download).
+    pub async fn serve(&self, key: &str, range: Option<&str>) -> axum::response::Response {
+        use axum::http::{header, StatusCode};
         use axum::response::IntoResponse;
         let Self::Object { store, prefix, .. } = self else {
             return StatusCode::NOT_FOUND.into_response();
         };
-        if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-            return StatusCode::NOT_FOUND.into_response();
-        }
         let Ok(at) = Self::key(prefix, key) else {
             return StatusCode::NOT_FOUND.into_response();
         };
-        match store.get(&at).await {
+        let wanted = range.and_then(byte_range);
+        let options = object_store::GetOptions {
+            range: wanted.clone(),
+            ..Default::default()
+        };
+        let kind = if key.ends_with(".json") {
+            "application/json"
+        } else {
+            "application/octet-stream"
+        };
+        match store.get_opts(&at, options).await {
             Ok(r) => {
-                let length = r.meta.size;
+                let (total, part) = (r.meta.size, r.range.clone());
+                let mut headers = vec![
+                    (header::CONTENT_LENGTH, (part.end - part.start).to_string()),
+                    (header::CONTENT_TYPE, kind.to_string()),
+                    (header::ACCEPT_RANGES, "bytes".to_string()),
+                ];
+                let status = if wanted.is_some() {
+                    let last = part.end.saturating_sub(1);
+                    headers.push((
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{last}/{total}", part.start),
+                    ));
+                    StatusCode::PARTIAL_CONTENT
+                } else {
+                    StatusCode::OK
+                };
                 let body = axum::body::Body::from_stream(r.into_stream());
-                (
-                    [
-                        (axum::http::header::CONTENT_LENGTH, length.to_string()),
-                        (
-                            axum::http::header::CONTENT_TYPE,
-                            if key.ends_with(".json") { "application/json" } else { "application/octet-stream" }.to_string(),
-                        ),
-                    ],
-                    body,
-                )
-                    .into_response()
+                let mut response = (status, body).into_response();
+                for (name, value) in headers {
+                    if let Ok(v) = value.parse() {
+                        response.headers_mut().insert(name, v);
+                    }
+                }
+                response
             }
             Err(object_store::Error::NotFound { .. }) => StatusCode::NOT_FOUND.into_response(),
+            // A range past the end (S3 answers 416; object_store reports it as a bad range).
+            Err(e) if wanted.is_some() && e.to_string().contains("ange") => {
+                StatusCode::RANGE_NOT_SATISFIABLE.into_response()
+            }
             Err(e) => {
                 tracing::error!("storage: {key}: {e}");
                 StatusCode::BAD_GATEWAY.into_response()
             }
+        }
+    }
+}
+
+/// A `Range` header's single byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); `None` for
+/// anything else, which is then served whole, as HTTP allows.
+fn byte_range(header: &str) -> Option<object_store::GetRange> {
+    use object_store::GetRange;
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    match (first.trim(), last.trim()) {
+        ("", n) => n.parse().ok().filter(|n| *n > 0).map(GetRange::Suffix),
+        (a, "") => a.parse().ok().map(GetRange::Offset),
+        (a, b) => {
+            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then_some(GetRange::Bounded(a..b.checked_add(1)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::GetRange;
+
+    #[test]
+    fn byte_ranges_are_read_as_http_means_them() {
+        assert_eq!(
+            super::byte_range("bytes=0-99"),
+            Some(GetRange::Bounded(0..100))
+        );
+        assert_eq!(super::byte_range("bytes=100-"), Some(GetRange::Offset(100)));
+        assert_eq!(super::byte_range("bytes=-5"), Some(GetRange::Suffix(5)));
+        for bad in [
+            "bytes=9-1",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=-0",
+            "bytes=a-",
+        ] {
+            assert_eq!(super::byte_range(bad), None, "{bad}");
         }
     }
 }

@@ -91,8 +91,12 @@ pub async fn worker(repo: Arc<Repo>, wake: Arc<Wake>) {
         }
         // Other processes on a shared store may leave tasks this one must run (their own
         // worker died with them): look every second.
-        let idle = if repo.store.is_shared() { SHARED_POLL } else { EXPIRY_CHECK }
-            .min(repo.housekeeping.every);
+        let idle = if repo.store.is_shared() {
+            SHARED_POLL
+        } else {
+            EXPIRY_CHECK
+        }
+        .min(repo.housekeeping.every);
         tokio::select! {
             () = wake.notify.notified() => gather(&wake).await,
             () = tokio::time::sleep(idle) => {}

@@ -123,7 +123,8 @@ impl Backend {
                 .unwrap()
                 .is_some();
             if !exists {
-                c.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
+                c.batch_execute(&format!("CREATE DATABASE {database}"))
+                    .unwrap();
             }
         });
         let port = s3_server();
@@ -142,7 +143,12 @@ impl Backend {
         match self {
             Self::Local(_) => Vec::new(),
             Self::Shared { state, storage, .. } => {
-                vec!["--state".into(), state.clone(), "--storage".into(), storage.clone()]
+                vec![
+                    "--state".into(),
+                    state.clone(),
+                    "--storage".into(),
+                    storage.clone(),
+                ]
             }
         }
     }
@@ -173,7 +179,14 @@ impl Backend {
             Self::Shared { objects, .. } => {
                 use std::io::Write;
                 let mut c = Command::new("curl")
-                    .args(["-s", "-f", "-X", "PUT", "-H", "content-type: application/octet-stream"])
+                    .args([
+                        "-s",
+                        "-f",
+                        "-X",
+                        "PUT",
+                        "-H",
+                        "content-type: application/octet-stream",
+                    ])
                     .args(["--data-binary", "@-"])
                     .arg(format!("{objects}/{}", url_path(key)))
                     .stdin(Stdio::piped())
@@ -190,7 +203,8 @@ impl Backend {
     pub fn remove(&self) {
         if let Self::Shared { database, .. } = self {
             admin(|c| {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+                let _ =
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
             });
         }
     }
@@ -388,7 +402,9 @@ impl Service {
             Backend::Local(data) => data.join("metadata/1.root.json"),
             Backend::Shared { .. } => {
                 let copy = self.data.path().join("trusted-1.root.json");
-                let root = self.file("metadata/1.root.json").expect("metadata/1.root.json");
+                let root = self
+                    .file("metadata/1.root.json")
+                    .expect("metadata/1.root.json");
                 std::fs::write(&copy, root).unwrap();
                 copy
             }

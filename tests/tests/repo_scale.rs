@@ -22,7 +22,16 @@ fn now() -> i64 {
 fn add(base: &str, path: &str) -> Option<String> {
     let body = json!({"artifacts": [{"path": path, "info": {"length": 1, "hashes": {"sha256": "0".repeat(64)}}}]});
     let o = Command::new("curl")
-        .args(["-s", "-m", "10", "-X", "POST", "-H", "content-type: application/json", "--data-binary"])
+        .args([
+            "-s",
+            "-m",
+            "10",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+        ])
         .arg(body.to_string())
         .arg(format!("{base}/api/v1/artifacts/"))
         .output()
@@ -48,7 +57,8 @@ fn verify_published(backend: &Backend, root: &[u8], paths: &[String]) -> BTreeMa
     }
     // Every bin's current version, as the snapshot lists it: each artifact in exactly one.
     let md = dir.dir.join("metadata");
-    let timestamp: Value = serde_json::from_slice(&std::fs::read(md.join("timestamp.json")).unwrap()).unwrap();
+    let timestamp: Value =
+        serde_json::from_slice(&std::fs::read(md.join("timestamp.json")).unwrap()).unwrap();
     let snapshot_version = &timestamp["signed"]["meta"]["snapshot.json"]["version"];
     let snapshot: Value = serde_json::from_slice(
         &std::fs::read(md.join(format!("{snapshot_version}.snapshot.json"))).unwrap(),
@@ -97,7 +107,12 @@ fn three_processes_share_one_state_and_survive_a_sigkill() {
     // The first creates the repository; the others find it (under the same lock).
     let mut services = vec![Service::start_on(first, backend.clone(), &args, None)];
     for _ in 0..2 {
-        services.push(Service::start_on(tempfile::tempdir().unwrap(), backend.clone(), &args, None));
+        services.push(Service::start_on(
+            tempfile::tempdir().unwrap(),
+            backend.clone(),
+            &args,
+            None,
+        ));
     }
     let root = services[0].file("metadata/1.root.json").unwrap();
     let bases: Vec<String> = services.iter().map(|s| s.base.clone()).collect();
@@ -126,7 +141,11 @@ fn three_processes_share_one_state_and_survive_a_sigkill() {
     let wait_for = |n: usize| {
         let start = Instant::now();
         while acked.lock().unwrap().len() < n {
-            assert!(start.elapsed() < Duration::from_secs(60), "only {} acknowledged", acked.lock().unwrap().len());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "only {} acknowledged",
+                acked.lock().unwrap().len()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     };
@@ -147,10 +166,14 @@ fn three_processes_share_one_state_and_survive_a_sigkill() {
                     let name = entry.file_name().into_string().unwrap();
                     let bytes = std::fs::read(entry.path()).unwrap();
                     if name == "timestamp.json" {
-                        let v = serde_json::from_slice::<Value>(&bytes).unwrap()["signed"]["version"]
+                        let v = serde_json::from_slice::<Value>(&bytes).unwrap()["signed"]
+                            ["version"]
                             .as_u64()
                             .unwrap();
-                        assert!(v >= last_timestamp, "timestamp went back from {last_timestamp} to {v}");
+                        assert!(
+                            v >= last_timestamp,
+                            "timestamp went back from {last_timestamp} to {v}"
+                        );
                         last_timestamp = v;
                     } else if let Some(before) = seen.insert(name.clone(), bytes.clone()) {
                         assert!(before == bytes, "{name} changed after it was published");
@@ -181,10 +204,17 @@ fn three_processes_share_one_state_and_survive_a_sigkill() {
     let paths: Vec<String> = acked.iter().map(|(p, _)| p.clone()).collect();
     let listed = verify_published(&backend, &root, &paths);
     for path in &paths {
-        assert_eq!(listed.get(path), Some(&1), "{path}: listed {:?} times", listed.get(path));
+        assert_eq!(
+            listed.get(path),
+            Some(&1),
+            "{path}: listed {:?} times",
+            listed.get(path)
+        );
     }
     // The killed process acknowledged some of them.
-    assert!(acked.iter().any(|(p, _)| p.starts_with("scale/1/") || p.starts_with("scale/4/")));
+    assert!(acked
+        .iter()
+        .any(|(p, _)| p.starts_with("scale/1/") || p.starts_with("scale/4/")));
     drop(services);
     backend.remove();
 }

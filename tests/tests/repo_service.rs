@@ -120,10 +120,7 @@ fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
         );
     }
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        svc.file("metadata/timestamp.json").unwrap(),
-        before
-    );
+    assert_eq!(svc.file("metadata/timestamp.json").unwrap(), before);
 }
 
 #[test]
@@ -191,6 +188,19 @@ fn uploaded_firmware_is_hashed_stored_and_served_by_the_same_process() {
     let out_dir = tempfile::tempdir().unwrap();
     let (code, err) = ngclient(&svc, "firmware/rtu-7/rtu.img", out_dir.path());
     assert_eq!(code, 0, "python-tuf: {err}");
+    // A download resumed part-way gets the rest, from whichever storage serves it.
+    let url = format!(
+        "{}/targets/firmware/rtu-7/{}.rtu.img",
+        svc.base,
+        otuf_tests::hex(Sha256::digest(&image))
+    );
+    let part = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-H", "Range: bytes=2999990-"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let (body, code) = part.stdout.split_at(part.stdout.len() - 4);
+    assert_eq!((code, body), (&b"\n206"[..], &image[2_999_990..]));
     let (code, reply) = svc.post("/api/v1/artifacts/upload/..%2Fescape", &json!({}));
     assert_eq!(code, 422, "{reply}");
 }
@@ -284,7 +294,15 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
     let svc = Service::start_dev();
     let import = |csv: &str| -> (u16, Value) {
         let o = std::process::Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "content-type: text/csv"])
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: text/csv",
+            ])
             .args(["--data-binary", "@-"])
             .arg(format!("{}/api/v1/artifacts/import", svc.base))
             .stdin(std::process::Stdio::piped())
@@ -298,7 +316,10 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
             .unwrap();
         let text = String::from_utf8(o.stdout).unwrap();
         let (body, code) = text.rsplit_once('\n').unwrap();
-        (code.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+        (
+            code.parse().unwrap(),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
     };
     let before = svc.file("metadata/timestamp.json").unwrap();
     // A bad line anywhere: nothing is imported, and the refusal names the line and the field.
@@ -307,7 +328,11 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
         "0".repeat(64)
     ));
     assert_eq!(code, 422, "{reply}");
-    assert_eq!(reply["detail"][0]["loc"], json!(["body", 3, "hash"]), "{reply}");
+    assert_eq!(
+        reply["detail"][0]["loc"],
+        json!(["body", 3, "hash"]),
+        "{reply}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(svc.file("metadata/timestamp.json").unwrap(), before);
 
@@ -318,7 +343,13 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
     }
     let (code, reply) = import(&csv);
     assert_eq!(code, 202, "{reply}");
-    assert_eq!((reply["data"]["artifacts"].as_u64(), reply["data"]["roles"].as_u64()), (Some(2000), Some(16)));
+    assert_eq!(
+        (
+            reply["data"]["artifacts"].as_u64(),
+            reply["data"]["roles"].as_u64()
+        ),
+        (Some(2000), Some(16))
+    );
     let task = svc.wait(reply["data"]["task_id"].as_str().unwrap());
     assert_eq!(task["result"]["status"], true, "{task}");
     // Listed, with both hashes, in signed metadata that verifies as a device reads it.
@@ -329,33 +360,61 @@ fn a_bulk_import_is_checked_line_by_line_then_published_in_one_task() {
     let root = std::fs::read(svc.root()).unwrap();
     let client = dir.refresh(&root, now()).unwrap();
     for i in [0u32, 1, 999, 1999] {
-        let (_, info) = dir.find_target(&client, &format!("import/{i}.bin")).unwrap().unwrap();
+        let (_, info) = dir
+            .find_target(&client, &format!("import/{i}.bin"))
+            .unwrap()
+            .unwrap();
         assert_eq!(info.length, u64::from(i));
-        assert_eq!(info.hashes.sha512.map(otuf_tests::hex), Some(format!("{i:0128x}")));
+        assert_eq!(
+            info.hashes.sha512.map(otuf_tests::hex),
+            Some(format!("{i:0128x}"))
+        );
     }
 }
 
 #[test]
 fn housekeeping_removes_old_versions_and_metrics_report_the_service() {
     let svc = Service::start(&[
-        "--dev", "--bins", "16", "--keep-versions", "2", "--keep-versions-hours", "0",
-        "--housekeeping-every-secs", "1",
+        "--dev",
+        "--bins",
+        "16",
+        "--keep-versions",
+        "2",
+        "--keep-versions-hours",
+        "0",
+        "--housekeeping-every-secs",
+        "1",
     ]);
     for i in 0..5 {
         let path = format!("firmware/kept-{i}.bin");
-        assert_eq!(svc.add(&path, path.as_bytes(), Value::Null)["state"], "SUCCESS");
+        assert_eq!(
+            svc.add(&path, path.as_bytes(), Value::Null)["state"],
+            "SUCCESS"
+        );
     }
-    let snapshot = || svc.metadata("timestamp.json")["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    let snapshot = || {
+        svc.metadata("timestamp.json")["signed"]["meta"]["snapshot.json"]["version"]
+            .as_u64()
+            .unwrap()
+    };
     let current = snapshot();
     assert!(current >= 6, "a snapshot per publication: {current}");
     // Within two housekeeping runs, only the newest two snapshots are left; roots all stay.
     let start = std::time::Instant::now();
-    while svc.file(&format!("metadata/{}.snapshot.json", current - 2)).is_some() {
-        assert!(start.elapsed() < Duration::from_secs(10), "old snapshots were never removed");
+    while svc
+        .file(&format!("metadata/{}.snapshot.json", current - 2))
+        .is_some()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "old snapshots were never removed"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let current = snapshot();
-    assert!(svc.file(&format!("metadata/{current}.snapshot.json")).is_some());
+    assert!(svc
+        .file(&format!("metadata/{current}.snapshot.json"))
+        .is_some());
     assert!(svc.file("metadata/1.snapshot.json").is_none());
     assert!(svc.file("metadata/1.root.json").is_some());
     // What is left is a whole state: clients still verify and download.
@@ -363,7 +422,10 @@ fn housekeeping_removes_old_versions_and_metrics_report_the_service() {
     let (code, err) = ngclient(&svc, "firmware/kept-4.bin", out.path());
     assert_eq!(code, 0, "python-tuf: {err}");
 
-    let o = Command::new("curl").args(["-s", &format!("{}/metrics", svc.base)]).output().unwrap();
+    let o = Command::new("curl")
+        .args(["-s", &format!("{}/metrics", svc.base)])
+        .output()
+        .unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
     let value = |series: &str| -> f64 {
         text.lines()

@@ -30,7 +30,11 @@ fn parse(csv: &str) -> Result<BTreeMap<String, Info>, (usize, &'static str, Stri
         }
         let fields: Vec<&str> = line.split(';').collect();
         let [path, size, alg, hash] = fields[..] else {
-            return Err((n, "line", format!("{} fields, not 4 ({HEADER})", fields.len())));
+            return Err((
+                n,
+                "line",
+                format!("{} fields, not 4 ({HEADER})", fields.len()),
+            ));
         };
         if let Some(why) = super::artifacts::bad_path(path) {
             return Err((n, "path", why.into()));
@@ -45,7 +49,11 @@ fn parse(csv: &str) -> Result<BTreeMap<String, Info>, (usize, &'static str, Stri
         }
         let entry = out.entry(path.to_string()).or_insert((size, Map::new()));
         if entry.0 != size {
-            return Err((n, "size", format!("{path} was given another size on an earlier line")));
+            return Err((
+                n,
+                "size",
+                format!("{path} was given another size on an earlier line"),
+            ));
         }
         entry.1.extend(hashes);
     }
@@ -65,38 +73,41 @@ pub(super) async fn import(
     let repo = app.repo.clone();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let task_id = id.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<Result<(usize, usize), Response>, String> {
-        let artifacts = match parse(&body) {
-            Ok(a) => a,
-            Err((line, field, why)) => {
-                return Ok(Err(invalid(
-                    json!(["body", line, field]),
-                    format!("line {line}: {field}: {why}"),
-                    &Value::Null,
-                )))
-            }
-        };
-        let online = repo.online().map_err(|e| e.to_string())?;
-        let mut rows = Vec::with_capacity(artifacts.len());
-        let mut roles = BTreeSet::new();
-        for (path, (length, hashes)) in artifacts {
-            let Some(role) = online.role_for(&path).map_err(|e| e.to_string())? else {
-                return Ok(Err(invalid(
-                    json!(["body", "path"]),
-                    format!("{path}: no delegated role is trusted for this path"),
-                    &json!(path),
-                )));
+    let done = tokio::task::spawn_blocking(
+        move || -> Result<Result<(usize, usize), Response>, String> {
+            let artifacts = match parse(&body) {
+                Ok(a) => a,
+                Err((line, field, why)) => {
+                    return Ok(Err(invalid(
+                        json!(["body", line, field]),
+                        format!("line {line}: {field}: {why}"),
+                        &Value::Null,
+                    )))
+                }
             };
-            roles.insert(role.clone());
-            rows.push((path, role, json!({"length": length, "hashes": hashes})));
-        }
-        let counts = (rows.len(), roles.len());
-        let payload = json!({"roles": roles, "artifacts": rows.len(), "publish_artifacts": publish});
-        repo.store
-            .import(&rows, (&task_id, "import_artifacts", &payload))
-            .map_err(|e| e.to_string())?;
-        Ok(Ok(counts))
-    })
+            let online = repo.online().map_err(|e| e.to_string())?;
+            let mut rows = Vec::with_capacity(artifacts.len());
+            let mut roles = BTreeSet::new();
+            for (path, (length, hashes)) in artifacts {
+                let Some(role) = online.role_for(&path).map_err(|e| e.to_string())? else {
+                    return Ok(Err(invalid(
+                        json!(["body", "path"]),
+                        format!("{path}: no delegated role is trusted for this path"),
+                        &json!(path),
+                    )));
+                };
+                roles.insert(role.clone());
+                rows.push((path, role, json!({"length": length, "hashes": hashes})));
+            }
+            let counts = (rows.len(), roles.len());
+            let payload =
+                json!({"roles": roles, "artifacts": rows.len(), "publish_artifacts": publish});
+            repo.store
+                .import(&rows, (&task_id, "import_artifacts", &payload))
+                .map_err(|e| e.to_string())?;
+            Ok(Ok(counts))
+        },
+    )
     .await;
     match done {
         Ok(Ok(Ok((artifacts, roles)))) => {
@@ -109,7 +120,11 @@ pub(super) async fn import(
         }
         Ok(Ok(Err(r))) => r,
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Import failed.", &e),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Import failed.", &e.to_string()),
+        Err(e) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Import failed.",
+            &e.to_string(),
+        ),
     }
 }
 
@@ -129,12 +144,28 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows["a/b.bin"].1.len(), 2);
         for (bad, line, field) in [
-            (format!("x;1;sha256;{}\n/etc/passwd;1;sha256;{}", "a".repeat(64), "a".repeat(64)), 2, "path"),
+            (
+                format!(
+                    "x;1;sha256;{}\n/etc/passwd;1;sha256;{}",
+                    "a".repeat(64),
+                    "a".repeat(64)
+                ),
+                2,
+                "path",
+            ),
             (format!("x;big;sha256;{}", "a".repeat(64)), 1, "size"),
             ("x;1;md5;abc".to_string(), 1, "hash"),
             (format!("x;1;sha256;{}", "A".repeat(64)), 1, "hash"),
             ("x;1;sha256".to_string(), 1, "line"),
-            (format!("x;1;sha256;{}\nx;2;sha512;{}", "a".repeat(64), "b".repeat(128)), 2, "size"),
+            (
+                format!(
+                    "x;1;sha256;{}\nx;2;sha512;{}",
+                    "a".repeat(64),
+                    "b".repeat(128)
+                ),
+                2,
+                "size",
+            ),
         ] {
             let (l, f, _) = parse(&bad).unwrap_err();
             assert_eq!((l, f), (line, field), "{bad}");

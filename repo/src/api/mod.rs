@@ -5,10 +5,10 @@
 #![allow(clippy::result_large_err)]
 
 mod artifacts;
-mod import;
 mod bootstrap;
 mod config;
 mod delegations;
+mod import;
 mod metadata;
 
 use crate::publish::{Bootstrap, Repo};
@@ -390,7 +390,8 @@ mod tests {
     async fn the_openapi_document_describes_the_router() {
         use tower::ServiceExt;
         let data = tempfile::tempdir().unwrap();
-        let repo = Arc::new(Repo::open(data.path(), &data.path().join("keys"), None, None).unwrap());
+        let repo =
+            Arc::new(Repo::open(data.path(), &data.path().join("keys"), None, None).unwrap());
         let (record, _queue) = tokio::sync::mpsc::unbounded_channel();
         let app = router(App {
             repo,

@@ -718,9 +718,13 @@ impl Repo {
         // A shared store: files are checked when a publisher died mid-way, listed at once.
         let check_files = check_files || self.store.setting(PUBLISHING)?.is_some();
         let listed: Option<BTreeSet<String>> = match (check_files, &self.storage) {
-            (true, Storage::Object { .. }) => {
-                Some(self.storage.list("metadata")?.into_iter().collect())
-            }
+            (true, Storage::Object { .. }) => Some(
+                self.storage
+                    .list("metadata")?
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect(),
+            ),
             _ => None,
         };
         let exists = |name: &str| match &listed {
@@ -931,9 +935,12 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 /// New versioned files, written and fsynced in parallel under temporary names (concurrent
 /// fsyncs share journal commits); nothing refers to them yet.
-pub(crate) type Staged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
+pub(crate) type LocalStaged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
 
-pub(crate) fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {
+pub(crate) fn stage_durably<'a>(
+    dir: &Path,
+    files: &'a [(String, Vec<u8>)],
+) -> Result<LocalStaged<'a>> {
     use std::io::Write;
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
@@ -974,7 +981,7 @@ pub(crate) fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> R
 
 /// Renames staged files into place, then one directory fsync. Nothing refers to them until
 /// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
-pub(crate) fn persist_staged(dir: &Path, staged: Staged<'_>) -> Result<()> {
+pub(crate) fn persist_staged(dir: &Path, staged: LocalStaged<'_>) -> Result<()> {
     for (name, tmp) in staged {
         tmp.persist(dir.join(name)).map_err(|e| Error::Io {
             path: name.clone(),

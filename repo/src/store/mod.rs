@@ -56,7 +56,6 @@ pub struct Deleted {
     pub hardware: Vec<String>,
 }
 
-
 /// The state operations, one implementation per database.
 pub trait Backend: Send + Sync {
     /// A setting.
@@ -108,8 +107,11 @@ pub trait Backend: Send + Sync {
     /// Records new role states and settings together (one transaction): a publication's
     /// versions and, for a root rotation, the new root and online key become current at once.
     /// Bumps the generation.
-    fn commit(&self, roles: &[(String, RoleState)], settings: &[(&str, Option<&str>)])
-        -> Result<()>;
+    fn commit(
+        &self,
+        roles: &[(String, RoleState)],
+        settings: &[(&str, Option<&str>)],
+    ) -> Result<()>;
     /// Sets (`Some`) or removes (`None`) settings in one transaction. Bumps the generation.
     fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()>;
     /// Tasks accepted and not finished (`PENDING` or `RUNNING`), by every process.
@@ -143,7 +145,9 @@ impl Store {
     /// `postgresql://`), `sqlite://<file>`, or by default `otuf.sqlite3` in `data_dir`.
     pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self> {
         match url {
-            None => Ok(Self(Box::new(sqlite::Sqlite::open(&data_dir.join("otuf.sqlite3"))?))),
+            None => Ok(Self(Box::new(sqlite::Sqlite::open(
+                &data_dir.join("otuf.sqlite3"),
+            )?))),
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
                 Ok(Self(Box::new(postgres::Postgres::open(u)?)))
             }

@@ -41,7 +41,10 @@ pub(super) struct Postgres {
 
 fn connect(url: &str) -> Result<Client> {
     crate::blocking::sync(|| Client::connect(url, NoTls)).map_err(|e| {
-        Error::State(format!("state {}: {e}", url.split('?').next().unwrap_or(url)))
+        Error::State(format!(
+            "state {}: {e}",
+            url.split('?').next().unwrap_or(url)
+        ))
     })
 }
 
@@ -70,16 +73,16 @@ impl Postgres {
         })
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
-    ) -> Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T> {
         self.with_conn(|c| Ok(f(c)?))
     }
 
     fn with_conn<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         crate::blocking::sync(|| {
-            let mut guard = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = self
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let conn = guard
                 .as_mut()
                 .ok_or_else(|| Error::State("database closed".into()))?;
@@ -161,8 +164,10 @@ impl Drop for Held<'_> {
 impl Backend for Postgres {
     fn setting(&self, key: &str) -> Result<Option<String>> {
         self.with(|c| {
-            Ok(c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?
-                .map(|r| r.get(0)))
+            Ok(
+                c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?
+                    .map(|r| r.get(0)),
+            )
         })
     }
 
@@ -193,12 +198,13 @@ impl Backend for Postgres {
 
     fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>> {
         self.with(|c| {
-            Ok(c
-                .query_opt("SELECT state, result FROM tasks WHERE id = $1", &[&id])?
-                .map(|r| {
-                    let result: Option<String> = r.get(1);
-                    (r.get(0), result.map(|s| parse(&s)))
-                }))
+            Ok(
+                c.query_opt("SELECT state, result FROM tasks WHERE id = $1", &[&id])?
+                    .map(|r| {
+                        let result: Option<String> = r.get(1);
+                        (r.get(0), result.map(|s| parse(&s)))
+                    }),
+            )
         })
     }
 
@@ -226,7 +232,8 @@ impl Backend for Postgres {
     fn finish_tasks(&self, outcomes: &[(&str, &str, &Value)]) -> Result<()> {
         self.with(|c| {
             let mut tx = c.transaction()?;
-            let q = tx.prepare("UPDATE tasks SET state = $2, result = $3, updated = $4 WHERE id = $1")?;
+            let q =
+                tx.prepare("UPDATE tasks SET state = $2, result = $3, updated = $4 WHERE id = $1")?;
             for (id, state, result) in outcomes {
                 tx.execute(&q, &[id, state, &result.to_string(), &now()])?;
             }
@@ -307,10 +314,13 @@ impl Backend for Postgres {
 
     fn artifact_roles(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
-            Ok(c.query("SELECT path, bin FROM artifacts ORDER BY path COLLATE \"C\"", &[])?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect())
+            Ok(c.query(
+                "SELECT path, bin FROM artifacts ORDER BY path COLLATE \"C\"",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
         })
     }
 
@@ -426,17 +436,23 @@ impl Backend for Postgres {
 
     fn settings(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
-            Ok(c.query("SELECT key, value FROM settings ORDER BY key COLLATE \"C\"", &[])?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect())
+            Ok(c.query(
+                "SELECT key, value FROM settings ORDER BY key COLLATE \"C\"",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
         })
     }
 
     fn queued_tasks(&self) -> Result<u64> {
         self.with(|c| {
             let n: i64 = c
-                .query_one("SELECT count(*) FROM tasks WHERE state IN ('PENDING', 'RUNNING')", &[])?
+                .query_one(
+                    "SELECT count(*) FROM tasks WHERE state IN ('PENDING', 'RUNNING')",
+                    &[],
+                )?
                 .get(0);
             Ok(n as u64)
         })
@@ -453,7 +469,10 @@ impl Backend for Postgres {
 
     fn lock_publication(&self) -> Result<Box<dyn PublicationLock + '_>> {
         crate::blocking::sync(|| {
-            let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = self
+                .lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if guard.is_none() {
                 *guard = Some(connect(&self.url)?);
             }
@@ -466,7 +485,12 @@ impl Backend for Postgres {
     }
 
     fn generation(&self) -> Result<i64> {
-        self.with(|c| Ok(c.query_one("SELECT value FROM generation WHERE id = 1", &[])?.get(0)))
+        self.with(|c| {
+            Ok(
+                c.query_one("SELECT value FROM generation WHERE id = 1", &[])?
+                    .get(0),
+            )
+        })
     }
 
     fn is_shared(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The embedded default: one SQLite file (WAL, synchronous FULL, so a task is on disk before its
 //! 202 is answered). One process: its publication lock is a mutex.
 
-use super::{now, Backend, PublicationLock, Change, Deleted, RoleState, Task};
+use super::{now, Backend, Change, Deleted, PublicationLock, RoleState, Task};
 use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -27,7 +27,6 @@ CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, action TEXT NOT NULL, pay
                                   state TEXT NOT NULL, result TEXT, updated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
 ";
-
 
 impl Sqlite {
     /// Opens (creating and migrating) the database at `path`.
@@ -60,7 +59,6 @@ impl Sqlite {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(f(&mut guard)?)
     }
-
 }
 
 impl Backend for Sqlite {
@@ -280,10 +278,7 @@ impl Backend for Sqlite {
     }
 
     /// The artifacts at `paths` (those that exist), sorted by path.
-    fn artifacts_at(
-        &self,
-        paths: &BTreeSet<String>,
-    ) -> Result<Vec<(String, Value)>> {
+    fn artifacts_at(&self, paths: &BTreeSet<String>) -> Result<Vec<(String, Value)>> {
         self.with(|c| {
             let mut q = c.prepare_cached("SELECT info FROM artifacts WHERE path = ?1")?;
             let mut out = Vec::new();
