@@ -22,8 +22,7 @@ pub struct Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         self.backend.remove();
     }
 }
@@ -242,7 +241,7 @@ impl Service {
             }
             _ => Command::new(workspace_bin("otuf-repo")),
         };
-        let mut child = command
+        let child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .args(backend.args())
@@ -252,9 +251,10 @@ impl Service {
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "otuf_repo=info")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        // A group of its own, killed whole: a wrapper (faketime forks) takes the service along.
+        std::os::unix::process::CommandExt::process_group(child, 0);
+        let mut child = child.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let base = loop {
             let line = lines.next().expect("otuf-repo exited").unwrap();
@@ -278,11 +278,19 @@ impl Service {
 
     /// Kills the process with SIGKILL (no chance to clean up) and hands back its data folder.
     pub fn kill(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         // Its state stays for the next service on this data folder.
         self.backend = Backend::Local(PathBuf::new());
         std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+
+    /// SIGKILL to its process group.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// A file of its storage (`metadata/timestamp.json`), if there is one.

@@ -403,16 +403,14 @@ mod tests {
         let mut described = 0;
         for (path, ops) in doc["paths"].as_object().unwrap() {
             let path = path.replace("{path}", "firmware/a.bin");
-            let spellings = if path.contains("upload")
-                || path.ends_with("import")
-                || path.ends_with(".json")
-            {
-                vec![path.clone()]
-            } else if let Some(p) = path.strip_suffix('/') {
-                vec![path.clone(), p.to_string()]
-            } else {
-                vec![path.clone(), format!("{path}/")]
-            };
+            let spellings =
+                if path.contains("upload") || path.ends_with("import") || path.ends_with(".json") {
+                    vec![path.clone()]
+                } else if let Some(p) = path.strip_suffix('/') {
+                    vec![path.clone(), p.to_string()]
+                } else {
+                    vec![path.clone(), format!("{path}/")]
+                };
             for (method, _) in ops.as_object().unwrap() {
                 described += 1;
                 for uri in &spellings {

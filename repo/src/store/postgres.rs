@@ -29,10 +29,16 @@ INSERT INTO generation VALUES (1, 0);
 const MIGRATION_LOCK: i64 = 0x6f74_7566_0001;
 const PUBLICATION_LOCK: i64 = 0x6f74_7566_0002;
 
+/// Connections for state operations: requests (a task's state, polled by every client) go on
+/// while a publication holds another.
+const POOL: usize = 4;
+
 /// The state database on a PostgreSQL server.
 pub(super) struct Postgres {
-    /// Every state operation of this process, one at a time.
-    conn: Mutex<Option<Client>>,
+    /// State operations, each on the first free connection.
+    pool: Vec<Mutex<Option<Client>>>,
+    /// Where the next operation waits when every connection is busy.
+    next: std::sync::atomic::AtomicUsize,
     /// Holds the publication lock; never waited on by anything else.
     lock: Mutex<Option<Client>>,
     /// To connect again for the lock, should its connection be lost.
@@ -66,8 +72,13 @@ impl Postgres {
             }
             tx.commit()
         })?;
+        let mut pool = vec![Mutex::new(Some(conn))];
+        for _ in 1..POOL {
+            pool.push(Mutex::new(Some(connect(url)?)));
+        }
         Ok(Self {
-            conn: Mutex::new(Some(conn)),
+            pool,
+            next: std::sync::atomic::AtomicUsize::new(0),
             lock: Mutex::new(Some(lock)),
             url: url.to_string(),
         })
@@ -79,10 +90,19 @@ impl Postgres {
 
     fn with_conn<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         crate::blocking::sync(|| {
-            let mut guard = self
-                .conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = match self.pool.iter().find_map(|m| m.try_lock().ok()) {
+                Some(free) => free,
+                None => {
+                    let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.pool[i % POOL]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
+            };
+            // A connection the server closed (a restart, a failover) is opened again.
+            if guard.as_ref().is_none_or(Client::is_closed) {
+                *guard = Some(connect(&self.url)?);
+            }
             let conn = guard
                 .as_mut()
                 .ok_or_else(|| Error::State("database closed".into()))?;
@@ -109,11 +129,16 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         // Each client owns a runtime, which must not be dropped on a runtime's worker.
-        let clients = [&self.conn, &self.lock].map(|m| {
-            m.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take()
-        });
+        let clients: Vec<Option<Client>> = self
+            .pool
+            .iter()
+            .chain([&self.lock])
+            .map(|m| {
+                m.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+            })
+            .collect();
         crate::blocking::sync(move || drop(clients));
     }
 }
@@ -473,7 +498,7 @@ impl Backend for Postgres {
                 .lock
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if guard.is_none() {
+            if guard.as_ref().is_none_or(Client::is_closed) {
                 *guard = Some(connect(&self.url)?);
             }
             let conn = guard
