@@ -218,3 +218,102 @@ fn three_processes_share_one_state_and_survive_a_sigkill() {
     drop(services);
     backend.remove();
 }
+
+#[test]
+fn expiry_refresh_runs_once_across_processes() {
+    // The processes' clock is libfaketime's, read from a file they re-read every second, so
+    // it can jump ahead while they run (their caches then say every role is due).
+    const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    assert!(
+        std::path::Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME}: the faketime package (run.sh installs it)"
+    );
+    let clock = tempfile::tempdir().unwrap();
+    let offset = clock.path().join("offset");
+    std::fs::write(&offset, "+0\n").unwrap();
+    let env = [
+        "env".to_string(),
+        format!("LD_PRELOAD={LIBFAKETIME}"),
+        format!("FAKETIME_TIMESTAMP_FILE={}", offset.display()),
+        "FAKETIME_CACHE_DURATION=1".to_string(),
+        "FAKETIME_DONT_FAKE_MONOTONIC=1".to_string(),
+    ];
+    let wrapper: Vec<&str> = env.iter().map(String::as_str).collect();
+    let keys = clock.path().join("keys");
+    let keys_arg = keys.to_str().unwrap().to_string();
+    let args = ["--dev", "--bins", "16", "--online-key-dir", &keys_arg];
+    let backend = Backend::shared(clock.path());
+    // Three processes start together (one creates the repository) and settle.
+    let services: Vec<Service> = std::thread::scope(|s| {
+        let started: Vec<_> = (0..3)
+            .map(|_| {
+                let (backend, wrapper) = (backend.clone(), &wrapper);
+                s.spawn(move || {
+                    Service::start_on(tempfile::tempdir().unwrap(), backend, &args, Some(wrapper))
+                })
+            })
+            .collect();
+        started.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    let timestamp = |svc: &Service| svc.metadata("timestamp.json")["signed"].clone();
+    let before = timestamp(&services[0]);
+    // New versions made by all three, from their /metrics.
+    let publications = || -> u64 {
+        services
+            .iter()
+            .map(|svc| {
+                let o = Command::new("curl")
+                    .arg("-s")
+                    .arg(format!("{}/metrics", svc.base))
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8(o.stdout).unwrap();
+                text.lines()
+                    .find_map(|l| {
+                        l.strip_prefix("otuf_publish_seconds_count ")?
+                            .trim()
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .unwrap_or_else(|| panic!("no otuf_publish_seconds_count:\n{text}"))
+            })
+            .sum()
+    };
+    let published_before = publications();
+    // 23 h 30 min later: timestamp, snapshot and every bin (one day each) are due, in every
+    // process's cache, and each process's worker looks every second.
+    std::fs::write(&offset, "+1410m\n").unwrap();
+    let start = Instant::now();
+    while timestamp(&services[0])["expires"] == before["expires"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timestamp was never re-signed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Several more chances for each process: one publication in all. (A process acting on
+    // what it cached before the others published would sign the same version numbers anew.)
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        publications() - published_before,
+        1,
+        "the refresh was published more than once"
+    );
+    let after = timestamp(&services[2]);
+    assert_eq!(
+        after["version"].as_u64(),
+        before["version"].as_u64().map(|v| v + 1),
+        "{after}"
+    );
+    let snapshot = |t: &Value| t["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    assert_eq!(snapshot(&after), snapshot(&before) + 1);
+    let listed = services[1].metadata(&format!("{}.snapshot.json", snapshot(&after)));
+    for (file, meta) in listed["signed"]["meta"].as_object().unwrap() {
+        if file.starts_with("bins-") {
+            assert_eq!(meta["version"], 2, "{file} re-signed once");
+        }
+    }
+    drop(services);
+    backend.remove();
+}
