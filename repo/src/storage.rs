@@ -30,7 +30,7 @@ pub enum Storage {
 /// once it has (see [`Storage::stage`]).
 pub enum Staged<'a> {
     /// Written and fsynced under temporary names.
-    Local(Vec<(&'a String, tempfile::NamedTempFile)>),
+    Local(LocalStaged<'a>),
     /// Uploaded when persisted (an object appears whole or not at all).
     Object(&'a [(String, Vec<u8>)]),
 }
@@ -72,12 +72,7 @@ impl Storage {
         })
     }
 
-    /// Whether several processes can share it.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Object { .. })
-    }
-
-    /// The local folder of `dir` (`metadata`, `targets`), created.
+    /// The local folder of `dir` (`metadata`, `targets`), for a local storage.
     pub fn local_dir(&self, dir: &str) -> Option<PathBuf> {
         match self {
             Self::Local(root) => Some(root.join(dir)),
@@ -180,7 +175,7 @@ impl Storage {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(Error::io(dir.display()))?;
                 }
-                crate::publish::write_atomic(&path, bytes)
+                write_atomic(&path, bytes)
             }
             Self::Object { store, prefix, .. } => {
                 let at = self.at(prefix, key)?;
@@ -284,9 +279,7 @@ impl Storage {
     /// temporary names; an object store keeps them for [`persist`](Self::persist).
     pub fn stage<'a>(&self, dir: &str, files: &'a [(String, Vec<u8>)]) -> Result<Staged<'a>> {
         match self {
-            Self::Local(root) => {
-                crate::publish::stage_durably(&root.join(dir), files).map(Staged::Local)
-            }
+            Self::Local(root) => stage_durably(&root.join(dir), files).map(Staged::Local),
             Self::Object { .. } => Ok(Staged::Object(files)),
         }
     }
@@ -295,9 +288,7 @@ impl Storage {
     /// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
     pub fn persist(&self, dir: &str, staged: Staged<'_>) -> Result<()> {
         match (self, staged) {
-            (Self::Local(root), Staged::Local(files)) => {
-                crate::publish::persist_staged(&root.join(dir), files)
-            }
+            (Self::Local(root), Staged::Local(files)) => persist_staged(&root.join(dir), files),
             (Self::Object { store, prefix, .. }, Staged::Object(files)) => {
                 use futures_util::stream::{StreamExt, TryStreamExt};
                 crate::blocking::run(
@@ -382,6 +373,90 @@ impl Storage {
             }
         }
     }
+}
+
+/// New versioned files, written and fsynced in parallel under temporary names (concurrent
+/// fsyncs share journal commits); nothing refers to them yet.
+type LocalStaged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
+
+fn stage_durably<'a>(dir: &Path, files: &'a [(String, Vec<u8>)]) -> Result<LocalStaged<'a>> {
+    use std::io::Write;
+    let mut staged = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(Error::io(dir.display()))?;
+        tmp.write_all(bytes).map_err(Error::io(name))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(Error::io(name))?;
+        }
+        staged.push((name, tmp));
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 4)
+        .min(32);
+    let chunk = staged.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = staged
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .try_for_each(|(name, f)| f.as_file().sync_all().map_err(Error::io(name)))
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::State("fsync thread panicked".into())))
+        })
+    })?;
+    Ok(staged)
+}
+
+/// Renames staged files into place, then one directory fsync. Nothing refers to them until
+/// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
+fn persist_staged(dir: &Path, staged: LocalStaged<'_>) -> Result<()> {
+    for (name, tmp) in staged {
+        tmp.persist(dir.join(name)).map_err(|e| Error::Io {
+            path: name.clone(),
+            source: e.error,
+        })?;
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir.display()))
+}
+
+/// Atomically replaces `path` with `bytes` (temp file, fsync, rename, fsync dir).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(Error::io(dir.display()))?;
+    tmp.write_all(bytes).map_err(Error::io(path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io(path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(Error::io(path.display()))?;
+    }
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e.error,
+    })?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir.display()))
 }
 
 /// A `Range` header's single byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); `None` for

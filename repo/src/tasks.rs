@@ -13,6 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// The strings of a JSON array (a payload's role or path list); anything else, none.
+fn strings<B: FromIterator<String>>(list: &Value) -> B {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect()
+}
+
 /// RSTUF's `last_update`: ISO-8601 UTC with microseconds and `Z`.
 pub fn last_update() -> String {
     let d = std::time::SystemTime::now()
@@ -173,12 +182,7 @@ impl Batch {
             "import_artifacts" => {
                 // Its rows are in the store already (written with the task): only its roles
                 // are re-signed.
-                let roles: BTreeSet<String> = task.payload["roles"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.as_str().map(String::from))
-                    .collect();
+                let roles: BTreeSet<String> = strings(&task.payload["roles"]);
                 self.route(publish, roles);
                 Outcome::ok(
                     "Artifact(s) imported",
@@ -186,12 +190,7 @@ impl Batch {
                 )
             }
             "remove_artifacts" => {
-                let paths: Vec<String> = task.payload["artifacts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str().map(String::from))
-                    .collect();
+                let paths: Vec<String> = strings(&task.payload["artifacts"]);
                 self.changes.push((index, publish, Change::Delete(paths)));
                 Outcome::ok("Artifact(s) removed", Value::Null) // details once applied
             }
@@ -401,12 +400,7 @@ fn update_settings(repo: &Repo, payload: &Value) -> Result<Outcome> {
 /// on them, snapshot and timestamp).
 fn force_online(repo: &Repo, payload: &Value) -> Result<Outcome> {
     let online = repo.online()?;
-    let mut roles: Vec<String> = payload["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_str().map(String::from))
-        .collect();
+    let mut roles: Vec<String> = strings(&payload["roles"]);
     let delegated = online.delegations.online_names();
     let custom = matches!(online.delegations, crate::publish::Delegations::Custom(_));
     if roles.is_empty() {

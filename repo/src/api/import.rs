@@ -42,9 +42,8 @@ fn parse(csv: &str) -> Result<BTreeMap<String, Info>, (usize, &'static str, Stri
         let size: u64 = size
             .parse()
             .map_err(|_| (n, "size", format!("'{size}' is not a length in bytes")))?;
-        let mut hashes = Map::new();
-        hashes.insert(alg.to_string(), json!(hash));
-        if let Some(why) = super::artifacts::bad_hashes(&Value::Object(hashes.clone())) {
+        let hashes = json!({alg: hash});
+        if let Some(why) = super::artifacts::bad_hashes(&hashes) {
             return Err((n, "hash", why));
         }
         let entry = out.entry(path.to_string()).or_insert((size, Map::new()));
@@ -55,7 +54,9 @@ fn parse(csv: &str) -> Result<BTreeMap<String, Info>, (usize, &'static str, Stri
                 format!("{path} was given another size on an earlier line"),
             ));
         }
-        entry.1.extend(hashes);
+        if let Value::Object(h) = hashes {
+            entry.1.extend(h);
+        }
     }
     Ok(out)
 }

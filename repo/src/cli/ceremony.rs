@@ -187,7 +187,7 @@ impl Ceremony {
     pub async fn run(self) -> Result<(), Failure> {
         let payload = self.payload(crate::publish::now())?;
         let bytes = serde_json::to_vec_pretty(&payload).map_err(|e| e.to_string())?;
-        crate::publish::write_atomic(&self.out, &bytes).map_err(|e| e.to_string())?;
+        crate::storage::write_atomic(&self.out, &bytes).map_err(|e| e.to_string())?;
         let root = &payload["metadata"]["root"];
         let (have, need) = (
             root["signatures"].as_array().map_or(0, Vec::len),
@@ -244,7 +244,7 @@ impl Keygen {
         }
         key.save(&self.file).map_err(|e| e.to_string())?;
         let pem = key.public_pem().map_err(|e| e.to_string())?;
-        crate::publish::write_atomic(&public, pem.as_bytes()).map_err(|e| e.to_string())?;
+        crate::storage::write_atomic(&public, pem.as_bytes()).map_err(|e| e.to_string())?;
         println!(
             "{}",
             json!({"file": self.file.display().to_string(), "public": public.display().to_string(),

@@ -91,6 +91,12 @@ impl Online {
         self.delegations.role_for(&self.rendered, path)
     }
 
+    /// Whether the online key signs `role` now: the top-level online roles, and the delegated
+    /// ones it signs (a deleted delegation stays in the role table, signed by nobody).
+    pub fn signs(&self, role: &str) -> bool {
+        matches!(role, "targets" | "snapshot" | "timestamp") || self.signed_roles.contains(role)
+    }
+
     /// Days a version of `role` is valid.
     pub fn days(&self, role: &str) -> i64 {
         match role {
@@ -695,10 +701,7 @@ impl Repo {
         self.with_role_table(|roles| {
             roles
                 .iter()
-                .filter(|(n, _)| {
-                    matches!(n.as_str(), "targets" | "snapshot" | "timestamp")
-                        || online.signed_roles.contains(*n)
-                })
+                .filter(|(n, _)| online.signs(n))
                 .map(|(_, s)| s.expires)
                 .min()
         })
@@ -715,24 +718,17 @@ impl Repo {
             return Ok((BTreeSet::new(), false, false));
         };
         let now = now();
-        // A shared store: files are checked when a publisher died mid-way, listed at once.
+        // A shared store: files are checked when a publisher died mid-way too. One listing
+        // answers for every role.
         let check_files = check_files || self.store.setting(PUBLISHING)?.is_some();
-        let listed: Option<BTreeSet<String>> = match (check_files, &self.storage) {
-            (true, Storage::Object { .. }) => Some(
-                self.storage
-                    .list("metadata")?
-                    .into_iter()
-                    .map(|(n, _)| n)
-                    .collect(),
-            ),
-            _ => None,
-        };
-        let exists = |name: &str| match &listed {
-            Some(l) => l.contains(name),
-            None => self
-                .storage
-                .local_dir("metadata")
-                .is_some_and(|d| d.join(name).exists()),
+        let present: BTreeSet<String> = if check_files {
+            self.storage
+                .list("metadata")?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        } else {
+            BTreeSet::new()
         };
         let delegated = &online.signed_roles;
         self.with_role_table(|roles| {
@@ -742,12 +738,11 @@ impl Repo {
             }
             let (mut bins, mut targets, mut any) = (BTreeSet::new(), false, false);
             for (name, s) in roles {
-                let top = matches!(name.as_str(), "targets" | "snapshot" | "timestamp");
-                if !top && !delegated.contains(name) {
+                if !online.signs(name) {
                     continue; // a deleted delegation: listed in snapshot, never looked up again
                 }
                 let margin = (online.days(name) * 86_400 / 4).min(3600);
-                let missing = check_files && !exists(&file_name(name, s.version));
+                let missing = check_files && !present.contains(&file_name(name, s.version));
                 if s.expires - now <= margin || missing {
                     any = true;
                     match name.as_str() {
@@ -931,93 +926,6 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
-}
-
-/// New versioned files, written and fsynced in parallel under temporary names (concurrent
-/// fsyncs share journal commits); nothing refers to them yet.
-pub(crate) type LocalStaged<'a> = Vec<(&'a String, tempfile::NamedTempFile)>;
-
-pub(crate) fn stage_durably<'a>(
-    dir: &Path,
-    files: &'a [(String, Vec<u8>)],
-) -> Result<LocalStaged<'a>> {
-    use std::io::Write;
-    let mut staged = Vec::with_capacity(files.len());
-    for (name, bytes) in files {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(dir)
-            .map_err(Error::io(dir.display()))?;
-        tmp.write_all(bytes).map_err(Error::io(name))?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))
-                .map_err(Error::io(name))?;
-        }
-        staged.push((name, tmp));
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(4, |n| n.get() * 4)
-        .min(32);
-    let chunk = staged.len().div_ceil(workers).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = staged
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .try_for_each(|(name, f)| f.as_file().sync_all().map_err(Error::io(name)))
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::State("fsync thread panicked".into())))
-        })
-    })?;
-    Ok(staged)
-}
-
-/// Renames staged files into place, then one directory fsync. Nothing refers to them until
-/// `timestamp.json` is replaced afterwards, so a crash in between leaves the old state intact.
-pub(crate) fn persist_staged(dir: &Path, staged: LocalStaged<'_>) -> Result<()> {
-    for (name, tmp) in staged {
-        tmp.persist(dir.join(name)).map_err(|e| Error::Io {
-            path: name.clone(),
-            source: e.error,
-        })?;
-    }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(dir.display()))
-}
-
-/// Atomically replaces `path` with `bytes` (temp file, fsync, rename, fsync dir).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(Error::io(dir.display()))?;
-    tmp.write_all(bytes).map_err(Error::io(path.display()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(Error::io(path.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(Error::io(path.display()))?;
-    }
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        source: e.error,
-    })?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(dir.display()))
 }
 
 #[cfg(test)]

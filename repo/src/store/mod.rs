@@ -106,13 +106,14 @@ pub trait Backend: Send + Sync {
     fn roles(&self) -> Result<Vec<(String, RoleState)>>;
     /// Records new role states and settings together (one transaction): a publication's
     /// versions and, for a root rotation, the new root and online key become current at once.
-    /// Bumps the generation.
+    /// Bumps the generation of a shared store.
     fn commit(
         &self,
         roles: &[(String, RoleState)],
         settings: &[(&str, Option<&str>)],
     ) -> Result<()>;
-    /// Sets (`Some`) or removes (`None`) settings in one transaction. Bumps the generation.
+    /// Sets (`Some`) or removes (`None`) settings in one transaction. Bumps the generation of
+    /// a shared store.
     fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()>;
     /// Tasks accepted and not finished (`PENDING` or `RUNNING`), by every process.
     fn queued_tasks(&self) -> Result<u64>;
@@ -123,8 +124,9 @@ pub trait Backend: Send + Sync {
     /// Waits for the publication lock, which serialises every new version across processes;
     /// it is released when the guard drops, or with its connection when the process dies.
     fn lock_publication(&self) -> Result<Box<dyn PublicationLock + '_>>;
-    /// A number every [`commit`](Self::commit) and [`set_settings`](Self::set_settings)
-    /// changes: what a process caches from the state is current while it stays the same.
+    /// On a shared store, a number every [`commit`](Self::commit) and
+    /// [`set_settings`](Self::set_settings) changes: what a process caches from the state is
+    /// current while it stays the same (a constant where one process owns the store).
     fn generation(&self) -> Result<i64>;
     /// Whether several processes may share this database.
     fn is_shared(&self) -> bool;

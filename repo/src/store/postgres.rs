@@ -25,6 +25,10 @@ CREATE TABLE generation (id INT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO generation VALUES (1, 0);
 "];
 
+/// Records a new task (`PENDING`).
+const INSERT_TASK: &str =
+    "INSERT INTO tasks (id, action, payload, state, updated) VALUES ($1, $2, $3, 'PENDING', $4)";
+
 /// Advisory lock keys (one namespace per database): migrations, publication.
 const MIGRATION_LOCK: i64 = 0x6f74_7566_0001;
 const PUBLICATION_LOCK: i64 = 0x6f74_7566_0002;
@@ -213,7 +217,7 @@ impl Backend for Postgres {
     fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()> {
         self.with(|c| {
             let mut tx = c.transaction()?;
-            let q = tx.prepare("INSERT INTO tasks (id, action, payload, state, updated) VALUES ($1, $2, $3, 'PENDING', $4)")?;
+            let q = tx.prepare(INSERT_TASK)?;
             for (id, action, payload) in tasks {
                 tx.execute(&q, &[id, action, &payload.to_string(), &now()])?;
             }
@@ -330,7 +334,7 @@ impl Backend for Postgres {
             )?;
             let (id, action, payload) = task;
             tx.execute(
-                "INSERT INTO tasks (id, action, payload, state, updated) VALUES ($1, $2, $3, 'PENDING', $4)",
+                INSERT_TASK,
                 &[&id, &action, &payload.to_string(), &now()],
             )?;
             Ok(tx.commit()?)

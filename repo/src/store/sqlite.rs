@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// Records a new task (`PENDING`).
+const INSERT_TASK: &str =
+    "INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)";
+
 /// The state database in one SQLite file.
 pub(super) struct Sqlite {
     conn: Mutex<Connection>,
@@ -62,7 +66,6 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
-    /// A setting.
     fn setting(&self, key: &str) -> Result<Option<String>> {
         self.with(|c| {
             c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
@@ -72,7 +75,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Sets a setting.
     fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -83,8 +85,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Sets a setting unless it is already set; whether it was set (a lock, e.g. the
-    /// bootstrap's pre-lock against two concurrent bootstraps).
     fn claim_setting(&self, key: &str, value: &str) -> Result<bool> {
         self.with(|c| {
             c.execute(
@@ -95,14 +95,11 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Records new tasks (state `PENDING`) in one transaction: durable when this returns.
-    /// Requests arriving together share one commit (group commit), so durability costs one
-    /// fsync per batch, not per request.
     fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             {
-                let mut q = tx.prepare("INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)")?;
+                let mut q = tx.prepare(INSERT_TASK)?;
                 for (id, action, payload) in tasks {
                     q.execute(params![id, action, payload.to_string(), now()])?;
                 }
@@ -111,7 +108,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// A task's state and result.
     fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>> {
         self.with(|c| {
             c.query_row("SELECT state, result FROM tasks WHERE id = ?1", [id], |r| {
@@ -125,8 +121,7 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Claims every pending (or interrupted) task, oldest first. (Not fsynced: a claim lost
-    /// in a crash is made again, interrupted tasks being claimed too.)
+    // Not fsynced: a claim lost in a crash is made again (interrupted tasks are claimed too).
     fn claim_tasks(&self) -> Result<Vec<Task>> {
         self.relaxed(|c| {
             let tx = c.transaction()?;
@@ -144,8 +139,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Records the outcomes of several tasks in one transaction (one fsync for a whole
-    /// publication's tasks).
     fn finish_tasks(&self, outcomes: &[(&str, &str, &Value)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -161,10 +154,7 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Applies changes to the artifact table in order, in one transaction. For each deletion:
-    /// the paths removed, those not found, and the roles that listed the removed ones. Not
-    /// fsynced itself: the publication's commit makes it durable before any metadata refers to
-    /// it, and after a crash before that the tasks, durable since their 202, run again.
+    // Not fsynced itself (see `Backend::apply`).
     fn apply(&self, changes: &[&Change]) -> Result<Vec<Option<Deleted>>> {
         self.relaxed(|c| {
             let tx = c.transaction()?;
@@ -211,7 +201,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Every artifact's path and role (`""`: no role is trusted for its path now).
     fn import(&self, rows: &[(String, String, Value)], task: (&str, &str, &Value)) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -224,10 +213,7 @@ impl Backend for Sqlite {
                 }
             }
             let (id, action, payload) = task;
-            tx.execute(
-                "INSERT INTO tasks (id, action, payload, state, updated) VALUES (?1, ?2, ?3, 'PENDING', ?4)",
-                params![id, action, payload.to_string(), now()],
-            )?;
+            tx.execute(INSERT_TASK, params![id, action, payload.to_string(), now()])?;
             tx.commit()
         })
     }
@@ -240,7 +226,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Moves artifacts to other roles: `(path, role)`, in one transaction.
     fn move_artifacts(&self, moves: &[(String, String)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -254,7 +239,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// The artifacts of each of `roles`, sorted by path, in one read.
     fn artifacts_in_roles(
         &self,
         roles: &BTreeSet<String>,
@@ -277,7 +261,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// The artifacts at `paths` (those that exist), sorted by path.
     fn artifacts_at(&self, paths: &BTreeSet<String>) -> Result<Vec<(String, Value)>> {
         self.with(|c| {
             let mut q = c.prepare_cached("SELECT info FROM artifacts WHERE path = ?1")?;
@@ -295,7 +278,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Every artifact whose `custom.hardware` is `hardware`, sorted by path.
     fn artifacts_for_hardware(&self, hardware: &str) -> Result<Vec<(String, Value)>> {
         self.with(|c| {
             let mut q = c.prepare_cached(
@@ -309,7 +291,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// The state of every role.
     fn roles(&self) -> Result<Vec<(String, RoleState)>> {
         self.with(|c| {
             let mut q = c.prepare(
@@ -330,8 +311,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Records new role states and settings together (one transaction): a publication's
-    /// versions and, for a root rotation, the new root and online key become current at once.
     fn commit(
         &self,
         roles: &[(String, RoleState)],
@@ -352,7 +331,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Sets (`Some`) or removes (`None`) settings in one transaction.
     fn set_settings(&self, settings: &[(&str, Option<&str>)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -361,7 +339,6 @@ impl Backend for Sqlite {
         })
     }
 
-    /// Every setting.
     fn settings(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
             let mut q = c.prepare("SELECT key, value FROM settings ORDER BY key")?;
