@@ -13,7 +13,7 @@
 //!   ...               ─────────▶   Ready: targets can be searched (search.rs)
 //! ```
 
-use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
 use crate::limits::Limits;
 use crate::time::UnixTime;
 use crate::trusted::{Freshness, Input, NoReader, TrustedSet};
@@ -150,10 +150,7 @@ impl Client {
                 self.phase = Phase::Timestamp;
                 Ok(())
             }
-            _ => Err(Error::new(
-                ErrorKind::Misuse,
-                "only a missing root version ends a step",
-            )),
+            _ => Err(Error::new(ErrorKind::Misuse, Field::NotFoundEndsRoot)),
         }
     }
 
@@ -198,10 +195,7 @@ impl Client {
         chunk: &mut [u8],
     ) -> Result<Handled> {
         if let Phase::Root { .. } = self.phase {
-            return Err(Error::new(
-                ErrorKind::Misuse,
-                "use handle_root_stream for root",
-            ));
+            return Err(Error::new(ErrorKind::Misuse, Field::UseRootStream));
         }
         self.handle_input(Input::Stream { reader, chunk })
     }
@@ -221,7 +215,7 @@ impl Client {
         update: impl FnOnce(&mut TrustedSet) -> Result<()>,
     ) -> Result<Handled> {
         let Phase::Root { next, fetched } = self.phase else {
-            return Err(Error::new(ErrorKind::Misuse, "not fetching root"));
+            return Err(Error::new(ErrorKind::Misuse, Field::NotFetchingRoot));
         };
         update(&mut self.set)?;
         let fetched = fetched + 1;
@@ -258,7 +252,7 @@ impl Client {
                 Ok(Handled::Persist)
             }
             Phase::Root { .. } | Phase::Ready => {
-                Err(Error::new(ErrorKind::Misuse, "nothing to handle"))
+                Err(Error::new(ErrorKind::Misuse, Field::NothingToHandle))
             }
         }
     }

@@ -1,7 +1,9 @@
 //! One error type for the whole core: which check failed, in which role, at which field.
 //!
-//! `Error` is small and `Copy` so that it can travel through a heap-free state machine. A user
-//! sees the role (which file), the check (what went wrong) and the field or byte offset (where).
+//! `Error` is eight bytes and `Copy`, so it travels through a heap-free state machine in two
+//! registers. A user sees the role (which file), the check (what went wrong) and the field or
+//! byte offset (where). Fields are a table ([`Field`]) rather than strings: a device's code
+//! then stores one byte per error site instead of a pointer and a length.
 
 use core::fmt;
 
@@ -178,32 +180,155 @@ impl RoleKind {
     }
 }
 
+/// Declares [`Field`] and its dotted names in one table.
+macro_rules! fields {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// Where in a file (or in the API) a check failed: a JSON field as a dotted path, or,
+        /// for [`ErrorKind::Misuse`] and [`ErrorKind::Io`], what was out of order or missing.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+        #[non_exhaustive]
+        #[repr(u8)]
+        pub enum Field {
+            /// No field applies.
+            #[default]
+            None,
+            $($(#[$doc])* #[doc = concat!("`", $name, "`")] $variant,)*
+        }
+
+        impl Field {
+            /// The field's dotted name (`""` for [`Field::None`]).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    Self::None => "",
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+fields! {
+    // the envelope
+    Signatures => "signatures",
+    SignatureKeyid => "signatures.keyid",
+    SignatureSig => "signatures.sig",
+    Signed => "signed",
+    // every role
+    Type => "_type",
+    SpecVersion => "spec_version",
+    Version => "version",
+    Expires => "expires",
+    Length => "length",
+    // root
+    ConsistentSnapshot => "consistent_snapshot",
+    Keys => "keys",
+    KeyType => "keys.keytype",
+    KeyScheme => "keys.scheme",
+    KeyVal => "keys.keyval",
+    KeyPublic => "keys.keyval.public",
+    Roles => "roles",
+    RolesTopLevel => "roles (only the top-level roles)",
+    RoleRoot => "roles.root",
+    RoleTimestamp => "roles.timestamp",
+    RoleSnapshot => "roles.snapshot",
+    RoleTargets => "roles.targets",
+    RoleKeyids => "roles.keyids",
+    RoleThreshold => "roles.threshold",
+    Keyids => "keyids",
+    KeyidsDuplicate => "keyids (duplicate)",
+    Threshold => "threshold",
+    // timestamp and snapshot
+    Meta => "meta",
+    MetaRetained => "meta (retained)",
+    MetaVersion => "meta.version",
+    MetaLength => "meta.length",
+    MetaHashes => "meta.hashes",
+    MetaSnapshot => "meta.snapshot.json",
+    MetaSnapshotVersion => "meta.snapshot.json.version",
+    MetaTargets => "meta.targets.json",
+    MetaTargetsVersion => "meta.targets.json.version",
+    SnapshotMeta => "snapshot meta",
+    // targets
+    Targets => "targets",
+    TargetLength => "targets.length",
+    TargetHashes => "targets.hashes",
+    TargetCustom => "targets.custom",
+    Hashes => "hashes",
+    Delegations => "delegations",
+    DelegationKeys => "delegations.keys",
+    DelegationRoles => "delegations.roles",
+    DelegationOneOf => "delegations (exactly one of roles, succinct_roles)",
+    DelegatedName => "delegations.roles.name",
+    DelegatedTerminating => "delegations.roles.terminating",
+    DelegatedPaths => "delegations.roles.paths",
+    DelegatedPathsOneOf => "delegations.roles (exactly one of paths, path_hash_prefixes)",
+    PathHashPrefixes => "path_hash_prefixes",
+    Paths => "paths",
+    Succinct => "delegations.succinct_roles",
+    SuccinctBitLength => "succinct_roles.bit_length",
+    SuccinctNamePrefix => "succinct_roles.name_prefix",
+    BitLength => "bit_length",
+    NamePrefix => "name_prefix",
+    // the API and the caller's side
+    RoleName => "role name",
+    RetainedRoles => "retained roles",
+    DelegationsVisited => "delegations visited",
+    DelegationsPending => "delegations pending",
+    DelegationKeysHeld => "delegation keys",
+    ChunkBuffer => "chunk buffer is empty",
+    RootChanged => "root changed between reads",
+    RootAfterTimestamp => "root after timestamp",
+    TimestampAfterSnapshot => "timestamp after snapshot",
+    SnapshotAfterTargets => "snapshot after targets",
+    NoTimestamp => "no timestamp",
+    NoSnapshot => "no snapshot",
+    NotFetchingRoot => "not fetching root",
+    UseRootStream => "use handle_root_stream for root",
+    NotFoundEndsRoot => "only a missing root version ends a step",
+    NothingToHandle => "nothing to handle",
+    SearchBeforeTargets => "search before targets is trusted",
+    AlreadyFound => "the target is already found",
+    GeneralNotBuilt => "general mode is not built",
+    /// A file the caller could not find.
+    NotFound => "not found",
+    /// A target file the caller could not read.
+    Target => "target",
+}
+
 /// A verification failure: the check, the role, the field and (for JSON errors) the byte offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     role: RoleKind,
-    field: &'static str,
-    offset: Option<u32>,
+    field: Field,
+    /// `NO_OFFSET` when the error is not about a position in a file.
+    offset: u32,
 }
 
+const NO_OFFSET: u32 = u32::MAX;
+
 impl Error {
-    /// A new error for `kind` at `field` (`""` when no field applies).
-    pub const fn new(kind: ErrorKind, field: &'static str) -> Self {
+    /// A new error for `kind` at `field`.
+    pub const fn new(kind: ErrorKind, field: Field) -> Self {
         Self {
             kind,
             role: RoleKind::None,
             field,
-            offset: None,
+            offset: NO_OFFSET,
         }
     }
 
+    /// A JSON error at byte `offset` of the file (files past 4 GiB are refused long before).
     pub(crate) const fn at(kind: ErrorKind, offset: usize) -> Self {
         Self {
             kind,
             role: RoleKind::None,
-            field: "",
-            offset: Some(offset as u32),
+            field: Field::None,
+            offset: if offset < NO_OFFSET as usize {
+                offset as u32
+            } else {
+                NO_OFFSET - 1
+            },
         }
     }
 
@@ -219,12 +344,21 @@ impl Error {
 
     /// The JSON field (dotted path) that failed, or `""`.
     pub const fn field(&self) -> &'static str {
+        self.field.name()
+    }
+
+    /// The field as a value.
+    pub const fn field_id(&self) -> Field {
         self.field
     }
 
     /// Byte offset in the file, for errors found while parsing.
     pub const fn offset(&self) -> Option<u32> {
-        self.offset
+        if self.offset == NO_OFFSET {
+            None
+        } else {
+            Some(self.offset)
+        }
     }
 
     /// Attributes the error to a role, unless it already names one.
@@ -238,8 +372,8 @@ impl Error {
 
     /// Attributes the error to a field, unless it already names one.
     #[must_use]
-    pub const fn in_field(mut self, field: &'static str) -> Self {
-        if self.field.is_empty() {
+    pub const fn in_field(mut self, field: Field) -> Self {
+        if matches!(self.field, Field::None) {
             self.field = field;
         }
         self
@@ -249,17 +383,24 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !matches!(self.role, RoleKind::None) {
-            write!(f, "{} metadata: ", self.role.name())?;
+            f.write_str(self.role.name())?;
+            f.write_str(" metadata: ")?;
         }
-        write!(f, "{} check failed", self.kind.name())?;
+        f.write_str(self.kind.name())?;
+        f.write_str(" check failed")?;
         // A device build (`otuf_small`) leaves the sentences out of flash: the stable name says
         // which check failed, and `ErrorKind`'s documentation says what it means.
         #[cfg(not(otuf_small))]
-        write!(f, ": {}", self.kind.describe())?;
-        if !self.field.is_empty() {
-            write!(f, " (field `{}`)", self.field)?;
+        {
+            f.write_str(": ")?;
+            f.write_str(self.kind.describe())?;
         }
-        if let Some(offset) = self.offset {
+        if !matches!(self.field, Field::None) {
+            f.write_str(" (field `")?;
+            f.write_str(self.field.name())?;
+            f.write_str("`)")?;
+        }
+        if let Some(offset) = self.offset() {
             write!(f, " at byte {offset}")?;
         }
         Ok(())
@@ -279,13 +420,20 @@ mod tests {
 
     #[test]
     fn display_names_role_check_and_field() {
-        let e = Error::new(ErrorKind::MetaHash, "meta.snapshot.json.hashes")
-            .in_role(RoleKind::Timestamp);
+        let e = Error::new(ErrorKind::MetaHash, Field::MetaHashes).in_role(RoleKind::Timestamp);
         assert_eq!(
             e.to_string(),
-            "timestamp metadata: meta_hash check failed: hash differs from the one its parent declared (field `meta.snapshot.json.hashes`)"
+            "timestamp metadata: meta_hash check failed: hash differs from the one its parent declared (field `meta.hashes`)"
         );
         // The first attribution wins: inner code knows better.
         assert_eq!(e.in_role(RoleKind::Root).role(), RoleKind::Timestamp);
+        assert_eq!(e.in_field(Field::Keys).field(), "meta.hashes");
+        assert_eq!(Error::at(ErrorKind::Syntax, 7).offset(), Some(7));
+    }
+
+    #[test]
+    fn an_error_is_eight_bytes_and_a_result_of_nothing_no_more() {
+        assert_eq!(core::mem::size_of::<Error>(), 8);
+        assert_eq!(core::mem::size_of::<Result<()>>(), 8);
     }
 }

@@ -141,7 +141,12 @@ pub fn refresh(repo: &Repo<'_>, now: i64, stream: bool) -> crate::Result<[u64; 4
             } => repo.targets,
             Next::Fetch {
                 role: Role::Root, ..
-            } => return Err(crate::Error::new(crate::ErrorKind::Misuse, "")),
+            } => {
+                return Err(crate::Error::new(
+                    crate::ErrorKind::Misuse,
+                    crate::Field::None,
+                ))
+            }
         };
         if stream {
             client.handle_stream(file, &mut chunk)?;

@@ -21,6 +21,7 @@ extern crate std;
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub(crate) mod hashes;
 pub mod json;
 pub mod limits;
 pub mod metadata;
@@ -30,7 +31,7 @@ pub mod signing;
 pub mod time;
 pub mod trusted;
 
-pub use error::{Error, ErrorKind, Result, RoleKind};
+pub use error::{Error, ErrorKind, Field, Result, RoleKind};
 
 #[cfg(all(feature = "general", any(test, feature = "fuzzing")))]
 #[doc(hidden)]

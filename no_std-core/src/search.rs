@@ -4,7 +4,7 @@
 //! every shell (agent, firmware) shares it.
 
 use crate::crypto::{Key, KeySet};
-use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
 use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
 use crate::metadata::{Delegated, Matches, RoleKeys, RoleName, TargetFile};
 use crate::trusted::{AnyReader, Input, NoReader, TrustedSet};
@@ -57,14 +57,12 @@ impl<'t> Search<'t> {
     /// Starts searching for `path` in a refreshed trusted set.
     pub fn new(set: &'t TrustedSet, path: &'t str) -> Result<Self> {
         if set.targets().is_none() {
-            return Err(Error::new(
-                ErrorKind::Misuse,
-                "search before targets is trusted",
-            ));
+            return Err(Error::new(ErrorKind::Misuse, Field::SearchBeforeTargets));
         }
         let root = set.root();
         let top = Delegated {
-            name: RoleName::try_from("targets").map_err(|_| Error::new(ErrorKind::Limit, ""))?,
+            name: RoleName::try_from("targets")
+                .map_err(|_| Error::new(ErrorKind::Limit, Field::None))?,
             role: root.targets.clone(),
             terminating: false,
         };
@@ -133,12 +131,12 @@ impl<'t> Search<'t> {
     fn handle_any(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<()> {
         // Verify first: a refused file (a stale cache, say) leaves the search where it was.
         if self.found.is_some() {
-            return Err(Error::new(ErrorKind::Misuse, "the target is already found"));
+            return Err(Error::new(ErrorKind::Misuse, Field::AlreadyFound));
         }
         let top = self
             .stack
             .last()
-            .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
+            .ok_or(Error::new(ErrorKind::Misuse, Field::NothingToHandle))?;
         let keys: &[Key] = if top.top_level {
             &self.set.root().keys
         } else {
@@ -159,14 +157,14 @@ impl<'t> Search<'t> {
         let top = self
             .stack
             .pop()
-            .ok_or(Error::new(ErrorKind::Misuse, "nothing to handle"))?;
+            .ok_or(Error::new(ErrorKind::Misuse, Field::NothingToHandle))?;
         if self.found.is_some() {
             return Ok(());
         }
         self.visited
             .push(name_hash(&top.delegated.name))
             .map_err(|_| {
-                Error::new(ErrorKind::Limit, "delegations visited").in_role(RoleKind::Delegated)
+                Error::new(ErrorKind::Limit, Field::DelegationsVisited).in_role(RoleKind::Delegated)
             })?;
         self.budget = self.budget.saturating_sub(1);
         if children.roles.last().is_some_and(|r| r.terminating) {
@@ -179,7 +177,8 @@ impl<'t> Search<'t> {
                 }
                 if let Some(k) = children.keys.iter().find(|k| &k.keyid == keyid) {
                     self.keys.push(k.clone()).map_err(|_| {
-                        Error::new(ErrorKind::Limit, "delegation keys").in_role(RoleKind::Delegated)
+                        Error::new(ErrorKind::Limit, Field::DelegationKeysHeld)
+                            .in_role(RoleKind::Delegated)
                     })?;
                 }
             }
@@ -189,7 +188,8 @@ impl<'t> Search<'t> {
                     top_level: false,
                 })
                 .map_err(|_| {
-                    Error::new(ErrorKind::Limit, "delegations pending").in_role(RoleKind::Delegated)
+                    Error::new(ErrorKind::Limit, Field::DelegationsPending)
+                        .in_role(RoleKind::Delegated)
                 })?;
         }
         Ok(())

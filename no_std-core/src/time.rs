@@ -1,7 +1,7 @@
 //! Time is an argument: the core never reads a clock. `expires` is strict
 //! `YYYY-MM-DDTHH:MM:SSZ` (TUF §4.2), turned into UNIX seconds.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 
 /// Seconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -10,7 +10,7 @@ pub struct UnixTime(pub i64);
 impl UnixTime {
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` exactly: no fractions, no offsets, no lower-case letters.
     pub fn parse_expires(s: &[u8]) -> Result<Self> {
-        let bad = || Error::new(ErrorKind::BadValue, "expires");
+        let bad = || Error::new(ErrorKind::BadValue, Field::Expires);
         let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', i0, i1, b':', s0, s1, b'Z'] =
             *s
         else {

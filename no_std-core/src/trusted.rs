@@ -8,7 +8,7 @@
 //! longer verify, so they are never loaded and cannot pin old versions.
 
 use crate::crypto::Key;
-use crate::error::{Error, ErrorKind, Result, RoleKind};
+use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
 use crate::json::source::ReadChunk;
 use crate::limits::{Limits, MAX_RETAINED_META};
 #[cfg(feature = "general")]
@@ -96,7 +96,7 @@ fn load(
         #[cfg(feature = "general")]
         Input::Bytes(bytes) => {
             if bytes.len() as u64 > max_length {
-                return Err(Error::new(ErrorKind::LengthExceeded, "length"));
+                return Err(Error::new(ErrorKind::LengthExceeded, Field::Length));
             }
             if let Some(meta) = meta {
                 meta.check_bytes(bytes)?;
@@ -200,10 +200,10 @@ impl TrustedSet {
     /// where only declared entries are retained; with `alloc` every entry is).
     pub fn retain(&mut self, role: &str) -> Result<()> {
         let name =
-            RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "role name"))?;
+            RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, Field::RoleName))?;
         self.interest
             .push(name)
-            .map_err(|_| Error::new(ErrorKind::Limit, "retained roles"))
+            .map_err(|_| Error::new(ErrorKind::Limit, Field::RetainedRoles))
     }
 
     /// The reference time.
@@ -245,10 +245,10 @@ impl TrustedSet {
 
     fn update_root_inner(&mut self, bytes: &[u8]) -> Result<()> {
         if self.timestamp.is_some() {
-            return Err(Error::new(ErrorKind::Misuse, "root after timestamp"));
+            return Err(Error::new(ErrorKind::Misuse, Field::RootAfterTimestamp));
         }
         if bytes.len() as u64 > self.limits.root_max_length {
-            return Err(Error::new(ErrorKind::LengthExceeded, "length"));
+            return Err(Error::new(ErrorKind::LengthExceeded, Field::Length));
         }
         #[cfg(feature = "general")]
         {
@@ -274,7 +274,7 @@ impl TrustedSet {
     ) -> Result<()> {
         (|| {
             if self.timestamp.is_some() {
-                return Err(Error::new(ErrorKind::Misuse, "root after timestamp"));
+                return Err(Error::new(ErrorKind::Misuse, Field::RootAfterTimestamp));
             }
             let expect = envelope::Expect {
                 max_length: self.limits.root_max_length,
@@ -293,7 +293,7 @@ impl TrustedSet {
                 let own = (&new.keys[..], &new.root);
                 let s2 = envelope::stream(open(), chunk, expect, &mut RootSignaturesOnly, own)?;
                 if s2.sha256 != s.sha256 {
-                    return Err(Error::new(ErrorKind::Io, "root changed between reads"));
+                    return Err(Error::new(ErrorKind::Io, Field::RootChanged));
                 }
                 envelope::require(own, &s2.valid)?;
             }
@@ -304,7 +304,7 @@ impl TrustedSet {
 
     fn accept_root(&mut self, new: Root) -> Result<()> {
         if Some(new.common.version) != self.root.common.version.checked_add(1) {
-            return Err(Error::new(ErrorKind::VersionMismatch, "version"));
+            return Err(Error::new(ErrorKind::VersionMismatch, Field::Version));
         }
         self.root = new;
         Ok(())
@@ -312,7 +312,7 @@ impl TrustedSet {
 
     fn check_final_root(&self) -> Result<()> {
         if expired(&self.root.common, self.now) {
-            return Err(Error::new(ErrorKind::Expired, "expires").in_role(RoleKind::Root));
+            return Err(Error::new(ErrorKind::Expired, Field::Expires).in_role(RoleKind::Root));
         }
         Ok(())
     }
@@ -330,7 +330,7 @@ impl TrustedSet {
         self.check_final_root()?;
         (|| {
             if self.snapshot.is_some() {
-                return Err(Error::new(ErrorKind::Misuse, "timestamp after snapshot"));
+                return Err(Error::new(ErrorKind::Misuse, Field::TimestampAfterSnapshot));
             }
             let mut body = TimestampBody::default();
             let authority = (&self.root.keys[..], &self.root.timestamp);
@@ -343,10 +343,10 @@ impl TrustedSet {
             )?;
             let snapshot_meta = body
                 .snapshot
-                .ok_or(Error::new(ErrorKind::MissingField, "meta.snapshot.json"))?;
+                .ok_or(Error::new(ErrorKind::MissingField, Field::MetaSnapshot))?;
             if let Some(old) = &self.timestamp {
                 if common.version < old.common.version {
-                    return Err(Error::new(ErrorKind::VersionRollback, "version"));
+                    return Err(Error::new(ErrorKind::VersionRollback, Field::Version));
                 }
                 if common.version == old.common.version {
                     return Ok(Freshness::Unchanged);
@@ -354,7 +354,7 @@ impl TrustedSet {
                 if snapshot_meta.version < old.snapshot_meta.version {
                     return Err(Error::new(
                         ErrorKind::VersionRollback,
-                        "meta.snapshot.json.version",
+                        Field::MetaSnapshotVersion,
                     ));
                 }
             }
@@ -372,9 +372,9 @@ impl TrustedSet {
         let ts = self
             .timestamp
             .as_ref()
-            .ok_or(Error::new(ErrorKind::Misuse, "no timestamp"))?;
+            .ok_or(Error::new(ErrorKind::Misuse, Field::NoTimestamp))?;
         if expired(&ts.common, self.now) {
-            return Err(Error::new(ErrorKind::Expired, "expires").in_role(RoleKind::Timestamp));
+            return Err(Error::new(ErrorKind::Expired, Field::Expires).in_role(RoleKind::Timestamp));
         }
         Ok(ts)
     }
@@ -400,7 +400,7 @@ impl TrustedSet {
     fn snapshot_step(&mut self, input: Input<'_, AnyReader<'_>>, trusted: bool) -> Result<()> {
         (|| {
             if self.targets.is_some() {
-                return Err(Error::new(ErrorKind::Misuse, "snapshot after targets"));
+                return Err(Error::new(ErrorKind::Misuse, Field::SnapshotAfterTargets));
             }
             let ts = self.check_final_timestamp()?;
             let meta = (!trusted).then_some(&ts.snapshot_meta);
@@ -419,7 +419,7 @@ impl TrustedSet {
                 .as_ref()
                 .is_some_and(|old| common.version < old.common.version)
             {
-                return Err(Error::new(ErrorKind::VersionRollback, "version"));
+                return Err(Error::new(ErrorKind::VersionRollback, Field::Version));
             }
             self.snapshot = Some(Snapshot {
                 common,
@@ -436,14 +436,14 @@ impl TrustedSet {
         let sn = self
             .snapshot
             .as_ref()
-            .ok_or(Error::new(ErrorKind::Misuse, "no snapshot"))?;
+            .ok_or(Error::new(ErrorKind::Misuse, Field::NoSnapshot))?;
         let ts = self.check_final_timestamp()?;
         let role = RoleKind::Snapshot;
         if expired(&sn.common, self.now) {
-            return Err(Error::new(ErrorKind::Expired, "expires").in_role(role));
+            return Err(Error::new(ErrorKind::Expired, Field::Expires).in_role(role));
         }
         if sn.common.version != ts.snapshot_meta.version {
-            return Err(Error::new(ErrorKind::VersionMismatch, "version").in_role(role));
+            return Err(Error::new(ErrorKind::VersionMismatch, Field::Version).in_role(role));
         }
         Ok(sn)
     }
@@ -458,7 +458,7 @@ impl TrustedSet {
         };
         let meta = sn
             .meta_for(role)
-            .ok_or(Error::new(ErrorKind::MetaMissing, "snapshot meta").in_role(kind))?;
+            .ok_or(Error::new(ErrorKind::MetaMissing, Field::SnapshotMeta).in_role(kind))?;
         Ok((meta, meta.length.unwrap_or(self.limits.targets_max_length)))
     }
 
@@ -545,10 +545,10 @@ impl TrustedSet {
             let mut body = TargetsBody::new(path, target, delegations);
             let common = load(input, &mut body, authority, max, Some(meta))?;
             if common.version != meta.version {
-                return Err(Error::new(ErrorKind::VersionMismatch, "version"));
+                return Err(Error::new(ErrorKind::VersionMismatch, Field::Version));
             }
             if expired(&common, self.now) {
-                return Err(Error::new(ErrorKind::Expired, "expires"));
+                return Err(Error::new(ErrorKind::Expired, Field::Expires));
             }
             Ok(common)
         })();

@@ -123,9 +123,10 @@ impl DirRepo {
                         return Ok(());
                     }
                 }
-                let bytes = self
-                    .read("metadata", &file)
-                    .ok_or(Error::new(otuf_core::ErrorKind::Io, "not found"))?;
+                let bytes = self.read("metadata", &file).ok_or(Error::new(
+                    otuf_core::ErrorKind::Io,
+                    otuf_core::Field::NotFound,
+                ))?;
                 self.feed(&mut client, &bytes)
             })();
             r.map_err(|e| fail(e.in_role(client.current_role()), role_name))?;
@@ -155,8 +156,12 @@ impl DirRepo {
         } else {
             self.dir.join("targets").join(path)
         };
-        let data = fs::read(&served)
-            .map_err(|_| fail(Error::new(otuf_core::ErrorKind::Io, "target"), &last_role))?;
+        let data = fs::read(&served).map_err(|_| {
+            fail(
+                Error::new(otuf_core::ErrorKind::Io, otuf_core::Field::Target),
+                &last_role,
+            )
+        })?;
         let mut v = otuf_core::metadata::TargetVerifier::new(&info);
         for chunk in data.chunks(1000) {
             v.update(chunk).map_err(|e| fail(e, &last_role))?;
@@ -184,7 +189,10 @@ impl DirRepo {
                     let bytes = self
                         .read("metadata", &Self::name(role, version))
                         .ok_or_else(|| {
-                            fail(Error::new(otuf_core::ErrorKind::Io, "not found"), role)
+                            fail(
+                                Error::new(otuf_core::ErrorKind::Io, otuf_core::Field::NotFound),
+                                role,
+                            )
                         })?;
                     let r = match self.mode {
                         Mode::General => search.handle(&bytes),

@@ -4,6 +4,7 @@
 //! A key of any other type is kept as [`PublicKey::Unsupported`]: it is authorised but can never
 //! produce a valid signature, so it cannot help reach a threshold.
 
+pub mod ed25519;
 #[cfg(any(feature = "ecdsa", feature = "std"))]
 mod pem;
 mod verifier;
@@ -12,8 +13,9 @@ mod verifier;
 pub(crate) use verifier::Signatures;
 pub(crate) use verifier::{each_signature, verifier_threshold, Verifiers};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{record, Member, OTHERS};
 use crate::json::source::Source;
 use crate::json::{StrOut, Text};
 use crate::limits::MAX_KEYS;
@@ -122,6 +124,13 @@ pub(crate) struct ParsedKey {
     pub bare_id: Option<KeyId>,
 }
 
+const KEY: &[Member] = &[
+    (b"keytype", Field::KeyType),
+    (b"keyval", Field::KeyVal),
+    (b"scheme", Field::KeyScheme),
+];
+const KEYVAL: &[Member] = &[(b"public", Field::KeyPublic)];
+
 /// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
 /// part of the object, covered by its key ID).
 pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<ParsedKey> {
@@ -136,71 +145,40 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
     // In canonical order keytype < keyval < scheme: the bare key ID is hashed as they come.
     let sorted = lx.canon.sorted();
     let mut bare_streamed: Option<KeyId> = None;
-    let (mut seen, mut extra, mut keyval_extra) = ([false; 3], false, false);
-    let mut name = Text::<16>::default();
-    lx.begin_object().map_err(|e| e.in_field("keys"))?;
-    while lx.next_member(&mut name)? {
-        match name.get() {
-            Some(b"keytype") => {
-                keytype.clear();
-                lx.string(&mut keytype)
-                    .map_err(|e| e.in_field("keys.keytype"))?;
-                seen[0] = true;
-            }
-            Some(b"scheme") => {
-                scheme.clear();
-                lx.string(&mut scheme)
-                    .map_err(|e| e.in_field("keys.scheme"))?;
-                seen[1] = true;
-                if let (Some(mut h), Some(s)) = (public.bare.take(), scheme.get()) {
-                    h.update(b"},\"scheme\":");
-                    string(&mut h, s);
-                    h.update(b"}");
-                    bare_streamed = Some(h.finalize().into());
+    let mut keyval_extra = false;
+    let seen = record(lx, Field::Keys, KEY, 0b111, &mut |lx, i| match i {
+        0 => lx.string(&mut keytype),
+        1 => {
+            let seen = record(lx, Field::KeyVal, KEYVAL, 0b1, &mut |lx, _| {
+                public.bare = keytype.get().filter(|_| sorted).map(|k| {
+                    let mut h = Sha256::new();
+                    h.update(b"{\"keytype\":");
+                    string(&mut h, k);
+                    h.update(b",\"keyval\":{\"public\":\"");
+                    h
+                });
+                lx.string(&mut public)?;
+                if let Some(h) = &mut public.bare {
+                    h.update(b"\"");
                 }
-            }
-            Some(b"keyval") => {
-                lx.begin_object().map_err(|e| e.in_field("keys.keyval"))?;
-                let mut field = Text::<16>::default();
-                while lx.next_member(&mut field)? {
-                    if field.is(b"public") {
-                        public.kept.clear();
-                        public.bare = keytype.get().filter(|_| sorted && seen[0]).map(|k| {
-                            let mut h = Sha256::new();
-                            h.update(b"{\"keytype\":");
-                            string(&mut h, k);
-                            h.update(b",\"keyval\":{\"public\":\"");
-                            h
-                        });
-                        lx.string(&mut public)
-                            .map_err(|e| e.in_field("keys.keyval.public"))?;
-                        if let Some(h) = &mut public.bare {
-                            h.update(b"\"");
-                        }
-                        seen[2] = true;
-                    } else {
-                        keyval_extra = true;
-                        lx.skip()?;
-                    }
-                }
-            }
-            _ => {
-                extra = true;
-                lx.skip()?;
-            }
+                Ok(())
+            })?;
+            keyval_extra = seen & OTHERS != 0;
+            Ok(())
         }
-    }
-    let missing = |f| Error::new(ErrorKind::MissingField, f);
-    for (seen, field) in seen
-        .iter()
-        .zip(["keys.keytype", "keys.scheme", "keys.keyval.public"])
-    {
-        if !seen {
-            return Err(missing(field));
+        _ => {
+            lx.string(&mut scheme)?;
+            if let (Some(mut h), Some(s)) = (public.bare.take(), scheme.get()) {
+                h.update(b"},\"scheme\":");
+                string(&mut h, s);
+                h.update(b"}");
+                bare_streamed = Some(h.finalize().into());
+            }
+            Ok(())
         }
-    }
+    })?;
     let bare_id = match (
-        extra && !keyval_extra,
+        seen & OTHERS != 0 && !keyval_extra,
         bare_streamed,
         keytype.get(),
         scheme.get(),

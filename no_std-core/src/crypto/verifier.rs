@@ -1,11 +1,12 @@
 //! Signature checks fed chunk by chunk with the canonical bytes of `signed`.
 
 use super::{find, Key, KeyId, PublicKey};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{list, record, Member};
 use crate::json::source::Source;
 use crate::json::{Sink, Text};
-use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES, VERIFY_BATCH};
+use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES};
 use crate::metadata::RoleKeys;
 
 /// One signature from the envelope.
@@ -33,10 +34,10 @@ impl Signatures {
         let mut out = Self::default();
         each_signature(lx, &mut |_, keyid, sig| {
             let bytes = heapless::Vec::from_slice(sig)
-                .map_err(|_| Error::new(ErrorKind::Limit, "signatures.sig"))?;
+                .map_err(|_| Error::new(ErrorKind::Limit, Field::SignatureSig))?;
             out.0
                 .push(Sig { keyid, bytes })
-                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))
+                .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))
         })?;
         Ok(out)
     }
@@ -46,6 +47,11 @@ impl Signatures {
     }
 }
 
+const SIGNATURE: &[Member] = &[
+    (b"keyid", Field::SignatureKeyid),
+    (b"sig", Field::SignatureSig),
+];
+
 /// Reads the `signatures` array, handing each signature to `each` as it comes (streaming
 /// starts its check at once: the array is never held). Two signatures with one key ID are
 /// refused, as python-tuf does.
@@ -54,62 +60,42 @@ pub(crate) fn each_signature<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     each: &mut EachSignature<'_, S, K>,
 ) -> Result<()> {
-    let field = "signatures";
     let mut seen_ids: heapless::Vec<KeyId, MAX_SIGNATURES> = heapless::Vec::new();
-    lx.begin_array().map_err(|e| e.in_field(field))?;
-    while lx.next_item()? {
+    list(lx, Field::Signatures, &mut |lx| {
         let mut keyid = Text::<64>::default();
         let mut sig = Text::<{ MAX_SIGNATURE * 2 }>::default();
-        let (mut has_keyid, mut has_sig) = (false, false);
-        let mut name = Text::<8>::default();
-        lx.begin_object().map_err(|e| e.in_field(field))?;
-        while lx.next_member(&mut name)? {
-            match name.get() {
-                Some(b"keyid") if !has_keyid => {
-                    lx.string(&mut keyid)?;
-                    has_keyid = true;
-                }
-                Some(b"sig") if !has_sig => {
-                    lx.string(&mut sig)?;
-                    has_sig = true;
-                }
-                Some(b"keyid" | b"sig") => {
-                    return Err(Error::new(ErrorKind::DuplicateKey, "signatures"))
-                }
-                _ => lx.skip()?,
-            }
-        }
-        if !has_keyid {
-            return Err(Error::new(ErrorKind::MissingField, "signatures.keyid"));
-        }
-        if !has_sig {
-            return Err(Error::new(ErrorKind::MissingField, "signatures.sig"));
-        }
+        record(lx, Field::Signatures, SIGNATURE, 0b11, &mut |lx, i| {
+            lx.string(if i == 0 { &mut keyid } else { &mut sig })
+        })?;
         let Some(id) = keyid.get().and_then(super::parse_keyid) else {
-            continue;
+            return Ok(());
         };
         if seen_ids.contains(&id) {
-            return Err(Error::new(ErrorKind::BadValue, "signatures.keyid"));
+            return Err(Error::new(ErrorKind::BadValue, Field::SignatureKeyid));
         }
         seen_ids
             .push(id)
-            .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
-        let Some(hex) = sig.get() else { continue };
+            .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))?;
+        let Some(hex) = sig.get() else { return Ok(()) };
         let mut bytes = [0u8; MAX_SIGNATURE];
         let Some(bytes) = bytes.get_mut(..hex.len() / 2) else {
-            continue; // longer than any signature the core verifies
+            return Ok(()); // longer than any signature the core verifies
         };
         if super::hex_decode(hex, bytes).is_none() {
-            continue; // not a signature any key can have made
+            return Ok(()); // not a signature any key can have made
         }
-        each(lx, id, bytes)?;
-    }
-    Ok(())
+        each(lx, id, bytes)
+    })
 }
 
 #[allow(clippy::large_enum_variant)] // no heap to box into; one lives per signature check
 enum Check {
+    /// ed25519-compact: its incremental state hashes the message itself.
+    #[cfg(not(feature = "salty"))]
     Ed25519(ed25519_compact::VerifyingState),
+    /// salty: the message hash is shared ([`Hram`](super::ed25519::Hram)).
+    #[cfg(feature = "salty")]
+    Ed25519(usize),
     #[cfg(feature = "ecdsa")]
     EcdsaP256(
         p256::ecdsa::VerifyingKey,
@@ -125,33 +111,16 @@ enum Check {
 }
 
 impl Check {
-    fn new(key: &PublicKey, sig: &[u8]) -> Option<Self> {
-        match key {
-            PublicKey::Ed25519(pk) => {
-                let sig = ed25519_compact::Signature::from_slice(sig).ok()?;
-                ed25519_compact::PublicKey::new(*pk)
-                    .verify_incremental(&sig)
-                    .ok()
-                    .map(Self::Ed25519)
-            }
-            #[cfg(feature = "ecdsa")]
-            PublicKey::EcdsaP256(vk) => {
-                let sig = p256::ecdsa::Signature::from_der(sig)
-                    .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
-                    .ok()?;
-                Some(Self::EcdsaP256(*vk, sig, sha2::Digest::new()))
-            }
-            #[cfg(feature = "std")]
-            PublicKey::RsaPss(k) => {
-                Some(Self::RsaPss(k.clone(), sig.to_vec(), sha2::Digest::new()))
-            }
-            PublicKey::Unsupported => None,
-        }
-    }
-
+    #[cfg_attr(
+        all(feature = "salty", not(feature = "ecdsa")),
+        allow(unused_variables)
+    )]
     fn absorb(&mut self, bytes: &[u8]) {
         match self {
+            #[cfg(not(feature = "salty"))]
             Self::Ed25519(st) => st.absorb(bytes),
+            #[cfg(feature = "salty")]
+            Self::Ed25519(_) => {}
             #[cfg(feature = "ecdsa")]
             Self::EcdsaP256(_, _, h) => sha2::Digest::update(h, bytes),
             #[cfg(feature = "std")]
@@ -159,9 +128,13 @@ impl Check {
         }
     }
 
+    /// The verdict of a check that hashes the message itself.
     fn verify(&mut self) -> bool {
         match self {
+            #[cfg(not(feature = "salty"))]
             Self::Ed25519(st) => st.verify().is_ok(),
+            #[cfg(feature = "salty")]
+            Self::Ed25519(_) => false, // decided by `Hram`
             #[cfg(feature = "ecdsa")]
             Self::EcdsaP256(vk, sig, h) => {
                 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -191,7 +164,15 @@ impl Check {
 /// Verifiers for every authorised key that signed, fed together.
 pub(crate) struct Verifiers {
     checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
-    buf: [u8; VERIFY_BATCH],
+    /// With `salty`, ed25519 checks share one SHA-512 block; the others are fed from it too.
+    #[cfg(feature = "salty")]
+    ed25519: heapless::Vec<super::ed25519::Ed25519, MAX_ROLE_KEYS>,
+    #[cfg(feature = "salty")]
+    hram: super::ed25519::Hram,
+    /// Without `salty`, canonical bytes gathered before they are fed to every check at once.
+    #[cfg(not(feature = "salty"))]
+    buf: [u8; crate::limits::VERIFY_BATCH],
+    #[cfg(not(feature = "salty"))]
     len: usize,
 }
 
@@ -199,7 +180,13 @@ impl Verifiers {
     pub(crate) fn new() -> Self {
         Self {
             checks: heapless::Vec::new(),
-            buf: [0; VERIFY_BATCH],
+            #[cfg(feature = "salty")]
+            ed25519: heapless::Vec::new(),
+            #[cfg(feature = "salty")]
+            hram: super::ed25519::Hram::new(),
+            #[cfg(not(feature = "salty"))]
+            buf: [0; crate::limits::VERIFY_BATCH],
+            #[cfg(not(feature = "salty"))]
             len: 0,
         }
     }
@@ -219,12 +206,44 @@ impl Verifiers {
         let Some(key) = find(keys, keyid) else {
             return Ok(());
         };
-        if let Some(check) = Check::new(&key.public, sig) {
-            self.checks
-                .push((*keyid, check))
-                .map_err(|_| Error::new(ErrorKind::Limit, "signatures"))?;
-        }
-        Ok(())
+        let check = match &key.public {
+            PublicKey::Ed25519(pk) => {
+                let Ok(sig) = <&[u8; 64]>::try_from(sig) else {
+                    return Ok(());
+                };
+                #[cfg(not(feature = "salty"))]
+                let check = match ed25519_compact::PublicKey::new(*pk)
+                    .verify_incremental(&ed25519_compact::Signature::new(*sig))
+                {
+                    Ok(st) => Check::Ed25519(st),
+                    Err(_) => return Ok(()),
+                };
+                #[cfg(feature = "salty")]
+                let check = {
+                    let at = self.ed25519.len();
+                    self.ed25519
+                        .push(super::ed25519::Ed25519::new(pk, sig))
+                        .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))?;
+                    Check::Ed25519(at)
+                };
+                check
+            }
+            #[cfg(feature = "ecdsa")]
+            PublicKey::EcdsaP256(vk) => {
+                let Ok(sig) = p256::ecdsa::Signature::from_der(sig)
+                    .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
+                else {
+                    return Ok(());
+                };
+                Check::EcdsaP256(*vk, sig, sha2::Digest::new())
+            }
+            #[cfg(feature = "std")]
+            PublicKey::RsaPss(k) => Check::RsaPss(k.clone(), sig.to_vec(), sha2::Digest::new()),
+            PublicKey::Unsupported => return Ok(()),
+        };
+        self.checks
+            .push((*keyid, check))
+            .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))
     }
 
     /// Starts a check for each of `role`'s keys that has a signature (each key ID once), in
@@ -244,6 +263,7 @@ impl Verifiers {
         Ok(())
     }
 
+    #[cfg(not(feature = "salty"))]
     fn flush(&mut self) {
         let data = self.buf.get(..self.len).unwrap_or_default();
         for (_, c) in &mut self.checks {
@@ -257,8 +277,35 @@ impl Verifiers {
     // every caller's, nor hold a second copy of the verifiers.
     #[inline(never)]
     pub(crate) fn finish(&mut self) -> heapless::Vec<KeyId, MAX_ROLE_KEYS> {
-        self.flush();
         let mut ok = heapless::Vec::new();
+        #[cfg(not(feature = "salty"))]
+        self.flush();
+        #[cfg(feature = "salty")]
+        {
+            let (checks, ed25519) = (&mut self.checks, &mut self.ed25519);
+            let mut valid = [false; MAX_ROLE_KEYS];
+            self.hram.finish(
+                ed25519,
+                &mut |m| checks.iter_mut().for_each(|(_, c)| c.absorb(m)),
+                &mut |e, i, hram| {
+                    if let Some(v) = valid.get_mut(i) {
+                        *v = super::ed25519::salty_backend::verify(&e.public, &e.sig, &hram);
+                    }
+                },
+            );
+            for (id, c) in &mut self.checks {
+                let verdict = match c {
+                    Check::Ed25519(i) => valid.get(*i).copied().unwrap_or(false),
+                    #[allow(unreachable_patterns)]
+                    other => other.verify(),
+                };
+                if verdict {
+                    let _ = ok.push(*id); // same capacity as `checks`
+                }
+            }
+            return ok;
+        }
+        #[allow(unreachable_code)]
         for (id, c) in &mut self.checks {
             if c.verify() {
                 let _ = ok.push(*id); // same capacity as `checks`
@@ -271,15 +318,25 @@ impl Verifiers {
 impl Sink for Verifiers {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > self.buf.len() {
-            self.flush();
+        #[cfg(feature = "salty")]
+        {
+            let checks = &mut self.checks;
+            self.hram.update(bytes, &mut self.ed25519, &mut |m| {
+                checks.iter_mut().for_each(|(_, c)| c.absorb(m));
+            });
         }
-        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.len += bytes.len();
-        } else {
-            for (_, c) in &mut self.checks {
-                c.absorb(bytes);
+        #[cfg(not(feature = "salty"))]
+        {
+            if self.len + bytes.len() > self.buf.len() {
+                self.flush();
+            }
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            } else {
+                for (_, c) in &mut self.checks {
+                    c.absorb(bytes);
+                }
             }
         }
     }

@@ -26,9 +26,9 @@ pub(crate) trait Canon {
     fn key_end(&mut self, _depth: usize, _first: bool, _offset: usize) -> Result<()> {
         Ok(())
     }
-    /// Where canonical output can also be copied (streaming mode), `None` in general mode,
-    /// which re-reads the value's bytes instead.
-    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+    /// Where canonical output can also be hashed (streaming mode: key IDs), `None` in general
+    /// mode, which re-reads the value's bytes instead.
+    fn tap(&mut self) -> Option<&mut Option<Sha256>> {
         None
     }
     /// Whether object keys are required in canonical order (streaming mode): members then
@@ -60,19 +60,12 @@ impl<K: Canon + ?Sized> Canon for &mut K {
     fn key_end(&mut self, depth: usize, first: bool, offset: usize) -> Result<()> {
         (**self).key_end(depth, first, offset)
     }
-    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+    fn tap(&mut self) -> Option<&mut Option<Sha256>> {
         (**self).tap()
     }
     fn sorted(&self) -> bool {
         (**self).sorted()
     }
-}
-
-/// A copy of canonical output: hashed (key IDs) or kept (a target's `custom`).
-#[allow(clippy::large_enum_variant)] // no heap to box into
-pub(crate) enum Tap {
-    Hash(Sha256),
-    Keep(crate::metadata::meta::CustomBuf),
 }
 
 /// Extraction only: no canonical output, any key order.
@@ -207,8 +200,8 @@ pub(crate) struct Canonical<'s, T: Sink + ?Sized> {
     pub(crate) unchecked: bool,
     /// Strict: order problems are errors (streaming); otherwise only noted.
     strict: bool,
-    /// Also copies canonical output (key IDs and `custom` in streaming mode).
-    pub(crate) tap: Option<Tap>,
+    /// Also hashes canonical output (key IDs in streaming mode).
+    pub(crate) tap: Option<Sha256>,
 }
 
 impl<'s, T: Sink + ?Sized> Canonical<'s, T> {
@@ -265,13 +258,11 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
         if let Some(s) = &mut self.sink {
             s.write(bytes);
         }
-        match &mut self.tap {
-            Some(Tap::Hash(h)) => h.update(bytes),
-            Some(Tap::Keep(k)) => k.write(bytes),
-            None => {}
+        if let Some(h) = &mut self.tap {
+            h.update(bytes);
         }
     }
-    fn tap(&mut self) -> Option<&mut Option<Tap>> {
+    fn tap(&mut self) -> Option<&mut Option<Sha256>> {
         Some(&mut self.tap)
     }
     fn sorted(&self) -> bool {
@@ -370,10 +361,12 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         Error::at(kind, self.src.offset())
     }
 
+    /// Canonical output, to the canon and to `extra` (a value being captured).
     #[inline]
-    fn emit(&mut self, bytes: &[u8]) {
+    fn emit(&mut self, extra: &mut dyn Sink, bytes: &[u8]) {
         if self.canon.on() {
             self.canon.out(bytes);
+            extra.write(bytes);
         }
     }
 
@@ -409,12 +402,12 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         1u64 << (self.depth & 63)
     }
 
-    fn open(&mut self, object: bool) -> Result<()> {
+    fn open(&mut self, object: bool, extra: &mut dyn Sink) -> Result<()> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err(ErrorKind::Depth));
         }
         self.src.bump();
-        self.emit(if object { b"{" } else { b"[" });
+        self.emit(extra, if object { b"{" } else { b"[" });
         self.depth += 1;
         let bit = self.bit();
         self.first |= bit;
@@ -427,10 +420,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         Ok(())
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, extra: &mut dyn Sink) {
         self.src.bump();
         let object = self.objects & self.bit() != 0;
-        self.emit(if object { b"}" } else { b"]" });
+        self.emit(extra, if object { b"}" } else { b"]" });
         self.depth = self.depth.saturating_sub(1);
     }
 
@@ -445,29 +438,33 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// Consumes `{`.
     pub(crate) fn begin_object(&mut self) -> Result<()> {
         self.expect_kind(Kind::Object)?;
-        self.open(true)
+        self.open(true, &mut Discard)
     }
 
     /// Consumes `[`.
     pub(crate) fn begin_array(&mut self) -> Result<()> {
         self.expect_kind(Kind::Array)?;
-        self.open(false)
+        self.open(false, &mut Discard)
     }
 
     /// Reads the next member's key into `out` and the `:` after it; `false` at the end of the
     /// object (which is then consumed).
     pub(crate) fn next_key(&mut self, out: &mut dyn StrOut) -> Result<bool> {
+        self.next_key_into(out, &mut Discard)
+    }
+
+    fn next_key_into(&mut self, out: &mut dyn StrOut, extra: &mut dyn Sink) -> Result<bool> {
         let bit = self.bit();
         let first = self.first & bit != 0;
         match self.ws()? {
             Some(b'}') => {
-                self.close();
+                self.close(extra);
                 return Ok(false);
             }
             Some(b'"') if first => {}
             Some(b',') if !first => {
                 self.src.bump();
-                self.emit(b",");
+                self.emit(extra, b",");
                 if self.ws()? != Some(b'"') {
                     return Err(self.err(ErrorKind::Syntax));
                 }
@@ -478,13 +475,13 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         let at = self.src.offset();
         self.key_at = at;
         self.canon.key_begin(self.depth);
-        self.decode_string(out, true)?;
+        self.decode_string(out, true, extra)?;
         self.canon.key_end(self.depth, first, at)?;
         if self.ws()? != Some(b':') {
             return Err(self.err(ErrorKind::Syntax));
         }
         self.src.bump();
-        self.emit(b":");
+        self.emit(extra, b":");
         Ok(true)
     }
 
@@ -496,16 +493,20 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Moves to the next array element; `false` at the end of the array (then consumed).
     pub(crate) fn next_item(&mut self) -> Result<bool> {
+        self.next_item_into(&mut Discard)
+    }
+
+    fn next_item_into(&mut self, extra: &mut dyn Sink) -> Result<bool> {
         let bit = self.bit();
         let first = self.first & bit != 0;
         match self.ws()? {
             Some(b']') => {
-                self.close();
+                self.close(extra);
                 Ok(false)
             }
             Some(b',') if !first => {
                 self.src.bump();
-                self.emit(b",");
+                self.emit(extra, b",");
                 Ok(true)
             }
             Some(_) if first => {
@@ -519,15 +520,18 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// Reads a string value, decoded, into `out`.
     pub(crate) fn string(&mut self, out: &mut dyn StrOut) -> Result<()> {
         self.expect_kind(Kind::String)?;
-        self.decode_string(out, false)
+        self.decode_string(out, false, &mut Discard)
     }
 
-    fn decode_string(&mut self, out: &mut dyn StrOut, key: bool) -> Result<()> {
+    fn decode_string(
+        &mut self,
+        out: &mut dyn StrOut,
+        key: bool,
+        extra: &mut dyn Sink,
+    ) -> Result<()> {
         self.src.bump(); // the opening quote
         let on = self.canon.on();
-        if on {
-            self.canon.out(b"\"");
-        }
+        self.emit(extra, b"\"");
         loop {
             // Fast path: a run of plain ASCII.
             let run = self.src.take_while(is_plain)?;
@@ -535,6 +539,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                 out.push(run);
                 if on {
                     self.canon.out(run);
+                    extra.write(run);
                 }
                 if key {
                     self.canon.key_push(run);
@@ -565,15 +570,16 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             };
             out.push(decoded);
             if on {
-                super::escape_canonical(decoded, &mut |b| self.canon.out(b));
+                super::escape_canonical(decoded, &mut |b| {
+                    self.canon.out(b);
+                    extra.write(b);
+                });
             }
             if key {
                 KeyOut(&mut self.canon).push(decoded);
             }
         }
-        if on {
-            self.canon.out(b"\"");
-        }
+        self.emit(extra, b"\"");
         Ok(())
     }
 
@@ -666,6 +672,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Reads an integer; fractions and exponents are `Float`.
     pub(crate) fn integer(&mut self) -> Result<Int> {
+        self.integer_into(&mut Discard)
+    }
+
+    fn integer_into(&mut self, extra: &mut dyn Sink) -> Result<Int> {
         self.expect_kind(Kind::Number)?;
         let negative = self.src.peek()? == Some(b'-');
         if negative {
@@ -676,14 +686,14 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         match self.src.peek()? {
             Some(b'0') => {
                 self.src.bump();
-                self.emit(b"0"); // "-0" is 0 in canonical form
+                self.emit(extra, b"0"); // "-0" is 0 in canonical form
                 if matches!(self.src.peek()?, Some(b'0'..=b'9')) {
                     return Err(self.err(ErrorKind::Syntax));
                 }
             }
             Some(b'1'..=b'9') => {
                 if negative {
-                    self.emit(b"-");
+                    self.emit(extra, b"-");
                 }
                 loop {
                     let run = self.src.take_while(|b| b.is_ascii_digit())?;
@@ -696,6 +706,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                     }
                     if self.canon.on() {
                         self.canon.out(run);
+                        extra.write(run);
                     }
                 }
             }
@@ -724,40 +735,50 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         }
     }
 
-    fn literal(&mut self, word: &'static [u8]) -> Result<()> {
+    fn literal(&mut self, word: &'static [u8], extra: &mut dyn Sink) -> Result<()> {
         for &w in word {
             if self.next_byte()? != w {
                 return Err(self.err(ErrorKind::Syntax));
             }
         }
-        self.emit(word);
+        self.emit(extra, word);
         Ok(())
     }
 
     /// Reads `true` or `false`.
     pub(crate) fn boolean(&mut self) -> Result<bool> {
+        self.boolean_into(&mut Discard)
+    }
+
+    fn boolean_into(&mut self, extra: &mut dyn Sink) -> Result<bool> {
         match self.ws()? {
-            Some(b't') => self.literal(b"true").map(|()| true),
-            Some(b'f') => self.literal(b"false").map(|()| false),
+            Some(b't') => self.literal(b"true", extra).map(|()| true),
+            Some(b'f') => self.literal(b"false", extra).map(|()| false),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
 
     /// Skips (validates, and emits when on) one whole value, without recursion.
     pub(crate) fn skip(&mut self) -> Result<()> {
+        self.skip_into(&mut Discard)
+    }
+
+    /// [`skip`](Self::skip), also writing the value's canonical form to `extra` when output is
+    /// on (streaming mode keeps a target's `custom` so).
+    pub(crate) fn skip_into(&mut self, extra: &mut dyn Sink) -> Result<()> {
         let base = self.depth;
         loop {
             match self.peek_kind()? {
-                Kind::Object => self.open(true)?,
-                Kind::Array => self.open(false)?,
-                Kind::String => self.decode_string(&mut Discard, false)?,
+                Kind::Object => self.open(true, extra)?,
+                Kind::Array => self.open(false, extra)?,
+                Kind::String => self.decode_string(&mut Discard, false, extra)?,
                 Kind::Number => {
-                    self.integer()?;
+                    self.integer_into(extra)?;
                 }
                 Kind::Bool => {
-                    self.boolean()?;
+                    self.boolean_into(extra)?;
                 }
-                Kind::Null => self.literal(b"null")?,
+                Kind::Null => self.literal(b"null", extra)?,
             }
             // Find the next value to read, closing finished containers.
             loop {
@@ -765,9 +786,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                     return Ok(());
                 }
                 let more = if self.objects & self.bit() != 0 {
-                    self.next_key(&mut Discard)?
+                    self.next_key_into(&mut Discard, extra)?
                 } else {
-                    self.next_item()?
+                    self.next_item_into(extra)?
                 };
                 if more {
                     break;
@@ -782,12 +803,5 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             None => Ok(()),
             Some(_) => Err(self.err(ErrorKind::Trailing)),
         }
-    }
-
-    /// Reads a string value and keeps it only if it fits (`Text::overflow` otherwise).
-    pub(crate) fn text<const N: usize>(&mut self) -> Result<super::Text<N>> {
-        let mut t = super::Text::default();
-        self.string(&mut t)?;
-        Ok(t)
     }
 }

@@ -2,10 +2,12 @@
 //! (securesystemslib's `encode_canonical`) produced on the fly into a [`Sink`].
 //!
 //! General mode reads from a slice ([`source::SliceSource`]); streaming mode from an
-//! `embedded_io::Read` ([`source::ReadSource`]). Both share [`lexer::Lexer`].
+//! `embedded_io::Read` ([`source::ReadSource`]). Both share [`lexer::Lexer`], and the
+//! metadata layer reads objects through [`read`]'s tables of members.
 
 pub(crate) mod canonical;
 pub(crate) mod lexer;
+pub(crate) mod read;
 pub(crate) mod source;
 
 #[cfg(feature = "alloc")]
@@ -55,34 +57,87 @@ impl StrOut for Discard {
     fn push(&mut self, _: &[u8]) {}
 }
 
+impl Sink for Discard {
+    fn write(&mut self, _: &[u8]) {}
+}
+
 /// A decoded string of bounded length; `overflow` is set instead of failing when it does not fit
-/// (an unknown long key is simply not one of ours).
-#[derive(Clone, Default)]
+/// (an unknown long key is simply not one of ours). Its code is the same for every `N`.
+#[derive(Clone)]
 pub(crate) struct Text<const N: usize> {
-    pub(crate) buf: heapless::Vec<u8, N>,
-    pub(crate) overflow: bool,
+    len: usize,
+    overflow: bool,
+    buf: [u8; N],
+}
+
+impl<const N: usize> Default for Text<N> {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            overflow: false,
+            buf: [0; N],
+        }
+    }
 }
 
 impl<const N: usize> Text<N> {
     pub(crate) fn clear(&mut self) {
-        self.buf.clear();
+        self.len = 0;
         self.overflow = false;
     }
 
     /// The text, unless it overflowed.
     pub(crate) fn get(&self) -> Option<&[u8]> {
-        (!self.overflow).then_some(self.buf.as_slice())
+        text_get(&self.buf, self.len, self.overflow)
     }
 
     pub(crate) fn is(&self, s: &[u8]) -> bool {
         self.get() == Some(s)
     }
+
+    /// The text as UTF-8 (it is: the tokenizer validated it), unless it overflowed.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        core::str::from_utf8(self.get()?).ok()
+    }
+}
+
+fn text_get(buf: &[u8], len: usize, overflow: bool) -> Option<&[u8]> {
+    if overflow {
+        None
+    } else {
+        buf.get(..len)
+    }
+}
+
+fn text_push(buf: &mut [u8], len: &mut usize, overflow: &mut bool, bytes: &[u8]) {
+    match buf.get_mut(*len..*len + bytes.len()) {
+        Some(dst) if !*overflow => {
+            dst.copy_from_slice(bytes);
+            *len += bytes.len();
+        }
+        _ => *overflow = true,
+    }
 }
 
 impl<const N: usize> StrOut for Text<N> {
     fn push(&mut self, bytes: &[u8]) {
-        if self.overflow || self.buf.extend_from_slice(bytes).is_err() {
-            self.overflow = true;
-        }
+        text_push(&mut self.buf, &mut self.len, &mut self.overflow, bytes);
+    }
+}
+
+/// A [`Text`] of any capacity, for readers that clear and reuse one (map keys).
+pub(crate) trait TextBuf: StrOut {
+    /// Empties it.
+    fn clear(&mut self);
+    /// Its bytes, unless they overflowed.
+    fn get(&self) -> Option<&[u8]>;
+}
+
+impl<const N: usize> TextBuf for Text<N> {
+    fn clear(&mut self) {
+        Text::clear(self);
+    }
+    fn get(&self) -> Option<&[u8]> {
+        Text::get(self)
     }
 }

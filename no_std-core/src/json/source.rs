@@ -1,8 +1,8 @@
 //! Where the tokenizer's bytes come from: a slice (general mode) or an `embedded_io::Read`
 //! through a caller-owned chunk buffer (streaming mode), bounded in length and hashed as read.
 
-use crate::error::{Error, ErrorKind, Result};
-use sha2::{Digest, Sha256};
+use crate::error::{Error, ErrorKind, Field, Result};
+use crate::hashes::Digests;
 
 /// A byte source for the tokenizer.
 pub(crate) trait Source {
@@ -86,95 +86,6 @@ impl Source for SliceSource<'_> {
     }
 }
 
-/// Digests of a whole file, computed while it streams (for `meta` hash checks).
-#[derive(Clone, Default)]
-pub(crate) struct FileDigests {
-    pub(crate) sha256: Option<Sha256>,
-    pub(crate) sha512: Option<Sha512>,
-    #[cfg(feature = "blake2b")]
-    pub(crate) blake2b_256: Option<Blake2b256>,
-}
-
-/// SHA-512 of a whole file. With `opt-size`, ed25519-compact's own SHA-512, which signatures
-/// need anyway, instead of a second implementation in flash.
-#[derive(Clone)]
-pub(crate) struct Sha512 {
-    #[cfg(not(feature = "opt-size"))]
-    h: sha2::Sha512,
-    #[cfg(feature = "opt-size")]
-    h: ed25519_compact::sha512::Hash,
-    /// Bytes hashed. ed25519-compact counts bits in a `usize`, so on a 32-bit target a file
-    /// past 512 MiB is never reported as matching.
-    #[cfg(feature = "opt-size")]
-    len: u64,
-}
-
-impl Sha512 {
-    pub(crate) fn new() -> Self {
-        Self {
-            #[cfg(not(feature = "opt-size"))]
-            h: sha2::Sha512::new(),
-            #[cfg(feature = "opt-size")]
-            h: ed25519_compact::sha512::Hash::new(),
-            #[cfg(feature = "opt-size")]
-            len: 0,
-        }
-    }
-
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
-        #[cfg(feature = "opt-size")]
-        {
-            self.len = self.len.saturating_add(bytes.len() as u64);
-        }
-        self.h.update(bytes);
-    }
-
-    /// The digest, or `None` when it cannot be trusted.
-    pub(crate) fn finish(&mut self) -> Option<[u8; 64]> {
-        #[cfg(not(feature = "opt-size"))]
-        return Some(self.h.finalize_reset().into());
-        #[cfg(feature = "opt-size")]
-        return (self.len <= (usize::MAX / 8) as u64).then(|| self.h.finalize());
-    }
-}
-
-/// BLAKE2b with a 256-bit output (`blake2b-256`, what RSTUF's CLI hashes artifacts with).
-#[cfg(feature = "blake2b")]
-pub(crate) type Blake2b256 = blake2::Blake2b<blake2::digest::consts::U32>;
-
-impl FileDigests {
-    /// Starts the digests `hashes` lists, and SHA-256 when `sha256`, in place (a device's
-    /// frame holds no second copy of the hash states).
-    pub(crate) fn start(&mut self, hashes: Option<&crate::metadata::Hashes>, sha256: bool) {
-        let listed = hashes
-            .map(crate::metadata::Hashes::listed)
-            .unwrap_or_default();
-        if listed.0 || sha256 {
-            self.sha256 = Some(Sha256::new());
-        }
-        if listed.1 {
-            self.sha512 = Some(Sha512::new());
-        }
-        #[cfg(feature = "blake2b")]
-        if listed.2 {
-            self.blake2b_256 = Some(Blake2b256::new());
-        }
-    }
-
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
-        if let Some(h) = &mut self.sha256 {
-            h.update(bytes);
-        }
-        if let Some(h) = &mut self.sha512 {
-            h.update(bytes);
-        }
-        #[cfg(feature = "blake2b")]
-        if let Some(h) = &mut self.blake2b_256 {
-            h.update(bytes);
-        }
-    }
-}
-
 /// A reader behind a pointer: every streaming parse shares one copy of the tokenizer, whatever
 /// the caller's reader type (code size on a device; one indirect call per chunk).
 pub(crate) trait ReadChunk {
@@ -197,7 +108,7 @@ pub(crate) struct ReadSource<'b> {
     total: u64,
     max_length: u64,
     eof: bool,
-    pub(crate) digests: FileDigests,
+    pub(crate) digests: Digests,
 }
 
 impl<'b> ReadSource<'b> {
@@ -212,7 +123,7 @@ impl<'b> ReadSource<'b> {
             total: 0,
             max_length,
             eof: false,
-            digests: FileDigests::default(),
+            digests: Digests::default(),
         }
     }
 
@@ -266,7 +177,7 @@ impl Source for ReadSource<'_> {
     fn peek(&mut self) -> Result<Option<u8>> {
         if self.start == self.end {
             if self.buf.is_empty() {
-                return Err(Error::new(ErrorKind::Misuse, "chunk buffer is empty"));
+                return Err(Error::new(ErrorKind::Misuse, Field::ChunkBuffer));
             }
             self.fill()?;
         }

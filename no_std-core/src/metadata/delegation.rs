@@ -2,16 +2,16 @@
 //! roles that the path is delegated to are kept (in order, up to the first terminating one),
 //! with the keys they need, so nothing grows with the number of delegations.
 
-use super::root::{parse_keys, parse_role};
+use super::root::parse_keys;
 use super::succinct::bin_name;
 use super::{RoleKeys, RoleName};
 use crate::crypto::KeySet;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{list, record, Member};
 use crate::json::source::Source;
 use crate::json::Text;
-use crate::limits::{MAX_PATH, MAX_SEARCH_STACK};
-use sha2::{Digest, Sha256};
+use crate::limits::{MAX_PATH, MAX_ROLE_NAME, MAX_SEARCH_STACK};
 
 /// A delegated role that the searched path is delegated to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,28 @@ pub(crate) fn parse<S: Source, K: Canon>(
     Ok(out)
 }
 
+const DELEGATIONS: &[Member] = &[
+    (b"keys", Field::DelegationKeys),
+    (b"roles", Field::DelegationRoles),
+    (b"succinct_roles", Field::Succinct),
+];
+
+const SUCCINCT: &[Member] = &[
+    (b"bit_length", Field::SuccinctBitLength),
+    (b"keyids", Field::Keyids),
+    (b"name_prefix", Field::SuccinctNamePrefix),
+    (b"threshold", Field::Threshold),
+];
+
+const DELEGATED: &[Member] = &[
+    (b"keyids", Field::Keyids),
+    (b"name", Field::DelegatedName),
+    (b"path_hash_prefixes", Field::PathHashPrefixes),
+    (b"paths", Field::DelegatedPaths),
+    (b"terminating", Field::DelegatedTerminating),
+    (b"threshold", Field::Threshold),
+];
+
 /// [`parse`] into `out` (cleared first), where the caller holds it: no second copy.
 #[inline(never)] // the delegations' frame only while they are read
 pub(crate) fn parse_into<S: Source, K: Canon>(
@@ -75,89 +97,77 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
     select: Select<'_>,
     out: &mut Matches,
 ) -> Result<()> {
-    let path = select.path();
     out.keys.clear();
     out.roles.clear();
-    let (mut has_keys, mut has_roles, mut has_succinct) = (false, false, false);
     let mut stopped = false;
-    let mut key = Text::<16>::default();
-    lx.begin_object().map_err(|e| e.in_field("delegations"))?;
-    while lx.next_member(&mut key)? {
-        match key.get() {
-            Some(b"keys") => {
-                parse_keys(lx, &mut out.keys).map_err(|e| e.in_field("delegations.keys"))?;
-                has_keys = true;
-            }
-            Some(b"roles") => {
-                has_roles = true;
-                lx.begin_array()
-                    .map_err(|e| e.in_field("delegations.roles"))?;
-                while lx.next_item()? {
-                    let role = parse_delegated_role(lx, select)?;
-                    if let (Some(role), false) = (role, stopped) {
-                        stopped = role.terminating;
-                        out.roles
-                            .push(role)
-                            .map_err(|_| Error::new(ErrorKind::Limit, "delegations.roles"))?;
-                    }
-                }
-            }
-            Some(b"succinct_roles") => {
-                has_succinct = true;
-                let (mut bits, mut prefix) = (None, None);
-                let role = parse_role(lx, &mut |lx, k| {
-                    match k {
-                        b"bit_length" => bits = Some(lx.uint()?),
-                        b"name_prefix" => prefix = Some(lx.text::<64>()?),
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })
-                .map_err(|e| e.in_field("delegations.succinct_roles"))?;
-                let bits = bits.ok_or(Error::new(
-                    ErrorKind::MissingField,
-                    "succinct_roles.bit_length",
-                ))?;
-                let prefix = prefix.ok_or(Error::new(
-                    ErrorKind::MissingField,
-                    "succinct_roles.name_prefix",
-                ))?;
-                let prefix = prefix
-                    .get()
-                    .and_then(|p| core::str::from_utf8(p).ok())
-                    .ok_or(Error::new(ErrorKind::Limit, "succinct_roles.name_prefix"))?;
-                let bits = u32::try_from(bits)
-                    .map_err(|_| Error::new(ErrorKind::BadValue, "succinct_roles.bit_length"))?;
-                let name = bin_name(prefix, bits, path.unwrap_or_default())
-                    .map_err(|e| e.in_field("succinct_roles.bit_length"))?;
-                let name = match select {
-                    #[cfg(feature = "general")]
-                    Select::Name(wanted) => RoleName::try_from(wanted)
-                        .ok()
-                        .filter(|_| is_bin(wanted, prefix, bits)),
-                    Select::Path(p) => p.map(|_| name),
-                };
-                if let Some(name) = name {
+    let seen = record(
+        lx,
+        Field::Delegations,
+        DELEGATIONS,
+        0b001,
+        &mut |lx, i| match i {
+            0 => parse_keys(lx, Field::DelegationKeys, &mut out.keys),
+            1 => list(lx, Field::DelegationRoles, &mut |lx| {
+                let role = parse_delegated_role(lx, select)?;
+                if let (Some(role), false) = (role, stopped) {
+                    stopped = role.terminating;
                     out.roles
-                        .push(Delegated {
-                            name,
-                            role,
-                            terminating: false,
-                        })
-                        .map_err(|_| Error::new(ErrorKind::Limit, "delegations"))?;
+                        .push(role)
+                        .map_err(|_| Error::new(ErrorKind::Limit, Field::DelegationRoles))?;
                 }
-            }
-            _ => lx.skip()?,
-        }
+                Ok(())
+            }),
+            _ => parse_succinct(lx, select, out),
+        },
+    )?;
+    if seen & 0b010 != 0 && seen & 0b100 != 0 || seen & 0b110 == 0 {
+        return Err(Error::new(ErrorKind::BadValue, Field::DelegationOneOf));
     }
-    if !has_keys {
-        return Err(Error::new(ErrorKind::MissingField, "delegations.keys"));
-    }
-    if has_roles == has_succinct {
-        return Err(Error::new(
-            ErrorKind::BadValue,
-            "delegations (exactly one of roles, succinct_roles)",
-        ));
+    Ok(())
+}
+
+/// Reads `succinct_roles`: the bin the path falls into (or the one named) is the one delegated.
+fn parse_succinct<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    select: Select<'_>,
+    out: &mut Matches,
+) -> Result<()> {
+    let mut role = RoleKeys::default();
+    let (mut bits, mut prefix) = (0, Text::<64>::default());
+    record(
+        lx,
+        Field::Succinct,
+        SUCCINCT,
+        0b1111,
+        &mut |lx, i| match i {
+            0 => lx.uint().map(|b| bits = b),
+            1 => role.read_keyids(lx),
+            2 => lx.string(&mut prefix),
+            _ => role.read_threshold(lx),
+        },
+    )?;
+    let prefix = prefix
+        .as_str()
+        .ok_or(Error::new(ErrorKind::Limit, Field::SuccinctNamePrefix))?;
+    let bits = u32::try_from(bits)
+        .map_err(|_| Error::new(ErrorKind::BadValue, Field::SuccinctBitLength))?;
+    let name = bin_name(prefix, bits, select.path().unwrap_or_default())
+        .map_err(|e| e.in_field(Field::SuccinctBitLength))?;
+    let name = match select {
+        #[cfg(feature = "general")]
+        Select::Name(wanted) => RoleName::try_from(wanted)
+            .ok()
+            .filter(|_| is_bin(wanted, prefix, bits)),
+        Select::Path(p) => p.map(|_| name),
+    };
+    if let Some(name) = name {
+        out.roles
+            .push(Delegated {
+                name,
+                role,
+                terminating: false,
+            })
+            .map_err(|_| Error::new(ErrorKind::Limit, Field::Delegations))?;
     }
     Ok(())
 }
@@ -168,62 +178,47 @@ fn parse_delegated_role<S: Source, K: Canon>(
     select: Select<'_>,
 ) -> Result<Option<Delegated>> {
     let path = select.path();
-    let (mut name, mut terminating) = (None, None);
-    let (mut has_paths, mut has_prefixes, mut matched) = (false, false, false);
-    let hash = path.map(|p| Sha256::digest(p.as_bytes()));
-    let role = parse_role(lx, &mut |lx, k| {
-        match k {
-            b"name" => name = Some(lx.text::<{ crate::limits::MAX_ROLE_NAME }>()?),
-            b"terminating" => terminating = Some(lx.boolean()?),
-            b"paths" => {
-                has_paths = true;
-                lx.begin_array()?;
-                while lx.next_item()? {
-                    let pattern: Text<MAX_PATH> = lx.text()?;
-                    let pattern = pattern
-                        .get()
-                        .ok_or(Error::new(ErrorKind::Limit, "delegations.roles.paths"))?;
-                    let pattern = core::str::from_utf8(pattern)
-                        .map_err(|_| Error::new(ErrorKind::Utf8, "paths"))?;
-                    matched |= path.is_some_and(|p| glob_match(pattern, p));
-                }
-            }
-            b"path_hash_prefixes" => {
-                has_prefixes = true;
-                lx.begin_array()?;
-                while lx.next_item()? {
-                    let prefix: Text<64> = lx.text()?;
-                    let prefix = prefix
-                        .get()
-                        .ok_or(Error::new(ErrorKind::BadValue, "path_hash_prefixes"))?;
-                    matched |= hash.as_ref().is_some_and(|h| hex_starts_with(h, prefix));
-                }
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })
-    .map_err(|e| e.in_field("delegations.roles"))?;
-    let name = name.ok_or(Error::new(
-        ErrorKind::MissingField,
-        "delegations.roles.name",
-    ))?;
+    let mut role = RoleKeys::default();
+    let (mut name, mut terminating, mut matched) = (Text::<MAX_ROLE_NAME>::default(), false, false);
+    let hash = path.map(|p| crate::hashes::sha256(p.as_bytes()));
+    let seen = record(
+        lx,
+        Field::DelegationRoles,
+        DELEGATED,
+        0b11_0011,
+        &mut |lx, i| match i {
+            0 => role.read_keyids(lx),
+            1 => lx.string(&mut name),
+            2 => list(lx, Field::PathHashPrefixes, &mut |lx| {
+                let mut prefix = Text::<64>::default();
+                lx.string(&mut prefix)?;
+                let prefix = prefix
+                    .get()
+                    .ok_or(Error::new(ErrorKind::BadValue, Field::PathHashPrefixes))?;
+                matched |= hash.as_ref().is_some_and(|h| hex_starts_with(h, prefix));
+                Ok(())
+            }),
+            3 => list(lx, Field::DelegatedPaths, &mut |lx| {
+                let mut pattern = Text::<MAX_PATH>::default();
+                lx.string(&mut pattern)?;
+                let pattern = pattern
+                    .as_str()
+                    .ok_or(Error::new(ErrorKind::Limit, Field::DelegatedPaths))?;
+                matched |= path.is_some_and(|p| glob_match(pattern, p));
+                Ok(())
+            }),
+            4 => lx.boolean().map(|t| terminating = t),
+            _ => role.read_threshold(lx),
+        },
+    )?;
     let name = name
-        .get()
-        .and_then(|n| core::str::from_utf8(n).ok())
-        .ok_or(Error::new(ErrorKind::Limit, "delegations.roles.name"))?;
+        .as_str()
+        .ok_or(Error::new(ErrorKind::Limit, Field::DelegatedName))?;
     if name.is_empty() || TOP_LEVEL.contains(&name) {
-        return Err(Error::new(ErrorKind::BadValue, "delegations.roles.name"));
+        return Err(Error::new(ErrorKind::BadValue, Field::DelegatedName));
     }
-    let terminating = terminating.ok_or(Error::new(
-        ErrorKind::MissingField,
-        "delegations.roles.terminating",
-    ))?;
-    if has_paths == has_prefixes {
-        return Err(Error::new(
-            ErrorKind::BadValue,
-            "delegations.roles (exactly one of paths, path_hash_prefixes)",
-        ));
+    if (seen & 0b0100 != 0) == (seen & 0b1000 != 0) {
+        return Err(Error::new(ErrorKind::BadValue, Field::DelegatedPathsOneOf));
     }
     #[cfg(feature = "general")]
     if let Select::Name(wanted) = select {
@@ -232,8 +227,8 @@ fn parse_delegated_role<S: Source, K: Canon>(
     if !matched {
         return Ok(None);
     }
-    let name = RoleName::try_from(name)
-        .map_err(|_| Error::new(ErrorKind::Limit, "delegations.roles.name"))?;
+    let name =
+        RoleName::try_from(name).map_err(|_| Error::new(ErrorKind::Limit, Field::DelegatedName))?;
     Ok(Some(Delegated {
         name,
         role,
@@ -244,7 +239,10 @@ fn parse_delegated_role<S: Source, K: Canon>(
 /// Whether `target_path` falls under a `path_hash_prefixes` entry: the lower-case hex of
 /// SHA-256(path) starts with `prefix`.
 pub fn path_hash_matches(prefix: &str, target_path: &str) -> bool {
-    hex_starts_with(&Sha256::digest(target_path.as_bytes()), prefix.as_bytes())
+    hex_starts_with(
+        &crate::hashes::sha256(target_path.as_bytes()),
+        prefix.as_bytes(),
+    )
 }
 
 /// The roles a standalone `delegations` object delegates `target_path` to, in search order

@@ -10,10 +10,10 @@ use super::{parse_signed, Body, Common, Members, MetaFile, RoleKeys};
 #[cfg(feature = "general")]
 use crate::crypto::Signatures;
 use crate::crypto::{Key, KeyId, Verifiers};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 #[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
-use crate::json::lexer::{Canon, Canonical, Lexer, Tap};
+use crate::json::lexer::{Canon, Canonical, Lexer};
 #[cfg(feature = "general")]
 use crate::json::source::SliceSource;
 use crate::json::source::{ReadSource, Source};
@@ -61,8 +61,9 @@ impl<'a> General<'a> {
             }
         }
         lx.finish()?;
-        let sigs = sigs.ok_or(Error::new(ErrorKind::MissingField, "signatures"))?;
-        let (signed_at, common) = signed.ok_or(Error::new(ErrorKind::MissingField, "signed"))?;
+        let sigs = sigs.ok_or(Error::new(ErrorKind::MissingField, Field::Signatures))?;
+        let (signed_at, common) =
+            signed.ok_or(Error::new(ErrorKind::MissingField, Field::Signed))?;
         Ok(Self {
             buf,
             signed_at,
@@ -106,7 +107,7 @@ impl<'a> General<'a> {
 fn check_thresholds(authorities: &[Authority<'_>], valid: &[KeyId]) -> Result<()> {
     for (keys, role) in authorities {
         if !crate::crypto::verifier_threshold(keys, role, valid) {
-            return Err(Error::new(ErrorKind::Threshold, "signatures"));
+            return Err(Error::new(ErrorKind::Threshold, Field::Signatures));
         }
     }
     Ok(())
@@ -199,10 +200,10 @@ pub(crate) fn stream_from(
         let common = read_envelope(&mut Lexer::new(&mut src, &mut canon), body, authority)?;
         if let Some(meta) = expect.meta {
             if meta.length.is_some_and(|l| l != src.total()) {
-                return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
+                return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
             }
             if !meta.hashes.is_empty() && !meta.hashes.check(&mut src.digests) {
-                return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
+                return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
             }
         }
         let sha256 = src
@@ -238,7 +239,7 @@ fn read_envelope(
                 crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
                     lx.canon
                         .sink()
-                        .ok_or(Error::new(ErrorKind::Misuse, ""))?
+                        .ok_or(Error::new(ErrorKind::Misuse, Field::None))?
                         .start(keys, role, &keyid, sig)
                 })?;
                 seen_sigs = true;
@@ -254,9 +255,9 @@ fn read_envelope(
     lx.finish()?;
     lx.src.drain()?;
     if !seen_sigs {
-        return Err(Error::new(ErrorKind::MissingField, "signatures"));
+        return Err(Error::new(ErrorKind::MissingField, Field::Signatures));
     }
-    common.ok_or(Error::new(ErrorKind::MissingField, "signed"))
+    common.ok_or(Error::new(ErrorKind::MissingField, Field::Signed))
 }
 
 /// Requires `authority`'s threshold among the key IDs a stream verified.
@@ -272,22 +273,20 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     let start = lx.value_offset()?;
     // Only a tokenizer producing canonical output (streaming) can be tapped; general mode
     // canonicalises the value's bytes again instead.
-    let tapped = lx.canon.on()
-        && lx
-            .canon
-            .tap()
-            .map(|t| *t = Some(Tap::Hash(Sha256::new())))
-            .is_some();
+    let tapped = lx.canon.on() && lx.canon.tap().map(|t| *t = Some(Sha256::new())).is_some();
     let value = read(lx)?;
     if tapped {
         return match lx.canon.tap().and_then(Option::take) {
-            Some(Tap::Hash(h)) => Ok((value, h.finalize().into())),
-            _ => Err(Error::new(ErrorKind::Misuse, "")),
+            Some(h) => Ok((value, h.finalize().into())),
+            None => Err(Error::new(ErrorKind::Misuse, Field::None)),
         };
     }
     #[cfg(feature = "general")]
     {
-        let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
+        let buf = lx
+            .src
+            .whole()
+            .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
         let mut h = Sha256::new();
         emit_value(buf, start, &mut h)?;
         Ok((value, h.finalize().into()))
@@ -295,41 +294,29 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     #[cfg(not(feature = "general"))]
     {
         let _ = (start, value);
-        Err(Error::new(ErrorKind::Misuse, "general mode is not built"))
+        Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))
     }
 }
 
 /// Reads one value and writes its canonical form to `sink`, whatever the mode.
 pub(crate) fn capture_canonical<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    sink: &mut impl Sink,
+    sink: &mut dyn Sink,
 ) -> Result<()> {
-    let start = lx.value_offset()?;
-    let tapped = lx.canon.on()
-        && lx
-            .canon
-            .tap()
-            .map(|t| *t = Some(Tap::Keep(Default::default())))
-            .is_some();
-    lx.skip()?;
-    if tapped {
-        return match lx.canon.tap().and_then(Option::take) {
-            Some(Tap::Keep(k)) if !k.overflow => {
-                sink.write(&k.buf);
-                Ok(())
-            }
-            Some(Tap::Keep(_)) => Err(Error::new(ErrorKind::Limit, "custom")),
-            _ => Err(Error::new(ErrorKind::Misuse, "")),
-        };
-    }
     #[cfg(feature = "general")]
-    {
-        let buf = lx.src.whole().ok_or(Error::new(ErrorKind::Misuse, ""))?;
-        emit_value(buf, start, sink)
+    if !lx.canon.on() {
+        // General mode: the value's bytes again, canonicalised.
+        let start = lx.value_offset()?;
+        lx.skip()?;
+        let buf = lx
+            .src
+            .whole()
+            .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
+        return emit_value(buf, start, sink);
     }
-    #[cfg(not(feature = "general"))]
-    {
-        let _ = (start, sink);
-        Err(Error::new(ErrorKind::Misuse, "general mode is not built"))
+    // Streaming: the tokenizer's canonical output, copied.
+    if !lx.canon.on() {
+        return Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt));
     }
+    lx.skip_into(sink)
 }

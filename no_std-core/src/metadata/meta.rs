@@ -1,126 +1,42 @@
 //! `meta` entries (METAFILES) and target file info (TARGETS), with the hashes they pin.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
+use crate::hashes::{Digests, Hashes};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{map, record, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::MAX_CUSTOM;
-use sha2::Digest;
 
-/// The hashes listed for a file. An algorithm other than sha256, sha512 and blake2b-256 (with
-/// the `blake2b` feature) cannot be checked, so a file listing one never matches (as in
-/// python-tuf).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Hashes {
-    /// `sha256`.
-    pub sha256: Option<[u8; 32]>,
-    /// `sha512`.
-    pub sha512: Option<[u8; 64]>,
-    /// `blake2b-256` (RSTUF's CLI hashes artifacts with it).
-    #[cfg(feature = "blake2b")]
-    pub blake2b_256: Option<[u8; 32]>,
-    /// Some other algorithm was listed.
-    pub unsupported: bool,
-}
-
-impl Hashes {
-    /// Reads a `hashes` object (non-empty, lower-case hex).
-    pub(crate) fn parse<S: Source, K: Canon>(
-        lx: &mut Lexer<S, K>,
-        field: &'static str,
-    ) -> Result<Self> {
-        let mut h = Self::default();
-        let mut algo = Text::<16>::default();
-        let mut any = false;
-        lx.begin_object().map_err(|e| e.in_field(field))?;
-        while lx.next_member(&mut algo)? {
-            any = true;
-            let hex: Text<128> = lx.text().map_err(|e| e.in_field(field))?;
-            let hex = hex.get().unwrap_or_default();
-            let bad = Error::new(ErrorKind::BadValue, field);
-            match algo.get() {
-                Some(b"sha256") => {
-                    let mut d = [0; 32];
-                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
-                    h.sha256 = Some(d);
-                }
-                Some(b"sha512") => {
-                    let mut d = [0; 64];
-                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
-                    h.sha512 = Some(d);
-                }
-                #[cfg(feature = "blake2b")]
-                Some(b"blake2b-256") => {
-                    let mut d = [0; 32];
-                    crate::crypto::hex_decode(hex, &mut d).ok_or(bad)?;
-                    h.blake2b_256 = Some(d);
-                }
-                _ => h.unsupported = true,
+/// Reads a `hashes` object (non-empty, lower-case hex). An algorithm the core cannot check
+/// makes the file unmatchable.
+pub(crate) fn read_hashes<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    field: Field,
+) -> Result<Hashes> {
+    let mut h = Hashes::default();
+    let mut any = false;
+    map(lx, field, &mut Text::<16>::default(), &mut |lx, algo| {
+        any = true;
+        let mut hex = Text::<128>::default();
+        lx.string(&mut hex)?;
+        let hex = hex.get().unwrap_or_default();
+        let slot: &mut [u8] = match algo {
+            Some(b"sha256") => h.sha256.insert([0; 32]),
+            Some(b"sha512") => h.sha512.insert([0; 64]),
+            #[cfg(feature = "blake2b")]
+            Some(b"blake2b-256") => h.blake2b_256.insert([0; 32]),
+            _ => {
+                h.unsupported = true;
+                return Ok(());
             }
-        }
-        if !any {
-            return Err(Error::new(ErrorKind::BadValue, field));
-        }
-        Ok(h)
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        #[cfg(feature = "blake2b")]
-        if self.blake2b_256.is_some() {
-            return false;
-        }
-        self.sha256.is_none() && self.sha512.is_none() && !self.unsupported
-    }
-
-    /// Which of sha256, sha512 and blake2b-256 are listed.
-    pub(crate) fn listed(&self) -> (bool, bool, bool) {
-        #[cfg(feature = "blake2b")]
-        let blake2b_256 = self.blake2b_256.is_some();
-        #[cfg(not(feature = "blake2b"))]
-        let blake2b_256 = false;
-        (self.sha256.is_some(), self.sha512.is_some(), blake2b_256)
-    }
-
-    /// Digests to compute while a file streams in.
-    pub(crate) fn digests(&self) -> crate::json::source::FileDigests {
-        let mut d = crate::json::source::FileDigests::default();
-        d.start(Some(self), false);
-        d
-    }
-
-    /// Checks computed digests against these hashes (finalising them).
-    pub(crate) fn check(&self, got: &mut crate::json::source::FileDigests) -> bool {
-        if self.unsupported {
-            return false;
-        }
-        let ok256 = match (self.sha256, got.sha256.as_mut()) {
-            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
-            (Some(_), None) => false,
-            (None, _) => true,
         };
-        let ok512 = match (self.sha512, got.sha512.as_mut()) {
-            (Some(want), Some(h)) => h.finish() == Some(want),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        #[cfg(feature = "blake2b")]
-        let ok_blake = match (self.blake2b_256, got.blake2b_256.as_mut()) {
-            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        #[cfg(not(feature = "blake2b"))]
-        let ok_blake = true;
-        ok256 && ok512 && ok_blake
+        crate::crypto::hex_decode(hex, slot).ok_or(Error::new(ErrorKind::BadValue, field))
+    })?;
+    if !any {
+        return Err(Error::new(ErrorKind::BadValue, field));
     }
-
-    /// Checks a whole buffer against these hashes.
-    #[cfg(feature = "general")]
-    pub(crate) fn check_bytes(&self, data: &[u8]) -> bool {
-        let mut d = self.digests();
-        d.update(data);
-        self.check(&mut d)
-    }
+    Ok(h)
 }
 
 /// A `meta` entry: the version of a metadata file and, optionally, its length and hashes.
@@ -134,40 +50,41 @@ pub struct MetaFile {
     pub hashes: Hashes,
 }
 
+const META_FILE: &[Member] = &[
+    (b"hashes", Field::MetaHashes),
+    (b"length", Field::MetaLength),
+    (b"version", Field::MetaVersion),
+];
+
 impl MetaFile {
     pub(crate) fn parse<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Self> {
-        let (mut version, mut length, mut hashes) = (None, None, None);
-        let mut key = Text::<16>::default();
-        lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        while lx.next_member(&mut key)? {
-            match key.get() {
-                Some(b"version") => {
-                    version = Some(lx.uint().map_err(|e| e.in_field("meta.version"))?)
-                }
-                Some(b"length") => length = Some(lx.uint().map_err(|e| e.in_field("meta.length"))?),
-                Some(b"hashes") => hashes = Some(Hashes::parse(lx, "meta.hashes")?),
-                _ => lx.skip()?,
+        let mut m = Self {
+            version: 0,
+            length: None,
+            hashes: Hashes::default(),
+        };
+        record(lx, Field::Meta, META_FILE, 0b100, &mut |lx, i| {
+            match i {
+                0 => m.hashes = read_hashes(lx, Field::MetaHashes)?,
+                1 => m.length = Some(lx.uint()?),
+                _ => m.version = lx.uint()?,
             }
+            Ok(())
+        })?;
+        if m.version == 0 {
+            return Err(Error::new(ErrorKind::BadValue, Field::MetaVersion));
         }
-        let version = version.ok_or(Error::new(ErrorKind::MissingField, "meta.version"))?;
-        if version == 0 {
-            return Err(Error::new(ErrorKind::BadValue, "meta.version"));
-        }
-        Ok(Self {
-            version,
-            length,
-            hashes: hashes.unwrap_or_default(),
-        })
+        Ok(m)
     }
 
     /// Checks a whole file against the listed length and hashes.
     #[cfg(feature = "general")]
     pub(crate) fn check_bytes(&self, data: &[u8]) -> Result<()> {
         if self.length.is_some_and(|l| l != data.len() as u64) {
-            return Err(Error::new(ErrorKind::MetaLength, "meta.length"));
+            return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
         }
         if !self.hashes.is_empty() && !self.hashes.check_bytes(data) {
-            return Err(Error::new(ErrorKind::MetaHash, "meta.hashes"));
+            return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
         }
         Ok(())
     }
@@ -199,6 +116,12 @@ impl crate::json::Sink for CustomBuf {
     }
 }
 
+const TARGET_FILE: &[Member] = &[
+    (b"custom", Field::TargetCustom),
+    (b"hashes", Field::TargetHashes),
+    (b"length", Field::TargetLength),
+];
+
 impl TargetFile {
     /// Reads a target's info, into `keep` when given (with `custom`: only the searched target
     /// needs it); otherwise it is only validated.
@@ -206,28 +129,23 @@ impl TargetFile {
         lx: &mut Lexer<S, K>,
         mut keep: Option<&mut TargetFile>,
     ) -> Result<()> {
-        let (mut length, mut hashes) = (None, None);
-        let mut key = Text::<16>::default();
-        lx.begin_object().map_err(|e| e.in_field("targets"))?;
-        while lx.next_member(&mut key)? {
-            match (key.get(), keep.as_deref_mut()) {
-                (Some(b"length"), _) => {
-                    length = Some(lx.uint().map_err(|e| e.in_field("targets.length"))?)
-                }
-                (Some(b"hashes"), _) => hashes = Some(Hashes::parse(lx, "targets.hashes")?),
-                (Some(b"custom"), Some(t)) => {
+        let (mut length, mut hashes) = (0, Hashes::default());
+        record(lx, Field::Targets, TARGET_FILE, 0b110, &mut |lx, i| {
+            match (i, keep.as_deref_mut()) {
+                (0, Some(t)) => {
                     let mut buf = CustomBuf::default();
                     crate::metadata::envelope::capture_canonical(lx, &mut buf)?;
                     if buf.overflow {
-                        return Err(Error::new(ErrorKind::Limit, "targets.custom"));
+                        return Err(Error::new(ErrorKind::Limit, Field::TargetCustom));
                     }
                     t.custom = Some(buf.buf);
                 }
-                _ => lx.skip()?,
+                (0, None) => lx.skip()?,
+                (1, _) => hashes = read_hashes(lx, Field::TargetHashes)?,
+                _ => length = lx.uint()?,
             }
-        }
-        let length = length.ok_or(Error::new(ErrorKind::MissingField, "targets.length"))?;
-        let hashes = hashes.ok_or(Error::new(ErrorKind::MissingField, "targets.hashes"))?;
+            Ok(())
+        })?;
         if let Some(t) = keep {
             t.length = length;
             t.hashes = hashes;
@@ -241,7 +159,7 @@ pub struct TargetVerifier {
     length: u64,
     seen: u64,
     hashes: Hashes,
-    digests: crate::json::source::FileDigests,
+    digests: Digests,
 }
 
 impl TargetVerifier {
@@ -251,7 +169,11 @@ impl TargetVerifier {
             length: target.length,
             seen: 0,
             hashes: target.hashes.clone(),
-            digests: target.hashes.digests(),
+            digests: {
+                let mut d = Digests::default();
+                d.start(Some(&target.hashes), false);
+                d
+            },
         }
     }
 
@@ -265,7 +187,7 @@ impl TargetVerifier {
         let n = chunk.len() as u64;
         if n > self.remaining() {
             return Err(
-                Error::new(ErrorKind::TargetLength, "length").in_role(crate::RoleKind::Target)
+                Error::new(ErrorKind::TargetLength, Field::Length).in_role(crate::RoleKind::Target)
             );
         }
         self.seen += n;
@@ -277,10 +199,10 @@ impl TargetVerifier {
     pub fn finish(mut self) -> Result<()> {
         let role = crate::RoleKind::Target;
         if self.seen != self.length {
-            return Err(Error::new(ErrorKind::TargetLength, "length").in_role(role));
+            return Err(Error::new(ErrorKind::TargetLength, Field::Length).in_role(role));
         }
         if !self.hashes.check(&mut self.digests) {
-            return Err(Error::new(ErrorKind::TargetHash, "hashes").in_role(role));
+            return Err(Error::new(ErrorKind::TargetHash, Field::Hashes).in_role(role));
         }
         Ok(())
     }
@@ -289,7 +211,7 @@ impl TargetVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Sha256, Sha512};
+    use sha2::{Digest, Sha256, Sha512};
 
     fn target(data: &[u8]) -> TargetFile {
         let hashes = Hashes {
@@ -335,7 +257,7 @@ mod tests {
         let data = b"gateway image";
         let mut t = target(data);
         t.hashes = Hashes {
-            blake2b_256: Some(crate::json::source::Blake2b256::digest(data).into()),
+            blake2b_256: Some(crate::hashes::Blake2b256::digest(data).into()),
             ..Hashes::default()
         };
         let mut ok = TargetVerifier::new(&t);

@@ -13,10 +13,11 @@ pub(crate) mod succinct;
 pub(crate) mod targets;
 pub(crate) mod timestamp;
 
+pub use crate::hashes::Hashes;
 #[cfg(feature = "general")]
 pub use delegation::{delegated_role, delegations_for_target};
 pub use delegation::{glob_match, path_hash_matches, Delegated, Matches};
-pub use meta::{Hashes, MetaFile, TargetFile, TargetVerifier};
+pub use meta::{MetaFile, TargetFile, TargetVerifier};
 pub use root::Root;
 pub use snapshot::Snapshot;
 pub use succinct::{bin_name, SuccinctRoles};
@@ -24,8 +25,9 @@ pub use targets::Targets;
 pub use timestamp::Timestamp;
 
 use crate::crypto::KeyId;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{list, record, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::{MAX_ROLE_KEYS, MAX_ROLE_NAME};
@@ -45,33 +47,31 @@ pub struct RoleKeys {
 
 impl RoleKeys {
     /// Reads a `keyids` array.
-    pub(crate) fn parse_keyids<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>) -> Result<()> {
-        let field = "keyids";
-        lx.begin_array().map_err(|e| e.in_field(field))?;
-        while lx.next_item()? {
-            let t: Text<64> = lx.text().map_err(|e| e.in_field(field))?;
-            let id = t
+    pub(crate) fn read_keyids<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>) -> Result<()> {
+        list(lx, Field::Keyids, &mut |lx| {
+            let mut hex = Text::<64>::default();
+            lx.string(&mut hex)?;
+            let id = hex
                 .get()
                 .and_then(crate::crypto::parse_keyid)
-                .ok_or(Error::new(ErrorKind::BadValue, field))?;
+                .ok_or(Error::new(ErrorKind::BadValue, Field::Keyids))?;
             if self.keyids.contains(&id) {
-                return Err(Error::new(ErrorKind::BadValue, "keyids (duplicate)"));
+                return Err(Error::new(ErrorKind::BadValue, Field::KeyidsDuplicate));
             }
             self.keyids
                 .push(id)
-                .map_err(|_| Error::new(ErrorKind::Limit, field))?;
-        }
-        Ok(())
+                .map_err(|_| Error::new(ErrorKind::Limit, Field::Keyids))
+        })
     }
 
     /// Reads a `threshold` (at least 1).
-    pub(crate) fn parse_threshold<S: Source, K: Canon>(
+    pub(crate) fn read_threshold<S: Source, K: Canon>(
         &mut self,
         lx: &mut Lexer<S, K>,
     ) -> Result<()> {
-        self.threshold = lx.uint().map_err(|e| e.in_field("threshold"))?;
+        self.threshold = lx.uint()?;
         if self.threshold == 0 {
-            return Err(Error::new(ErrorKind::BadValue, "threshold"));
+            return Err(Error::new(ErrorKind::BadValue, Field::Threshold));
         }
         Ok(())
     }
@@ -86,14 +86,37 @@ pub struct Common {
     pub expires: UnixTime,
 }
 
+/// The members every role's `signed` has, first in each role's table (bits 0 to 3).
+macro_rules! signed_members {
+    ($($member:expr),* $(,)?) => {
+        &[
+            (b"_type", $crate::error::Field::Type),
+            (b"expires", $crate::error::Field::Expires),
+            (b"spec_version", $crate::error::Field::SpecVersion),
+            (b"version", $crate::error::Field::Version),
+            $($member),*
+        ]
+    };
+}
+pub(crate) use signed_members;
+
+/// Bits of the common members, all required.
+const COMMON: u32 = 0b1111;
+
 /// A role's own members of `signed`.
 pub(crate) trait Body {
     /// `_type` of this role.
     const TYPE: &'static [u8];
-    /// Reads the member `key` if it is one of this role's; `Ok(false)` to have it skipped.
-    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool>;
-    /// Checks that required members were present.
-    fn finish(&mut self) -> Result<()>;
+    /// The members of `signed`: [`signed_members!`] and the role's own.
+    const MEMBERS: &'static [Member];
+    /// The role's own required members (bits over `MEMBERS`).
+    const REQUIRED: u32;
+    /// Reads the value of the role's own member `MEMBERS[i]`.
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()>;
+    /// Checks what the members say together.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// [`Body`] for one tokenizer type, callable through `dyn`: `parse_signed` then exists once per
@@ -101,8 +124,12 @@ pub(crate) trait Body {
 pub(crate) trait Members<S: Source, K: Canon> {
     /// `Body::TYPE`.
     fn role_type(&self) -> &'static [u8];
+    /// `Body::MEMBERS`.
+    fn members(&self) -> &'static [Member];
+    /// `Body::REQUIRED`.
+    fn required(&self) -> u32;
     /// `Body::member`.
-    fn member(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool>;
+    fn member(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()>;
     /// `Body::finish`.
     fn finish(&mut self) -> Result<()>;
 }
@@ -111,20 +138,18 @@ impl<S: Source, K: Canon, B: Body> Members<S, K> for B {
     fn role_type(&self) -> &'static [u8] {
         B::TYPE
     }
-    fn member(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
-        Body::member(self, lx, key)
+    fn members(&self) -> &'static [Member] {
+        B::MEMBERS
+    }
+    fn required(&self) -> u32 {
+        B::REQUIRED
+    }
+    fn member(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()> {
+        Body::member(self, lx, i)
     }
     fn finish(&mut self) -> Result<()> {
         Body::finish(self)
     }
-}
-
-fn once<T>(slot: &mut Option<T>, v: T, field: &'static str) -> Result<()> {
-    if slot.is_some() {
-        return Err(Error::new(ErrorKind::DuplicateKey, field));
-    }
-    *slot = Some(v);
-    Ok(())
 }
 
 /// Reads a `signed` object: the common fields here, the rest through `body`.
@@ -132,68 +157,54 @@ pub(crate) fn parse_signed<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     body: &mut dyn Members<S, K>,
 ) -> Result<Common> {
-    let (mut ty, mut spec, mut version, mut expires) = (None, None, None, None);
-    let mut key = Text::<32>::default();
-    lx.begin_object().map_err(|e| e.in_field("signed"))?;
-    while lx.next_member(&mut key)? {
-        match key.get() {
-            Some(b"_type") => {
-                let t: Text<16> = lx.text().map_err(|e| e.in_field("_type"))?;
-                if !t.is(body.role_type()) {
-                    return Err(Error::new(ErrorKind::RoleType, "_type"));
-                }
-                once(&mut ty, (), "_type")?;
-            }
-            Some(b"spec_version") => {
-                let t: Text<32> = lx.text().map_err(|e| e.in_field("spec_version"))?;
-                check_spec_version(t.get().unwrap_or_default())?;
-                once(&mut spec, (), "spec_version")?;
-            }
-            Some(b"version") => {
-                let v = lx.uint().map_err(|e| e.in_field("version"))?;
-                if v == 0 {
-                    return Err(Error::new(ErrorKind::BadValue, "version"));
-                }
-                once(&mut version, v, "version")?;
-            }
-            Some(b"expires") => {
-                let t: Text<24> = lx.text().map_err(|e| e.in_field("expires"))?;
-                let at = UnixTime::parse_expires(t.get().unwrap_or_default())?;
-                once(&mut expires, at, "expires")?;
-            }
-            Some(k) => {
-                if !body.member(lx, k)? {
-                    lx.skip()?;
+    let mut common = Common::default();
+    let (members, required) = (body.members(), body.required() | COMMON);
+    record(lx, Field::Signed, members, required, &mut |lx, i| {
+        let mut text = Text::<32>::default();
+        match i {
+            0 => {
+                lx.string(&mut text)?;
+                if !text.is(body.role_type()) {
+                    return Err(Error::new(ErrorKind::RoleType, Field::Type));
                 }
             }
-            None => lx.skip()?,
+            1 => {
+                lx.string(&mut text)?;
+                common.expires = UnixTime::parse_expires(text.get().unwrap_or_default())?;
+            }
+            2 => {
+                lx.string(&mut text)?;
+                check_spec_version(text.get().unwrap_or_default())?;
+            }
+            3 => {
+                common.version = lx.uint()?;
+                if common.version == 0 {
+                    return Err(Error::new(ErrorKind::BadValue, Field::Version));
+                }
+            }
+            _ => body.member(lx, i)?,
         }
-    }
-    let missing = |f| Error::new(ErrorKind::MissingField, f);
-    ty.ok_or(missing("_type"))?;
-    spec.ok_or(missing("spec_version"))?;
+        Ok(())
+    })?;
     body.finish()?;
-    Ok(Common {
-        version: version.ok_or(missing("version"))?,
-        expires: expires.ok_or(missing("expires"))?,
-    })
+    Ok(common)
 }
 
 /// `spec_version` is `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` in digits, with major 1.
 fn check_spec_version(s: &[u8]) -> Result<()> {
-    let parts = s.split(|&c| c == b'.');
     let mut n = 0;
-    for p in parts {
+    for p in s.split(|&c| c == b'.') {
         if p.is_empty() || !p.iter().all(u8::is_ascii_digit) {
-            return Err(Error::new(ErrorKind::BadValue, "spec_version"));
+            n = 0;
+            break;
         }
         n += 1;
     }
     if !(2..=3).contains(&n) {
-        return Err(Error::new(ErrorKind::BadValue, "spec_version"));
+        return Err(Error::new(ErrorKind::BadValue, Field::SpecVersion));
     }
     if s.split(|&c| c == b'.').next() != Some(b"1") {
-        return Err(Error::new(ErrorKind::SpecVersion, "spec_version"));
+        return Err(Error::new(ErrorKind::SpecVersion, Field::SpecVersion));
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! `root.json`: the keys and thresholds of the top-level roles.
 
 use super::envelope::hash_canonical;
-use super::{Body, Common, RoleKeys};
+use super::{signed_members, Body, Common, RoleKeys};
 use crate::crypto::{parse_key, parse_keyid, Key, KeySet};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{map, record, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 
@@ -32,148 +33,102 @@ pub struct Root {
 #[inline(never)] // the keys' frame only while they are read
 pub(crate) fn parse_keys<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
+    field: Field,
     keys: &mut KeySet,
 ) -> Result<()> {
-    let mut id = Text::<64>::default();
-    lx.begin_object().map_err(|e| e.in_field("keys"))?;
-    while lx.next_member(&mut id)? {
+    map(lx, field, &mut Text::<64>::default(), &mut |lx, id| {
         let (key, digest) = hash_canonical(lx, |lx| parse_key(lx))?;
         let keyid = id
-            .get()
             .and_then(parse_keyid)
-            .ok_or(Error::new(ErrorKind::KeyidMismatch, "keys"))?;
+            .ok_or(Error::new(ErrorKind::KeyidMismatch, field))?;
         if keyid != digest && Some(keyid) != key.bare_id {
-            return Err(Error::new(ErrorKind::KeyidMismatch, "keys"));
+            return Err(Error::new(ErrorKind::KeyidMismatch, field));
         }
         if keys.iter().any(|k| k.keyid == keyid) {
-            return Err(Error::new(ErrorKind::DuplicateKey, "keys"));
+            return Err(Error::new(ErrorKind::DuplicateKey, field));
         }
         keys.push(Key {
             keyid,
             public: key.public,
         })
-        .map_err(|_| Error::new(ErrorKind::Limit, "keys"))?;
-    }
-    Ok(())
+        .map_err(|_| Error::new(ErrorKind::Limit, field))
+    })
 }
 
-/// Reads the members of a role object besides `keyids` and `threshold`; `Ok(false)` to have
-/// one skipped. Behind `dyn`, so that `parse_role` exists once.
-pub(crate) type OtherMembers<'o, S, K> = dyn FnMut(&mut Lexer<S, K>, &[u8]) -> Result<bool> + 'o;
+const ROLE: &[Member] = &[
+    (b"keyids", Field::RoleKeyids),
+    (b"threshold", Field::RoleThreshold),
+];
 
-/// Reads a role object's `keyids` and `threshold`; other members go to `other`.
-pub(crate) fn parse_role<S: Source, K: Canon>(
-    lx: &mut Lexer<S, K>,
-    other: &mut OtherMembers<'_, S, K>,
-) -> Result<RoleKeys> {
-    let mut role = RoleKeys::default();
-    let (mut has_ids, mut has_threshold) = (false, false);
-    let mut key = Text::<32>::default();
-    lx.begin_object().map_err(|e| e.in_field("roles"))?;
-    while lx.next_member(&mut key)? {
-        match key.get() {
-            Some(b"keyids") => {
-                role.parse_keyids(lx)?;
-                has_ids = true;
-            }
-            Some(b"threshold") => {
-                role.parse_threshold(lx)?;
-                has_threshold = true;
-            }
-            Some(k) => {
-                if !other(lx, k)? {
-                    lx.skip()?;
-                }
-            }
-            None => lx.skip()?,
+/// Reads a top-level role's `keyids` and `threshold`.
+fn parse_role<S: Source, K: Canon>(lx: &mut Lexer<S, K>, role: &mut RoleKeys) -> Result<()> {
+    role.keyids.clear();
+    record(lx, Field::Roles, ROLE, 0b11, &mut |lx, i| {
+        if i == 0 {
+            role.read_keyids(lx)
+        } else {
+            role.read_threshold(lx)
         }
-    }
-    if !has_ids {
-        return Err(Error::new(ErrorKind::MissingField, "roles.keyids"));
-    }
-    if !has_threshold {
-        return Err(Error::new(ErrorKind::MissingField, "roles.threshold"));
-    }
-    Ok(role)
+    })
+    .map(|_| ())
 }
 
-/// Reads straight into the caller's [`Root`] (no copy of it on the way), noting what was
-/// present.
+/// Reads straight into the caller's [`Root`] (no copy of it on the way).
 pub(crate) struct RootBody<'r> {
     pub(crate) root: &'r mut Root,
-    consistent_snapshot: bool,
-    keys: bool,
-    roles: [bool; 4],
-    has_roles: bool,
 }
 
 const ROLE_NAMES: [&[u8]; 4] = [b"root", b"timestamp", b"snapshot", b"targets"];
+const ROLE_FIELDS: [Field; 4] = [
+    Field::RoleRoot,
+    Field::RoleTimestamp,
+    Field::RoleSnapshot,
+    Field::RoleTargets,
+];
 
 impl Body for RootBody<'_> {
     const TYPE: &'static [u8] = b"root";
+    const MEMBERS: &'static [Member] = signed_members![
+        (b"consistent_snapshot", Field::ConsistentSnapshot),
+        (b"keys", Field::Keys),
+        (b"roles", Field::Roles),
+    ];
+    const REQUIRED: u32 = 0b111_0000;
 
-    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
-        match key {
-            b"consistent_snapshot" => {
-                self.root.consistent_snapshot = lx
-                    .boolean()
-                    .map_err(|e| e.in_field("consistent_snapshot"))?;
-                self.consistent_snapshot = true;
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()> {
+        let root = &mut *self.root;
+        match i {
+            4 => root.consistent_snapshot = lx.boolean()?,
+            5 => {
+                root.keys.clear();
+                parse_keys(lx, Field::Keys, &mut root.keys)?;
             }
-            b"keys" => {
-                self.root.keys.clear();
-                parse_keys(lx, &mut self.root.keys)?;
-                self.keys = true;
-            }
-            b"roles" => {
-                self.has_roles = true;
-                let mut name = Text::<16>::default();
-                lx.begin_object().map_err(|e| e.in_field("roles"))?;
-                while lx.next_member(&mut name)? {
-                    let i = ROLE_NAMES
-                        .iter()
-                        .position(|n| name.is(n))
-                        .ok_or(Error::new(
-                            ErrorKind::BadValue,
-                            "roles (only the top-level roles)",
-                        ))?;
-                    let r = &mut *self.root;
-                    let slot = match i {
-                        0 => &mut r.root,
-                        1 => &mut r.timestamp,
-                        2 => &mut r.snapshot,
-                        _ => &mut r.targets,
-                    };
-                    *slot = parse_role(lx, &mut |_, _| Ok(false))?;
-                    if let Some(seen) = self.roles.get_mut(i) {
-                        *seen = true;
-                    }
+            _ => {
+                let mut seen = 0u8;
+                map(
+                    lx,
+                    Field::Roles,
+                    &mut Text::<16>::default(),
+                    &mut |lx, name| {
+                        let i = ROLE_NAMES
+                            .iter()
+                            .position(|n| name == Some(*n))
+                            .ok_or(Error::new(ErrorKind::BadValue, Field::RolesTopLevel))?;
+                        let slot = match i {
+                            0 => &mut root.root,
+                            1 => &mut root.timestamp,
+                            2 => &mut root.snapshot,
+                            _ => &mut root.targets,
+                        };
+                        parse_role(lx, slot)?;
+                        seen |= 1 << i;
+                        Ok(())
+                    },
+                )?;
+                if let Some(missing) = (0..4).find(|i| seen & (1 << i) == 0) {
+                    let field = ROLE_FIELDS.get(missing).copied().unwrap_or(Field::Roles);
+                    return Err(Error::new(ErrorKind::MissingField, field));
                 }
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        let missing = |f| Error::new(ErrorKind::MissingField, f);
-        if !self.consistent_snapshot {
-            return Err(missing("consistent_snapshot"));
-        }
-        if !self.keys {
-            return Err(missing("keys"));
-        }
-        if !self.has_roles {
-            return Err(missing("roles"));
-        }
-        for (seen, name) in self.roles.iter().zip([
-            "roles.root",
-            "roles.timestamp",
-            "roles.snapshot",
-            "roles.targets",
-        ]) {
-            if !seen {
-                return Err(missing(name));
             }
         }
         Ok(())
@@ -186,30 +141,21 @@ pub(crate) struct RootSignaturesOnly;
 
 impl Body for RootSignaturesOnly {
     const TYPE: &'static [u8] = b"root";
+    const MEMBERS: &'static [Member] = signed_members![];
+    const REQUIRED: u32 = 0;
 
-    fn member<S: Source, K: Canon>(&mut self, _: &mut Lexer<S, K>, _: &[u8]) -> Result<bool> {
-        Ok(false)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {
+        lx.skip()
     }
 }
 
 impl<'r> RootBody<'r> {
     /// Reads into `root` (its contents are replaced member by member).
     pub(crate) fn new(root: &'r mut Root) -> Self {
-        Self {
-            root,
-            consistent_snapshot: false,
-            keys: false,
-            roles: [false; 4],
-            has_roles: false,
-        }
+        Self { root }
     }
 
-    /// Completes the root in place with the common fields `parse_signed` returned (`finish`
-    /// has checked that every member was present).
+    /// Completes the root in place with the common fields `parse_signed` returned.
     pub(crate) fn complete(&mut self, common: Common) {
         self.root.common = common;
     }

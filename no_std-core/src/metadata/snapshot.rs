@@ -5,9 +5,10 @@
 //! roles the caller declared it will need), so the state stays fixed-size. The rollback check
 //! against the previous trusted snapshot (§5.5.5) covers every retained entry.
 
-use super::{Body, Common, MetaFile, RoleName};
-use crate::error::{Error, ErrorKind, Result};
+use super::{signed_members, Body, Common, MetaFile, RoleName};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{map, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 #[cfg(not(feature = "alloc"))]
@@ -85,10 +86,10 @@ impl MetaStore {
         #[cfg(not(feature = "alloc"))]
         {
             let name =
-                RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, "meta"))?;
+                RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, Field::Meta))?;
             self.entries
                 .push((name, meta))
-                .map_err(|_| Error::new(ErrorKind::Limit, "meta (retained)"))?;
+                .map_err(|_| Error::new(ErrorKind::Limit, Field::MetaRetained))?;
         }
         Ok(())
     }
@@ -140,7 +141,6 @@ pub(crate) struct SnapshotBody<'p> {
     /// Roles to retain without `alloc`.
     interest: &'p [RoleName],
     seen_previous: usize,
-    has_meta: bool,
 }
 
 impl<'p> SnapshotBody<'p> {
@@ -151,7 +151,6 @@ impl<'p> SnapshotBody<'p> {
             previous,
             interest,
             seen_previous: 0,
-            has_meta: false,
         }
     }
 
@@ -162,59 +161,52 @@ impl<'p> SnapshotBody<'p> {
 
 impl Body for SnapshotBody<'_> {
     const TYPE: &'static [u8] = b"snapshot";
+    const MEMBERS: &'static [Member] = signed_members![(b"meta", Field::Meta)];
+    const REQUIRED: u32 = 0b1_0000;
 
-    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
-        if key != b"meta" {
-            return Ok(false);
-        }
-        self.has_meta = true;
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {
         let mut name = Text::<{ MAX_ROLE_NAME + 5 }>::default();
-        lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        while lx.next_member(&mut name)? {
+        map(lx, Field::Meta, &mut name, &mut |lx, name| {
             let meta = MetaFile::parse(lx)?;
             let Some(role) = name
-                .get()
                 .and_then(|n| n.strip_suffix(b".json"))
                 .and_then(|r| core::str::from_utf8(r).ok())
             else {
-                continue; // not a role file, or a name longer than any role we can hold
+                return Ok(()); // not a role file, or a name longer than any role we can hold
             };
             if role == "targets" {
                 if let Some(old) = self.previous.and_then(|p| p.targets_meta.as_ref()) {
                     if meta.version < old.version {
                         return Err(Error::new(
                             ErrorKind::VersionRollback,
-                            "meta.targets.json.version",
+                            Field::MetaTargetsVersion,
                         ));
                     }
                 }
                 self.targets = Some(meta);
-                continue;
+                return Ok(());
             }
             if let Some(old) = self.previous.and_then(|p| p.meta.get(role)) {
                 if meta.version < old.version {
-                    return Err(Error::new(ErrorKind::VersionRollback, "meta.version"));
+                    return Err(Error::new(ErrorKind::VersionRollback, Field::MetaVersion));
                 }
                 self.seen_previous += 1;
             }
             if self.retain(role) {
                 self.meta.insert(role, meta)?;
             }
-        }
-        Ok(true)
+            Ok(())
+        })
     }
 
     fn finish(&mut self) -> Result<()> {
         self.meta.seal();
-        if !self.has_meta {
-            return Err(Error::new(ErrorKind::MissingField, "meta"));
-        }
         if let Some(prev) = self.previous {
             if prev.targets_meta.is_some() && self.targets.is_none() {
-                return Err(Error::new(ErrorKind::MetaMissing, "meta.targets.json"));
+                return Err(Error::new(ErrorKind::MetaMissing, Field::MetaTargets));
             }
             if self.seen_previous < prev.meta.len() {
-                return Err(Error::new(ErrorKind::MetaMissing, "meta"));
+                return Err(Error::new(ErrorKind::MetaMissing, Field::Meta));
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! `{name_prefix}-{bin:0w x}`, `w` being the hex width of the last bin.
 
 use super::{RoleKeys, RoleName};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Field, Result};
 use sha2::{Digest, Sha256};
 
 /// A `succinct_roles` delegation.
@@ -26,7 +26,7 @@ impl SuccinctRoles {
 /// The TAP 15 bin name for `target_path`.
 pub fn bin_name(prefix: &str, bit_length: u32, target_path: &str) -> Result<RoleName> {
     if !(1..=32).contains(&bit_length) {
-        return Err(Error::new(ErrorKind::BadValue, "bit_length"));
+        return Err(Error::new(ErrorKind::BadValue, Field::BitLength));
     }
     let digest = Sha256::digest(target_path.as_bytes());
     let mut first = [0u8; 4];
@@ -34,7 +34,7 @@ pub fn bin_name(prefix: &str, bit_length: u32, target_path: &str) -> Result<Role
     let bin = u64::from(u32::from_be_bytes(first)) >> (32 - bit_length);
     let last = (1u64 << bit_length) - 1;
     let width = ((64 - last.leading_zeros()) as usize).div_ceil(4);
-    let too_long = || Error::new(ErrorKind::Limit, "name_prefix");
+    let too_long = || Error::new(ErrorKind::Limit, Field::NamePrefix);
     let mut name = RoleName::try_from(prefix).map_err(|_| too_long())?;
     name.push('-').map_err(|_| too_long())?;
     for i in (0..width).rev() {

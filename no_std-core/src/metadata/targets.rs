@@ -2,9 +2,10 @@
 //! file info, if listed, and the roles its search continues with.
 
 use super::delegation::{self, Matches};
-use super::{Body, Common, TargetFile};
-use crate::error::Result;
+use super::{signed_members, Body, Common, TargetFile};
+use crate::error::{Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{map, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::MAX_PATH;
@@ -25,7 +26,6 @@ pub(crate) struct TargetsBody<'p> {
     path: Option<&'p str>,
     target: &'p mut Option<TargetFile>,
     delegations: &'p mut Matches,
-    has_targets: bool,
 }
 
 impl<'p> TargetsBody<'p> {
@@ -35,43 +35,43 @@ impl<'p> TargetsBody<'p> {
         delegations: &'p mut Matches,
     ) -> Self {
         *target = None;
+        delegations.keys.clear();
+        delegations.roles.clear();
         Self {
             path,
             target,
             delegations,
-            has_targets: false,
         }
     }
 }
 
 impl Body for TargetsBody<'_> {
     const TYPE: &'static [u8] = b"targets";
+    const MEMBERS: &'static [Member] = signed_members![
+        (b"delegations", Field::Delegations),
+        (b"targets", Field::Targets),
+    ];
+    const REQUIRED: u32 = 0b10_0000;
 
-    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
-        match key {
-            b"targets" => {
-                self.has_targets = true;
-                let mut name = Text::<MAX_PATH>::default();
-                lx.begin_object().map_err(|e| e.in_field("targets"))?;
-                while lx.next_member(&mut name)? {
-                    let wanted = self.path.is_some_and(|p| name.is(p.as_bytes()));
-                    // Every entry is validated; only the searched one is kept, read in place.
-                    let keep = wanted.then(|| self.target.insert(TargetFile::default()));
-                    TargetFile::read(lx, keep)?;
-                }
-            }
-            b"delegations" => {
-                delegation::parse_into(lx, delegation::Select::Path(self.path), self.delegations)?
-            }
-            _ => return Ok(false),
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()> {
+        if i == 4 {
+            return delegation::parse_into(
+                lx,
+                delegation::Select::Path(self.path),
+                self.delegations,
+            );
         }
-        Ok(true)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        if !self.has_targets {
-            return Err(crate::Error::new(crate::ErrorKind::MissingField, "targets"));
-        }
-        Ok(())
+        let (path, target) = (self.path, &mut *self.target);
+        map(
+            lx,
+            Field::Targets,
+            &mut Text::<MAX_PATH>::default(),
+            &mut |lx, name| {
+                let wanted = path.is_some_and(|p| name == Some(p.as_bytes()));
+                // Every entry is validated; only the searched one is kept, read in place.
+                let keep = wanted.then(|| target.insert(TargetFile::default()));
+                TargetFile::read(lx, keep)
+            },
+        )
     }
 }

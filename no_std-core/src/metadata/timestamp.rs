@@ -1,8 +1,9 @@
 //! `timestamp.json`: the current snapshot's version (and length and hashes).
 
-use super::{Body, Common, MetaFile};
-use crate::error::{Error, ErrorKind, Result};
+use super::{signed_members, Body, Common, MetaFile};
+use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
+use crate::json::read::{map, Member};
 use crate::json::source::Source;
 use crate::json::Text;
 
@@ -22,27 +23,29 @@ pub(crate) struct TimestampBody {
 
 impl Body for TimestampBody {
     const TYPE: &'static [u8] = b"timestamp";
+    const MEMBERS: &'static [Member] = signed_members![(b"meta", Field::Meta)];
+    const REQUIRED: u32 = 0b1_0000;
 
-    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, key: &[u8]) -> Result<bool> {
-        if key != b"meta" {
-            return Ok(false);
-        }
-        let mut name = Text::<16>::default();
-        lx.begin_object().map_err(|e| e.in_field("meta"))?;
-        while lx.next_member(&mut name)? {
-            if name.is(b"snapshot.json") {
-                self.snapshot = Some(MetaFile::parse(lx)?);
-            } else {
-                lx.skip()?;
-            }
-        }
-        Ok(true)
+    fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {
+        map(
+            lx,
+            Field::Meta,
+            &mut Text::<16>::default(),
+            &mut |lx, name| {
+                if name == Some(b"snapshot.json") {
+                    self.snapshot = Some(MetaFile::parse(lx)?);
+                    Ok(())
+                } else {
+                    lx.skip()
+                }
+            },
+        )
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.snapshot
-            .as_ref()
-            .map(|_| ())
-            .ok_or(Error::new(ErrorKind::MissingField, "meta.snapshot.json"))
+        match self.snapshot {
+            Some(_) => Ok(()),
+            None => Err(Error::new(ErrorKind::MissingField, Field::MetaSnapshot)),
+        }
     }
 }

@@ -1,0 +1,319 @@
+//! Ed25519 signatures (RFC 8032, §5.1.7) over a message that arrives in pieces, with one
+//! verdict policy whichever crate does the curve arithmetic:
+//!
+//! - **ed25519-compact** (the default, for hosts): 64-bit field arithmetic, fast where
+//!   multiplication is 64 bits wide; its incremental API hashes the message.
+//! - **salty** (feature `salty`, for devices): 32-bit limbs, with Björn Haase's assembly on a
+//!   Cortex-M4/M33. It checks whole messages only, so the core streams SHA-512(R ‖ A ‖ M) itself
+//!   ([`Hram`]) and salty does the group equation. On a Cortex-M4 a check takes about a third of
+//!   the flash and half of the stack of ed25519-compact's (firmware-examples/README.md).
+//!
+//! The policy is ed25519-compact's, and the adapter reproduces it step by step, so the two give
+//! the same verdict on every input (`tests/ed25519_backends.rs` shows it):
+//!
+//! | input | verdict | why it is safe for TUF |
+//! | --- | --- | --- |
+//! | `S ≥ L` (non-canonical S) | refused | `S + L` would be a second valid signature for the same message: refused, a signature has one encoding |
+//! | `A` or `R` not canonical (`y ≥ p`, or x = 0 with the sign bit set) | refused | one point, one encoding: no key or signature has aliases |
+//! | `A` or `R` not a point | refused | |
+//! | `A` or `R` of small order (in the 8-torsion) | refused | a small-order key verifies signatures on many messages; no honest key is one |
+//! | otherwise | `[8](S·B − k·A − R) = 0`, k = SHA-512(R ‖ A ‖ M) mod L | the cofactored equation, as RFC 8032 allows: every honest signature passes, and a mixed-order A or R gains a forger nothing without the private key |
+//!
+//! A key ID in TUF names one key, and otuf refuses a key ID that is not the SHA-256 of its key
+//! object, so none of these edge cases lets one signature count for two keys.
+
+/// The group order L, little-endian.
+const L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// Whether the little-endian scalar `s` is below L.
+#[cfg_attr(not(any(feature = "salty", test)), allow(dead_code))]
+fn canonical_scalar(s: &[u8; 32]) -> bool {
+    for (x, l) in s.iter().rev().zip(L.iter().rev()) {
+        if x != l {
+            return x < l;
+        }
+    }
+    false // equal to L
+}
+
+/// ed25519-compact's check of a whole message (the host backend, and the reference).
+pub fn compact_verify(public: &[u8; 32], sig: &[u8; 64], message: &[u8]) -> bool {
+    let key = ed25519_compact::PublicKey::new(*public);
+    key.verify(message, &ed25519_compact::Signature::new(*sig))
+        .is_ok()
+}
+
+/// salty's curve arithmetic under the policy above (the device backend).
+#[cfg(feature = "salty")]
+pub mod salty_backend {
+    use super::canonical_scalar;
+    use salty::{CompressedY, EdwardsPoint, Scalar};
+
+    /// Whether `sig` verifies under `public` for the message whose SHA-512(R ‖ A ‖ M) is `hram`.
+    pub fn verify(public: &[u8; 32], sig: &[u8; 64], hram: &[u8; 64]) -> bool {
+        let (mut r, mut s) = ([0u8; 32], [0u8; 32]);
+        r.copy_from_slice(sig.get(..32).unwrap_or(&[0; 32]));
+        s.copy_from_slice(sig.get(32..).unwrap_or(&[0; 32]));
+        if !canonical_scalar(&s) {
+            return false;
+        }
+        let Some(a) = point(public) else {
+            return false;
+        };
+        let Some(r_point) = point(&r) else {
+            return false;
+        };
+        equation(&a, &r_point, &s, hram)
+    }
+
+    /// SHA-512(R ‖ A ‖ M) of a whole message, then [`verify`].
+    pub fn verify_message(public: &[u8; 32], sig: &[u8; 64], message: &[u8]) -> bool {
+        use sha2::Digest;
+        let mut h = sha2::Sha512::new();
+        h.update(sig.get(..32).unwrap_or_default());
+        h.update(public);
+        h.update(message);
+        verify(public, sig, &h.finalize().into())
+    }
+
+    /// The point `bytes` encodes, when canonical and not of small order. Out of line: its
+    /// temporaries are on the stack only while it runs.
+    #[inline(never)]
+    fn point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+        let p = CompressedY(*bytes).decompressed().ok()?;
+        // Decoding then encoding again gives the same bytes only for the canonical encoding
+        // (y < p, no sign bit on x = 0).
+        if p.compressed().0 != *bytes || small_order(&p) {
+            return None;
+        }
+        Some(p)
+    }
+
+    /// Whether [8]P is the neutral element (P in the 8-torsion).
+    #[inline(never)]
+    fn small_order(p: &EdwardsPoint) -> bool {
+        let p2 = p + p;
+        let p4 = &p2 + &p2;
+        let p8 = &p4 + &p4;
+        p8.compressed().0 == EdwardsPoint::neutral_element().compressed().0
+    }
+
+    /// The cofactored equation `[8](S·B − k·A − R) = 0`.
+    #[inline(never)]
+    fn equation(a: &EdwardsPoint, r: &EdwardsPoint, s: &[u8; 32], hram: &[u8; 64]) -> bool {
+        let k = Scalar::from_u512_le(hram);
+        let sb = &Scalar(*s) * &EdwardsPoint::basepoint();
+        let ka = &k * &(-a);
+        small_order(&(&(&sb + &ka) + &(-r)))
+    }
+}
+
+/// SHA-512(R ‖ A ‖ M) of several signatures at once, as the message streams by. R ‖ A is
+/// exactly half a block, so every hash meets the message at the same offset and one block
+/// buffer serves them all: each signature keeps only its eight state words.
+#[cfg(feature = "salty")]
+pub(crate) struct Hram {
+    /// The current block: the message's bytes, after 64 reserved for R ‖ A in the first one.
+    block: [u8; 128],
+    len: usize,
+    /// Whole blocks hashed so far.
+    blocks: u64,
+}
+
+#[cfg(feature = "salty")]
+const IV: [u64; 8] = [
+    0x6a09e667f3bcc908,
+    0xbb67ae8584caa73b,
+    0x3c6ef372fe94f82b,
+    0xa54ff53a5f1d36f1,
+    0x510e527fade682d1,
+    0x9b05688c2b3e6c1f,
+    0x1f83d9abfb41bd6b,
+    0x5be0cd19137e2179,
+];
+
+/// One signature's share of [`Hram`]: its key, its signature and its hash state.
+#[cfg(feature = "salty")]
+#[derive(Clone)]
+pub(crate) struct Ed25519 {
+    pub(crate) public: [u8; 32],
+    pub(crate) sig: [u8; 64],
+    state: [u64; 8],
+}
+
+#[cfg(feature = "salty")]
+impl Ed25519 {
+    pub(crate) fn new(public: &[u8; 32], sig: &[u8; 64]) -> Self {
+        Self {
+            public: *public,
+            sig: *sig,
+            state: IV,
+        }
+    }
+
+    fn compress(&mut self, block: &mut [u8; 128], first: bool) {
+        if first {
+            // The first block starts with R ‖ A, which differ from signature to signature.
+            if let (Some(r), Some(a)) = (block.get_mut(..32), self.sig.get(..32)) {
+                r.copy_from_slice(a);
+            }
+            if let Some(a) = block.get_mut(32..64) {
+                a.copy_from_slice(&self.public);
+            }
+        }
+        sha2::compress512(&mut self.state, core::slice::from_ref((&*block).into()));
+    }
+}
+
+#[cfg(feature = "salty")]
+impl Hram {
+    pub(crate) const fn new() -> Self {
+        Self {
+            block: [0; 128],
+            len: 64,
+            blocks: 0,
+        }
+    }
+
+    /// Appends message bytes; `full` runs when a block is complete, with the block's message
+    /// bytes (for checks that hash only M) and the block itself.
+    pub(crate) fn update(
+        &mut self,
+        mut bytes: &[u8],
+        checks: &mut [Ed25519],
+        full: &mut dyn FnMut(&[u8]),
+    ) {
+        while !bytes.is_empty() {
+            let room = self.block.len() - self.len;
+            let n = room.min(bytes.len());
+            let (now, rest) = bytes.split_at(n);
+            if let Some(dst) = self.block.get_mut(self.len..self.len + n) {
+                dst.copy_from_slice(now);
+            }
+            self.len += n;
+            bytes = rest;
+            if self.len == self.block.len() {
+                self.flush(checks, full);
+            }
+        }
+    }
+
+    fn message_start(&self) -> usize {
+        if self.blocks == 0 {
+            64
+        } else {
+            0
+        }
+    }
+
+    fn flush(&mut self, checks: &mut [Ed25519], full: &mut dyn FnMut(&[u8])) {
+        full(
+            self.block
+                .get(self.message_start()..self.len)
+                .unwrap_or_default(),
+        );
+        for c in checks.iter_mut() {
+            c.compress(&mut self.block, self.blocks == 0);
+        }
+        self.blocks += 1;
+        self.len = 0;
+    }
+
+    /// Ends the message: its remaining bytes go to `rest`, and each check's digest to `done`.
+    pub(crate) fn finish(
+        &mut self,
+        checks: &mut [Ed25519],
+        rest: &mut dyn FnMut(&[u8]),
+        done: &mut dyn FnMut(&Ed25519, usize, [u8; 64]),
+    ) {
+        rest(
+            self.block
+                .get(self.message_start()..self.len)
+                .unwrap_or_default(),
+        );
+        let bits = (self.blocks * 128 + self.len as u64) * 8;
+        let first = self.blocks == 0;
+        let at = self.len;
+        if let Some(b) = self.block.get_mut(at) {
+            *b = 0x80;
+        }
+        self.block.iter_mut().skip(at + 1).for_each(|b| *b = 0);
+        let two = at + 1 > 112;
+        for c in checks.iter_mut() {
+            if two {
+                c.compress(&mut self.block, first);
+            }
+        }
+        if two {
+            self.block.fill(0);
+        }
+        if let Some(len) = self.block.get_mut(120..) {
+            len.copy_from_slice(&bits.to_be_bytes());
+        }
+        for (i, c) in checks.iter_mut().enumerate() {
+            c.compress(&mut self.block, first && !two);
+            let mut digest = [0u8; 64];
+            for (out, word) in digest.chunks_exact_mut(8).zip(c.state) {
+                out.copy_from_slice(&word.to_be_bytes());
+            }
+            done(c, i, digest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_below_l_are_canonical() {
+        assert!(!canonical_scalar(&L));
+        let mut below = L;
+        below[0] -= 1;
+        assert!(canonical_scalar(&below));
+        let mut above = L;
+        above[31] += 1;
+        assert!(!canonical_scalar(&above));
+        assert!(canonical_scalar(&[0; 32]));
+    }
+
+    #[cfg(feature = "salty")]
+    #[test]
+    fn the_shared_block_hash_is_sha512_of_r_a_m_for_every_length() {
+        extern crate std;
+        use sha2::Digest;
+        let keys = [[7u8; 32], [9u8; 32]];
+        let sigs = [[1u8; 64], [2u8; 64]];
+        let message: std::vec::Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+        for n in [0, 1, 47, 48, 63, 64, 65, 111, 112, 127, 128, 129, 300, 600] {
+            for piece in [1, 5, 128, 1000] {
+                let mut checks = [
+                    Ed25519::new(&keys[0], &sigs[0]),
+                    Ed25519::new(&keys[1], &sigs[1]),
+                ];
+                let mut h = Hram::new();
+                let mut seen = std::vec::Vec::new();
+                for chunk in message[..n].chunks(piece) {
+                    h.update(chunk, &mut checks, &mut |m| seen.extend_from_slice(m));
+                }
+                let mut got = std::vec::Vec::new();
+                h.finish(
+                    &mut checks,
+                    &mut |m| seen.extend_from_slice(m),
+                    &mut |_, _, d| got.push(d),
+                );
+                assert_eq!(seen, &message[..n], "the message bytes, once each");
+                for (i, d) in got.iter().enumerate() {
+                    let mut want = sha2::Sha512::new();
+                    want.update(&sigs[i][..32]);
+                    want.update(keys[i]);
+                    want.update(&message[..n]);
+                    assert_eq!(d[..], want.finalize()[..], "length {n}, pieces of {piece}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Objects, maps and arrays read through tables: a role's reader lists its members once, and
+//! the iteration, the once-only and required checks, and naming the field in an error live
+//! here, one copy for every object the core reads.
+
+use super::lexer::{Canon, Lexer};
+use super::source::Source;
+use super::{Text, TextBuf};
+use crate::error::{Error, ErrorKind, Field, Result};
+
+/// A member of an object the core reads: its name, and the field an error about it names.
+pub(crate) type Member = (&'static [u8], Field);
+
+/// Longest member name the core knows (`consistent_snapshot`).
+const LONGEST_MEMBER: usize = 20;
+
+/// The bit of [`record`]'s result that says members other than the known ones were present.
+pub(crate) const OTHERS: u32 = 1 << 31;
+
+/// Reads member `i` of a [`record`]'s table.
+pub(crate) type EachMember<'e, S, K> = dyn FnMut(&mut Lexer<S, K>, usize) -> Result<()> + 'e;
+/// Reads one value of a [`map`], given its key (`None` when longer than the key buffer).
+pub(crate) type EachEntry<'e, S, K> = dyn FnMut(&mut Lexer<S, K>, Option<&[u8]>) -> Result<()> + 'e;
+/// Reads one element of a [`list`].
+pub(crate) type EachItem<'e, S, K> = dyn FnMut(&mut Lexer<S, K>) -> Result<()> + 'e;
+
+/// Reads an object whose members the core knows, `members` (others are skipped, and still
+/// covered by the signatures): `each(lx, i)` reads the value of `members[i]`. A known member
+/// may appear once; the `required` ones (bits over `members`) must all appear. An error names
+/// the member's field unless a deeper one is named already, and `object` when the value is not
+/// an object. Returns the members seen, as bits, and [`OTHERS`].
+pub(crate) fn record<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    object: Field,
+    members: &[Member],
+    required: u32,
+    each: &mut EachMember<'_, S, K>,
+) -> Result<u32> {
+    lx.begin_object().map_err(|e| e.in_field(object))?;
+    let mut seen = 0u32;
+    let mut name = Text::<LONGEST_MEMBER>::default();
+    loop {
+        name.clear();
+        if !lx.next_key(&mut name)? {
+            break;
+        }
+        let Some(i) = members.iter().position(|(m, _)| name.is(m)) else {
+            seen |= OTHERS;
+            lx.skip()?;
+            continue;
+        };
+        let field = members.get(i).map_or(object, |m| m.1);
+        if seen & (1 << i) != 0 {
+            return Err(Error::new(ErrorKind::DuplicateKey, field));
+        }
+        seen |= 1 << i;
+        each(lx, i).map_err(|e| e.in_field(field))?;
+    }
+    let missing = required & !seen & !OTHERS;
+    if missing != 0 {
+        let first = missing.trailing_zeros() as usize;
+        let field = members.get(first).map_or(object, |m| m.1);
+        return Err(Error::new(ErrorKind::MissingField, field));
+    }
+    Ok(seen)
+}
+
+/// Reads an object whose keys are data (key IDs, role and file names, paths): each key is
+/// decoded into `key` (cleared first), then `each` reads its value. Errors name `object`.
+pub(crate) fn map<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    object: Field,
+    key: &mut dyn TextBuf,
+    each: &mut EachEntry<'_, S, K>,
+) -> Result<()> {
+    let inner = |e: Error| e.in_field(object);
+    lx.begin_object().map_err(inner)?;
+    loop {
+        key.clear();
+        if !lx.next_key(key).map_err(inner)? {
+            return Ok(());
+        }
+        each(lx, key.get()).map_err(inner)?;
+    }
+}
+
+/// Reads an array, `each` reading every element. Errors name `array`.
+pub(crate) fn list<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    array: Field,
+    each: &mut EachItem<'_, S, K>,
+) -> Result<()> {
+    let inner = |e: Error| e.in_field(array);
+    lx.begin_array().map_err(inner)?;
+    while lx.next_item().map_err(inner)? {
+        each(lx).map_err(inner)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::lexer::NoCanon;
+    use crate::json::source::SliceSource;
+
+    const MEMBERS: &[Member] = &[(b"a", Field::Keys), (b"b", Field::Roles)];
+
+    fn read(json: &str) -> Result<(u32, u64)> {
+        let mut lx = Lexer::new(SliceSource::new(json.as_bytes()), NoCanon);
+        let mut sum = 0;
+        let seen = record(&mut lx, Field::Signed, MEMBERS, 0b01, &mut |lx, _| {
+            sum += lx.uint()?;
+            Ok(())
+        })?;
+        Ok((seen, sum))
+    }
+
+    #[test]
+    fn members_once_required_ones_present_and_errors_name_the_field() {
+        assert_eq!(
+            read(r#"{"a":1,"x":{"y":[]},"b":2}"#),
+            Ok((0b11 | OTHERS, 3))
+        );
+        assert_eq!(read(r#"{"a":1}"#), Ok((0b01, 1)));
+        let e = read(r#"{"b":1}"#).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (ErrorKind::MissingField, "keys"));
+        let e = read(r#"{"a":1,"a":2}"#).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (ErrorKind::DuplicateKey, "keys"));
+        let e = read(r#"{"a":1,"b":"x"}"#).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (ErrorKind::WrongType, "roles"));
+        let e = read("[]").unwrap_err();
+        assert_eq!((e.kind(), e.field()), (ErrorKind::WrongType, "signed"));
+    }
+}
