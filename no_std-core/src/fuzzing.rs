@@ -43,8 +43,8 @@ pub fn tokenizer(data: &[u8]) {
 
 fn both_modes<B: Body>(data: &[u8], general_body: &mut B, stream_body: &mut B) {
     let no_keys = RoleKeys {
-        keyids: heapless::Vec::new(),
         threshold: 1,
+        ..RoleKeys::default()
     };
     let general = General::parse(data, general_body).map(|g| g.common);
     let mut chunk = [0u8; 7];
@@ -90,12 +90,12 @@ pub fn snapshot(data: &[u8]) {
 /// Parses `data` as a targets role (with delegations, searching one path) in both modes.
 pub fn targets(data: &[u8]) {
     let path = Some("firmware/a.bin");
-    let (mut target, mut delegations) = (None, Default::default());
-    let (mut target2, mut delegations2) = (None, Default::default());
+    let (mut target, mut delegations) = (None, crate::metadata::Matches::default());
+    let (mut target2, mut delegations2) = (None, crate::metadata::Matches::default());
     both_modes(
         data,
-        &mut TargetsBody::new(path, &mut target, &mut delegations),
-        &mut TargetsBody::new(path, &mut target2, &mut delegations2),
+        &mut TargetsBody::new(path, &mut target, Some(&mut delegations)),
+        &mut TargetsBody::new(path, &mut target2, Some(&mut delegations2)),
     );
 }
 

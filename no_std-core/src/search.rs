@@ -3,12 +3,12 @@
 //! Unlike python-tuf, where the walk lives in the I/O layer, it is a resumable step here, so
 //! every shell (agent, firmware) shares it.
 
-use crate::crypto::{Key, KeySet};
+use crate::crypto::{Key, KeySet, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
-use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
-use crate::metadata::{Delegated, Matches, RoleKeys, RoleName, TargetFile};
+use crate::limits::{MAX_SEARCH_STACK, MAX_VISITED};
+use crate::metadata::delegation::Keep;
+use crate::metadata::{Delegated, RoleKeys, RoleName, TargetFile};
 use crate::trusted::{AnyReader, Input, NoReader, TrustedSet};
-use sha2::{Digest, Sha256};
 
 /// What the caller does next in a search.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,8 +29,12 @@ pub enum SearchStep<'s> {
     NotFound,
 }
 
+/// A role the search will visit: its name, its keys (positions in the search's key set) and
+/// whether the search stops after it.
 struct Pending {
-    delegated: Delegated,
+    name: RoleName,
+    role: RoleKeys,
+    terminating: bool,
     /// Signed for by root's `targets` keys (the top-level role) rather than delegation keys.
     top_level: bool,
 }
@@ -40,17 +44,46 @@ pub struct Search<'t> {
     set: &'t TrustedSet,
     path: &'t str,
     stack: heapless::Vec<Pending, MAX_SEARCH_STACK>,
+    /// The keys of the pending roles (those a delegator listed without a key are left out:
+    /// they can sign nothing).
     keys: KeySet,
-    visited: heapless::Vec<[u8; 16], MAX_VISITED>,
+    visited: heapless::Vec<[u8; 8], MAX_VISITED>,
     budget: u32,
     found: Option<TargetFile>,
 }
 
-fn name_hash(name: &str) -> [u8; 16] {
-    let d = Sha256::digest(name.as_bytes());
-    let mut h = [0u8; 16];
-    h.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
+/// A role name's 64-bit hash: a collision could only make the search skip a role, never
+/// trust one.
+fn name_hash(name: &str) -> [u8; 8] {
+    let d = crate::hashes::sha256(name.as_bytes());
+    let mut h = [0u8; 8];
+    h.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
     h
+}
+
+/// Where a file's delegations are read: its keys into a set of their own, its roles onto the
+/// search's stack, above `base` (both dropped again if the file is refused).
+struct Incoming<'a> {
+    keys: KeySet,
+    stack: &'a mut heapless::Vec<Pending, MAX_SEARCH_STACK>,
+}
+
+impl Keep for Incoming<'_> {
+    fn keys(&mut self) -> (&mut KeySet, usize) {
+        (&mut self.keys, 0)
+    }
+    fn role(&mut self, d: Delegated) -> Result<()> {
+        self.stack
+            .push(Pending {
+                name: d.name,
+                role: d.role,
+                terminating: d.terminating,
+                top_level: false,
+            })
+            .map_err(|_| {
+                Error::new(ErrorKind::Limit, Field::DelegationsPending).in_role(RoleKind::Delegated)
+            })
+    }
 }
 
 impl<'t> Search<'t> {
@@ -59,18 +92,15 @@ impl<'t> Search<'t> {
         if set.targets().is_none() {
             return Err(Error::new(ErrorKind::Misuse, Field::SearchBeforeTargets));
         }
-        let root = set.root();
-        let top = Delegated {
+        let mut stack = heapless::Vec::new();
+        let top = Pending {
             name: RoleName::try_from("targets")
                 .map_err(|_| Error::new(ErrorKind::Limit, Field::None))?,
-            role: root.targets.clone(),
+            role: set.root().targets,
             terminating: false,
-        };
-        let mut stack = heapless::Vec::new();
-        let _ = stack.push(Pending {
-            delegated: top,
             top_level: true,
-        }); // capacity > 0
+        };
+        let _ = stack.push(top); // capacity > 0
         Ok(Self {
             set,
             path,
@@ -92,7 +122,7 @@ impl<'t> Search<'t> {
                 .map_or(SearchStep::NotFound, SearchStep::Found));
         }
         while let Some(top) = self.stack.last() {
-            if !self.visited.contains(&name_hash(&top.delegated.name)) {
+            if !self.visited.contains(&name_hash(&top.name)) {
                 break;
             }
             self.stack.pop();
@@ -100,10 +130,10 @@ impl<'t> Search<'t> {
         let Some(top) = self.stack.last().filter(|_| self.budget > 0) else {
             return Ok(SearchStep::NotFound);
         };
-        let (meta, max_length) = self.set.targets_meta(&top.delegated.name)?;
+        let (meta, max_length) = self.set.targets_meta(&top.name)?;
         let version = self.set.root().consistent_snapshot.then_some(meta.version);
         Ok(SearchStep::Fetch {
-            role: &top.delegated.name,
+            role: &top.name,
             version,
             max_length,
         })
@@ -128,76 +158,73 @@ impl<'t> Search<'t> {
         input.erased(|input| self.handle_any(input))
     }
 
+    #[inline(never)] // the incoming keys' frame only while a file is read
     fn handle_any(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<()> {
         // Verify first: a refused file (a stale cache, say) leaves the search where it was.
         if self.found.is_some() {
             return Err(Error::new(ErrorKind::Misuse, Field::AlreadyFound));
         }
-        let top = self
-            .stack
-            .last()
-            .ok_or(Error::new(ErrorKind::Misuse, Field::NothingToHandle))?;
-        let keys: &[Key] = if top.top_level {
+        let Some(top) = self.stack.last() else {
+            return Err(Error::new(ErrorKind::Misuse, Field::NothingToHandle));
+        };
+        let (name, role, top_level) = (top.name.clone(), top.role, top.top_level);
+        let keys: &[Key] = if top_level {
             &self.set.root().keys
         } else {
             &self.keys
         };
-        let role: &RoleKeys = &top.delegated.role;
         // The target's info goes straight into `found` (cleared again on an error), the
-        // delegations into one local: no copies of either on the stack.
-        let mut children = Matches::default();
-        self.set.targets_role_step(
+        // delegations onto the stack above the role being read.
+        let parent = self.stack.len() - 1;
+        let mut incoming = Incoming {
+            keys: KeySet::new(),
+            stack: &mut self.stack,
+        };
+        let verified = self.set.targets_role_step(
             input,
-            &top.delegated.name,
-            (keys, role),
+            &name,
+            (keys, &role),
             Some(self.path),
             &mut self.found,
-            &mut children,
-        )?;
-        let top = self
-            .stack
-            .pop()
-            .ok_or(Error::new(ErrorKind::Misuse, Field::NothingToHandle))?;
+            Some(&mut incoming),
+        );
+        let incoming_keys = incoming.keys;
+        if let Err(e) = verified {
+            self.stack.truncate(parent + 1);
+            return Err(e);
+        }
+        self.stack.remove(parent);
         if self.found.is_some() {
             return Ok(());
         }
-        self.visited
-            .push(name_hash(&top.delegated.name))
-            .map_err(|_| {
-                Error::new(ErrorKind::Limit, Field::DelegationsVisited).in_role(RoleKind::Delegated)
-            })?;
+        self.visited.push(name_hash(&name)).map_err(|_| {
+            Error::new(ErrorKind::Limit, Field::DelegationsVisited).in_role(RoleKind::Delegated)
+        })?;
         self.budget = self.budget.saturating_sub(1);
-        if children.roles.last().is_some_and(|r| r.terminating) {
-            self.stack.clear();
-        }
-        while let Some(child) = children.roles.pop() {
-            for keyid in &child.role.keyids {
-                if self.keys.iter().any(|k| &k.keyid == keyid) {
-                    continue;
-                }
-                if let Some(k) = children.keys.iter().find(|k| &k.keyid == keyid) {
-                    self.keys.push(k.clone()).map_err(|_| {
-                        Error::new(ErrorKind::Limit, Field::DelegationKeysHeld)
-                            .in_role(RoleKind::Delegated)
-                    })?;
-                }
+        // The delegations it continues with are above `from`.
+        let mut from = parent;
+        if self.stack.len() > parent && self.stack.last().is_some_and(|r| r.terminating) {
+            // A terminating delegation: nothing pending below this role is searched after it.
+            let n = self.stack.len() - parent;
+            for i in 0..n {
+                self.stack.swap(i, parent + i);
             }
-            self.stack
-                .push(Pending {
-                    delegated: child,
-                    top_level: false,
-                })
-                .map_err(|_| {
-                    Error::new(ErrorKind::Limit, Field::DelegationsPending)
-                        .in_role(RoleKind::Delegated)
-                })?;
+            self.stack.truncate(n);
+            from = 0;
         }
+        let children = self.stack.get_mut(from..).unwrap_or_default();
+        // The first delegation is searched first: it goes on top.
+        children.reverse();
+        for child in children.iter_mut() {
+            child.role.keys = adopt(&mut self.keys, &incoming_keys, child.role.keys)?;
+        }
+        collect(&mut self.keys, &mut self.stack);
         Ok(())
     }
 
     /// The role the search asks for next (to name it in an error).
     pub fn pending(&self) -> Option<&str> {
-        self.stack.last().map(|p| p.delegated.name.as_str())
+        self.stack.last().map(|p| p.name.as_str())
     }
 
     /// The target's info, once found.
@@ -206,7 +233,48 @@ impl<'t> Search<'t> {
     }
 }
 
-const _: () = assert!(MAX_SEARCH_KEYS <= crate::limits::MAX_KEYS);
+/// Moves the keys `bits` names in `from` into `keys` (once each, keys a role named without a
+/// key left out); the bits of the same keys in `keys`.
+fn adopt(keys: &mut KeySet, from: &KeySet, bits: u32) -> Result<u32> {
+    let mut out = 0;
+    for (i, key) in from.iter().enumerate() {
+        if bits & (1 << i) == 0 || key.public == PublicKey::Absent {
+            continue;
+        }
+        let at = match crate::crypto::position(keys, 0, &key.keyid) {
+            Some(at) => at,
+            None => {
+                keys.push(key.clone()).map_err(|_| {
+                    Error::new(ErrorKind::Limit, Field::DelegationKeysHeld)
+                        .in_role(RoleKind::Delegated)
+                })?;
+                keys.len() - 1
+            }
+        };
+        out |= 1 << at;
+    }
+    Ok(out)
+}
+
+/// Drops the keys no pending role needs any more, and renumbers the roles' bits.
+fn collect(keys: &mut KeySet, stack: &mut [Pending]) {
+    let used = stack
+        .iter()
+        .filter(|p| !p.top_level)
+        .fold(0u32, |u, p| u | p.role.keys);
+    let mut i = keys.len();
+    while i > 0 {
+        i -= 1;
+        if used & (1 << i) != 0 {
+            continue;
+        }
+        keys.remove(i);
+        let low = (1u32 << i) - 1;
+        for p in stack.iter_mut().filter(|p| !p.top_level) {
+            p.role.keys = (p.role.keys & low) | ((p.role.keys >> 1) & !low);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

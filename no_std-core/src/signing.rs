@@ -73,8 +73,8 @@ pub struct TargetsSigning {
 /// keys and threshold its delegator gives the role (`authority`).
 pub fn targets_signing(candidate: &[u8], authority: (&[Key], &RoleKeys)) -> Result<TargetsSigning> {
     let in_role = |e: crate::Error| e.in_role(RoleKind::Delegated);
-    let (mut target, mut delegations) = (None, Default::default());
-    let mut body = TargetsBody::new(None, &mut target, &mut delegations);
+    let (mut target, mut delegations) = (None, crate::metadata::Matches::default());
+    let mut body = TargetsBody::new(None, &mut target, Some(&mut delegations));
     let file = General::parse(candidate, &mut body).map_err(in_role)?;
     let valid = file.valid_signers(&[authority]).map_err(in_role)?;
     let complete = crate::crypto::verifier_threshold(authority.0, authority.1, &valid);

@@ -11,6 +11,7 @@ use crate::crypto::Key;
 use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
 use crate::json::source::ReadChunk;
 use crate::limits::{Limits, MAX_RETAINED_META};
+use crate::metadata::delegation::Keep;
 #[cfg(feature = "general")]
 use crate::metadata::envelope::General;
 use crate::metadata::envelope::{self, AnyBody, Authority};
@@ -470,15 +471,10 @@ impl TrustedSet {
     #[inline(never)] // its frame (whole role bodies) only while it runs
     fn targets_step(&mut self, input: Input<'_, AnyReader<'_>>) -> Result<()> {
         let authority = (&self.root.keys[..], &self.root.targets);
-        let (mut target, mut delegations) = (None, Matches::default());
-        let common = self.targets_role_step(
-            input,
-            "targets",
-            authority,
-            None,
-            &mut target,
-            &mut delegations,
-        )?;
+        // Read for its version and signatures: its delegations are only checked here.
+        let mut target = None;
+        let common =
+            self.targets_role_step(input, "targets", authority, None, &mut target, None)?;
         self.targets = Some(common);
         Ok(())
     }
@@ -520,8 +516,10 @@ impl TrustedSet {
         target: &mut Option<TargetFile>,
         delegations: &mut Matches,
     ) -> Result<Common> {
+        delegations.keys.clear();
+        delegations.roles.clear();
         input.erased(|input| {
-            self.targets_role_step(input, role_name, authority, path, target, delegations)
+            self.targets_role_step(input, role_name, authority, path, target, Some(delegations))
         })
     }
 
@@ -533,7 +531,7 @@ impl TrustedSet {
         authority: (&[Key], &RoleKeys),
         path: Option<&str>,
         target: &mut Option<TargetFile>,
-        delegations: &mut Matches,
+        delegations: Option<&mut (dyn Keep + '_)>,
     ) -> Result<Common> {
         let kind = if role_name == "targets" {
             RoleKind::Targets

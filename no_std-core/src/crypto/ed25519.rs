@@ -71,22 +71,43 @@ pub mod salty_backend {
 
     /// SHA-512(R ‖ A ‖ M) of a whole message, then [`verify`].
     pub fn verify_message(public: &[u8; 32], sig: &[u8; 64], message: &[u8]) -> bool {
-        use sha2::Digest;
-        let mut h = sha2::Sha512::new();
+        let mut h = crate::hashes::Sha512::new();
         h.update(sig.get(..32).unwrap_or_default());
         h.update(public);
         h.update(message);
-        verify(public, sig, &h.finalize().into())
+        verify(public, sig, &h.finish())
     }
 
-    /// The point `bytes` encodes, when canonical and not of small order. Out of line: its
-    /// temporaries are on the stack only while it runs.
+    // Each step of the arithmetic out of line: on a device the frames of salty's field
+    // operations then nest instead of adding up in one caller.
+
+    #[inline(never)]
+    fn decode(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+        CompressedY(*bytes).decompressed().ok()
+    }
+
+    #[inline(never)]
+    fn encode(p: &EdwardsPoint) -> [u8; 32] {
+        p.compressed().0
+    }
+
+    #[inline(never)]
+    fn add(p: &EdwardsPoint, q: &EdwardsPoint) -> EdwardsPoint {
+        p + q
+    }
+
+    #[inline(never)]
+    fn times(s: &Scalar, p: &EdwardsPoint) -> EdwardsPoint {
+        s * p
+    }
+
+    /// The point `bytes` encodes, when canonical and not of small order.
     #[inline(never)]
     fn point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-        let p = CompressedY(*bytes).decompressed().ok()?;
+        let p = decode(bytes)?;
         // Decoding then encoding again gives the same bytes only for the canonical encoding
         // (y < p, no sign bit on x = 0).
-        if p.compressed().0 != *bytes || small_order(&p) {
+        if encode(&p) != *bytes || small_order(&p) {
             return None;
         }
         Some(p)
@@ -95,19 +116,20 @@ pub mod salty_backend {
     /// Whether [8]P is the neutral element (P in the 8-torsion).
     #[inline(never)]
     fn small_order(p: &EdwardsPoint) -> bool {
-        let p2 = p + p;
-        let p4 = &p2 + &p2;
-        let p8 = &p4 + &p4;
-        p8.compressed().0 == EdwardsPoint::neutral_element().compressed().0
+        let mut q = add(p, p);
+        q = add(&q, &q);
+        q = add(&q, &q);
+        encode(&q) == encode(&EdwardsPoint::neutral_element())
     }
 
     /// The cofactored equation `[8](S·B − k·A − R) = 0`.
     #[inline(never)]
     fn equation(a: &EdwardsPoint, r: &EdwardsPoint, s: &[u8; 32], hram: &[u8; 64]) -> bool {
         let k = Scalar::from_u512_le(hram);
-        let sb = &Scalar(*s) * &EdwardsPoint::basepoint();
-        let ka = &k * &(-a);
-        small_order(&(&(&sb + &ka) + &(-r)))
+        let mut sum = times(&Scalar(*s), &EdwardsPoint::basepoint());
+        sum = add(&sum, &times(&k, &-a));
+        sum = add(&sum, &-r);
+        small_order(&sum)
     }
 }
 
@@ -122,18 +144,6 @@ pub(crate) struct Hram {
     /// Whole blocks hashed so far.
     blocks: u64,
 }
-
-#[cfg(feature = "salty")]
-const IV: [u64; 8] = [
-    0x6a09e667f3bcc908,
-    0xbb67ae8584caa73b,
-    0x3c6ef372fe94f82b,
-    0xa54ff53a5f1d36f1,
-    0x510e527fade682d1,
-    0x9b05688c2b3e6c1f,
-    0x1f83d9abfb41bd6b,
-    0x5be0cd19137e2179,
-];
 
 /// One signature's share of [`Hram`]: its key, its signature and its hash state.
 #[cfg(feature = "salty")]
@@ -150,7 +160,7 @@ impl Ed25519 {
         Self {
             public: *public,
             sig: *sig,
-            state: IV,
+            state: crate::hashes::IV512,
         }
     }
 
@@ -164,7 +174,7 @@ impl Ed25519 {
                 a.copy_from_slice(&self.public);
             }
         }
-        sha2::compress512(&mut self.state, core::slice::from_ref((&*block).into()));
+        crate::hashes::compress512(&mut self.state, block);
     }
 }
 

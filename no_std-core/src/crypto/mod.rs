@@ -14,12 +14,12 @@ pub(crate) use verifier::Signatures;
 pub(crate) use verifier::{each_signature, verifier_threshold, Verifiers};
 
 use crate::error::{Field, Result};
+use crate::hashes::Sha256;
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{record, Member, OTHERS};
 use crate::json::source::Source;
 use crate::json::{StrOut, Text};
 use crate::limits::MAX_KEYS;
-use sha2::{Digest, Sha256};
 
 /// A key ID: the SHA-256 of the canonical key object.
 pub type KeyId = [u8; 32];
@@ -38,6 +38,8 @@ pub enum PublicKey {
     RsaPss(alloc::boxed::Box<rsa::RsaPublicKey>),
     /// A key type or scheme the core does not verify (or a malformed public key).
     Unsupported,
+    /// A key ID a role lists and the key set does not: it authorises nothing that can sign.
+    Absent,
 }
 
 /// A key with its ID.
@@ -49,12 +51,18 @@ pub struct Key {
     pub public: PublicKey,
 }
 
-/// The keys of a root or of a set of delegations.
+/// The keys of a root or of a set of delegations, and the key IDs their roles name without a
+/// key ([`PublicKey::Absent`]). Roles refer to them by position ([`RoleKeys`]).
+///
+/// [`RoleKeys`]: crate::metadata::RoleKeys
 pub type KeySet = heapless::Vec<Key, MAX_KEYS>;
 
-/// Finds a key by ID.
-pub(crate) fn find<'k>(keys: &'k [Key], keyid: &KeyId) -> Option<&'k Key> {
-    keys.iter().find(|k| &k.keyid == keyid)
+const _: () = assert!(MAX_KEYS <= 32, "roles name their keys by bits of a u32");
+
+/// The position of `keyid` among `keys[from..]`.
+pub(crate) fn position(keys: &[Key], from: usize, keyid: &KeyId) -> Option<usize> {
+    let i = keys.get(from..)?.iter().position(|k| &k.keyid == keyid)?;
+    Some(from + i)
 }
 
 /// Decodes lower-case hex into `out`, which it must fill exactly.
@@ -172,7 +180,7 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
                 h.update(b"},\"scheme\":");
                 string(&mut h, s);
                 h.update(b"}");
-                bare_streamed = Some(h.finalize().into());
+                bare_streamed = Some(h.finish());
             }
             Ok(())
         }
@@ -209,7 +217,7 @@ fn bare_key_id(keytype: &[u8], scheme: &[u8], public: &[u8]) -> KeyId {
     h.update(b"},\"scheme\":");
     string(&mut h, scheme);
     h.update(b"}");
-    h.finalize().into()
+    h.finish()
 }
 
 fn decode_public(
@@ -250,7 +258,7 @@ impl PublicKey {
     /// Whether two keys are the same public key (a key is counted once towards a threshold
     /// even when listed under two key IDs).
     pub(crate) fn same_as(&self, other: &Self) -> bool {
-        !matches!(self, Self::Unsupported) && self == other
+        !matches!(self, Self::Unsupported | Self::Absent) && self == other
     }
 }
 

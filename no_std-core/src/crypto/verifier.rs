@@ -1,6 +1,6 @@
 //! Signature checks fed chunk by chunk with the canonical bytes of `signed`.
 
-use super::{find, Key, KeyId, PublicKey};
+use super::{Key, KeyId, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{list, record, Member};
@@ -200,10 +200,10 @@ impl Verifiers {
         keyid: &KeyId,
         sig: &[u8],
     ) -> Result<()> {
-        if !role.keyids.contains(keyid) || self.checks.iter().any(|(id, _)| id == keyid) {
+        if self.checks.iter().any(|(id, _)| id == keyid) {
             return Ok(());
         }
-        let Some(key) = find(keys, keyid) else {
+        let Some(key) = role.find(keys, keyid).and_then(|i| keys.get(i)) else {
             return Ok(());
         };
         let check = match &key.public {
@@ -239,7 +239,7 @@ impl Verifiers {
             }
             #[cfg(feature = "std")]
             PublicKey::RsaPss(k) => Check::RsaPss(k.clone(), sig.to_vec(), sha2::Digest::new()),
-            PublicKey::Unsupported => return Ok(()),
+            PublicKey::Unsupported | PublicKey::Absent => return Ok(()),
         };
         self.checks
             .push((*keyid, check))
@@ -255,7 +255,7 @@ impl Verifiers {
         role: &RoleKeys,
         sigs: &Signatures,
     ) -> Result<()> {
-        for keyid in &role.keyids {
+        for keyid in role.keyids(keys) {
             if let Some(sig) = sigs.get(keyid) {
                 self.start(keys, role, keyid, &sig.bytes)?;
             }
@@ -281,40 +281,39 @@ impl Verifiers {
         #[cfg(not(feature = "salty"))]
         self.flush();
         #[cfg(feature = "salty")]
-        {
-            let (checks, ed25519) = (&mut self.checks, &mut self.ed25519);
-            let mut valid = [false; MAX_ROLE_KEYS];
-            self.hram.finish(
-                ed25519,
-                &mut |m| checks.iter_mut().for_each(|(_, c)| c.absorb(m)),
-                &mut |e, i, hram| {
-                    if let Some(v) = valid.get_mut(i) {
-                        *v = super::ed25519::salty_backend::verify(&e.public, &e.sig, &hram);
-                    }
-                },
-            );
-            for (id, c) in &mut self.checks {
-                let verdict = match c {
-                    Check::Ed25519(i) => valid.get(*i).copied().unwrap_or(false),
-                    #[allow(unreachable_patterns)]
-                    other => other.verify(),
-                };
-                if verdict {
-                    let _ = ok.push(*id); // same capacity as `checks`
-                }
-            }
-            return ok;
-        }
-        #[allow(unreachable_code)]
+        let ed25519 = self.ed25519_verdicts();
         for (id, c) in &mut self.checks {
-            if c.verify() {
+            let verdict = match c {
+                #[cfg(feature = "salty")]
+                Check::Ed25519(i) => ed25519 & (1 << *i) != 0,
+                #[allow(unreachable_patterns)]
+                other => other.verify(),
+            };
+            if verdict {
                 let _ = ok.push(*id); // same capacity as `checks`
             }
         }
         ok
     }
-}
 
+    /// The verdicts of the ed25519 checks, as bits in the order they were started; the other
+    /// checks get the rest of the message.
+    #[cfg(feature = "salty")]
+    #[inline(never)]
+    fn ed25519_verdicts(&mut self) -> u32 {
+        let (checks, mut valid) = (&mut self.checks, 0);
+        self.hram.finish(
+            &mut self.ed25519,
+            &mut |m| checks.iter_mut().for_each(|(_, c)| c.absorb(m)),
+            &mut |e, i, hram| {
+                if super::ed25519::salty_backend::verify(&e.public, &e.sig, &hram) {
+                    valid |= 1 << i;
+                }
+            },
+        );
+        valid
+    }
+}
 impl Sink for Verifiers {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -345,14 +344,14 @@ impl Sink for Verifiers {
 /// Whether `valid` signatures by distinct keys reach `role`'s threshold.
 pub(crate) fn verifier_threshold(keys: &[Key], role: &RoleKeys, valid: &[KeyId]) -> bool {
     let mut counted: heapless::Vec<&PublicKey, MAX_ROLE_KEYS> = heapless::Vec::new();
-    for keyid in role.keyids.iter().filter(|id| valid.contains(id)) {
-        let Some(key) = find(keys, keyid) else {
+    for (i, key) in keys.iter().enumerate() {
+        if role.keys & (1 << i) == 0 || !valid.contains(&key.keyid) {
             continue;
-        };
+        }
         if counted.iter().any(|k| k.same_as(&key.public)) {
             continue;
         }
-        let _ = counted.push(&key.public); // role.keyids has the same capacity
+        let _ = counted.push(&key.public); // a role has at most as many keys
     }
     counted.len() as u64 >= role.threshold
 }

@@ -6,9 +6,9 @@
 use super::source::Source;
 use super::{Discard, Sink, StrOut};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hashes::Sha256;
 use crate::limits::{MAX_DEPTH, MAX_KEY_STACK};
 use core::cmp::Ordering;
-use sha2::{Digest, Sha256};
 
 /// What the tokenizer does with canonical output and key order.
 pub(crate) trait Canon {
@@ -483,12 +483,6 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.src.bump();
         self.emit(extra, b":");
         Ok(true)
-    }
-
-    /// Reads the next member's key into `key` (cleared first); `false` at the end of the object.
-    pub(crate) fn next_member<const N: usize>(&mut self, key: &mut super::Text<N>) -> Result<bool> {
-        key.clear();
-        self.next_key(key)
     }
 
     /// Moves to the next array element; `false` at the end of the array (then consumed).

@@ -20,9 +20,9 @@ pub trait Sink {
     fn write(&mut self, bytes: &[u8]);
 }
 
-impl Sink for sha2::Sha256 {
+impl Sink for crate::hashes::Sha256 {
     fn write(&mut self, bytes: &[u8]) {
-        sha2::Digest::update(self, bytes);
+        self.update(bytes);
     }
 }
 

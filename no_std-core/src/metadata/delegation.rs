@@ -4,7 +4,7 @@
 
 use super::root::parse_keys;
 use super::succinct::bin_name;
-use super::{RoleKeys, RoleName};
+use super::{KeyIds, RoleKeys, RoleName};
 use crate::crypto::KeySet;
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
@@ -31,6 +31,26 @@ pub struct Matches {
     pub keys: KeySet,
     /// The roles to visit, in order.
     pub roles: heapless::Vec<Delegated, MAX_SEARCH_STACK>,
+}
+
+/// Where a parse puts the delegations it keeps: the keys into a key set, from a position on
+/// (roles refer to them by position), and each kept role.
+pub(crate) trait Keep {
+    /// The key set, and the position this file's keys start at.
+    fn keys(&mut self) -> (&mut KeySet, usize);
+    /// A role the path is delegated to (in order, up to the first terminating one).
+    fn role(&mut self, role: Delegated) -> Result<()>;
+}
+
+impl Keep for Matches {
+    fn keys(&mut self) -> (&mut KeySet, usize) {
+        (&mut self.keys, 0)
+    }
+    fn role(&mut self, role: Delegated) -> Result<()> {
+        self.roles
+            .push(role)
+            .map_err(|_| Error::new(ErrorKind::Limit, Field::DelegationRoles))
+    }
 }
 
 const TOP_LEVEL: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
@@ -64,7 +84,7 @@ pub(crate) fn parse<S: Source, K: Canon>(
     select: Select<'_>,
 ) -> Result<Matches> {
     let mut out = Matches::default();
-    parse_into(lx, select, &mut out)?;
+    parse_into(lx, select, Some(&mut out))?;
     Ok(out)
 }
 
@@ -90,15 +110,13 @@ const DELEGATED: &[Member] = &[
     (b"threshold", Field::Threshold),
 ];
 
-/// [`parse`] into `out` (cleared first), where the caller holds it: no second copy.
+/// Reads a `delegations` object into `keep` (only checked without one).
 #[inline(never)] // the delegations' frame only while they are read
-pub(crate) fn parse_into<S: Source, K: Canon>(
+pub(crate) fn parse_into<'k, S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
-    out: &mut Matches,
+    mut keep: Option<&mut (dyn Keep + 'k)>,
 ) -> Result<()> {
-    out.keys.clear();
-    out.roles.clear();
     let mut stopped = false;
     let seen = record(
         lx,
@@ -106,18 +124,20 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
         DELEGATIONS,
         0b001,
         &mut |lx, i| match i {
-            0 => parse_keys(lx, Field::DelegationKeys, &mut out.keys),
+            0 => parse_keys(lx, Field::DelegationKeys, keep.as_mut().map(|k| k.keys())),
             1 => list(lx, Field::DelegationRoles, &mut |lx| {
-                let role = parse_delegated_role(lx, select)?;
-                if let (Some(role), false) = (role, stopped) {
-                    stopped = role.terminating;
-                    out.roles
-                        .push(role)
-                        .map_err(|_| Error::new(ErrorKind::Limit, Field::DelegationRoles))?;
-                }
-                Ok(())
+                let Some((mut role, ids)) = parse_delegated_role(lx, select)? else {
+                    return Ok(());
+                };
+                let Some(keep) = keep.as_mut().filter(|_| !stopped) else {
+                    return Ok(());
+                };
+                stopped = role.terminating;
+                let (keys, from) = keep.keys();
+                role.role.keys = RoleKeys::resolve(&ids, keys, from)?;
+                keep.role(role)
             }),
-            _ => parse_succinct(lx, select, out),
+            _ => parse_succinct(lx, select, keep.as_deref_mut()),
         },
     )?;
     if seen & 0b010 != 0 && seen & 0b100 != 0 || seen & 0b110 == 0 {
@@ -130,10 +150,10 @@ pub(crate) fn parse_into<S: Source, K: Canon>(
 fn parse_succinct<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
-    out: &mut Matches,
+    keep: Option<&mut (dyn Keep + '_)>,
 ) -> Result<()> {
     let mut role = RoleKeys::default();
-    let (mut bits, mut prefix) = (0, Text::<64>::default());
+    let (mut bits, mut prefix, mut ids) = (0, Text::<64>::default(), KeyIds::new());
     record(
         lx,
         Field::Succinct,
@@ -141,7 +161,7 @@ fn parse_succinct<S: Source, K: Canon>(
         0b1111,
         &mut |lx, i| match i {
             0 => lx.uint().map(|b| bits = b),
-            1 => role.read_keyids(lx),
+            1 => RoleKeys::read_keyids(lx).map(|k| ids = k),
             2 => lx.string(&mut prefix),
             _ => role.read_threshold(lx),
         },
@@ -160,14 +180,14 @@ fn parse_succinct<S: Source, K: Canon>(
             .filter(|_| is_bin(wanted, prefix, bits)),
         Select::Path(p) => p.map(|_| name),
     };
-    if let Some(name) = name {
-        out.roles
-            .push(Delegated {
-                name,
-                role,
-                terminating: false,
-            })
-            .map_err(|_| Error::new(ErrorKind::Limit, Field::Delegations))?;
+    if let (Some(name), Some(keep)) = (name, keep) {
+        let (keys, from) = keep.keys();
+        role.keys = RoleKeys::resolve(&ids, keys, from)?;
+        keep.role(Delegated {
+            name,
+            role,
+            terminating: false,
+        })?;
     }
     Ok(())
 }
@@ -176,9 +196,9 @@ fn parse_succinct<S: Source, K: Canon>(
 fn parse_delegated_role<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,
-) -> Result<Option<Delegated>> {
+) -> Result<Option<(Delegated, KeyIds)>> {
     let path = select.path();
-    let mut role = RoleKeys::default();
+    let (mut role, mut ids) = (RoleKeys::default(), KeyIds::new());
     let (mut name, mut terminating, mut matched) = (Text::<MAX_ROLE_NAME>::default(), false, false);
     let hash = path.map(|p| crate::hashes::sha256(p.as_bytes()));
     let seen = record(
@@ -187,7 +207,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
         DELEGATED,
         0b11_0011,
         &mut |lx, i| match i {
-            0 => role.read_keyids(lx),
+            0 => RoleKeys::read_keyids(lx).map(|k| ids = k),
             1 => lx.string(&mut name),
             2 => list(lx, Field::PathHashPrefixes, &mut |lx| {
                 let mut prefix = Text::<64>::default();
@@ -229,11 +249,14 @@ fn parse_delegated_role<S: Source, K: Canon>(
     }
     let name =
         RoleName::try_from(name).map_err(|_| Error::new(ErrorKind::Limit, Field::DelegatedName))?;
-    Ok(Some(Delegated {
-        name,
-        role,
-        terminating,
-    }))
+    Ok(Some((
+        Delegated {
+            name,
+            role,
+            terminating,
+        },
+        ids,
+    )))
 }
 
 /// Whether `target_path` falls under a `path_hash_prefixes` entry: the lower-case hex of

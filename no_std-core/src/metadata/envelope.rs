@@ -11,15 +11,16 @@ use super::{parse_signed, Body, Common, Members, MetaFile, RoleKeys};
 use crate::crypto::Signatures;
 use crate::crypto::{Key, KeyId, Verifiers};
 use crate::error::{Error, ErrorKind, Field, Result};
+use crate::hashes::Sha256;
 #[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
 use crate::json::lexer::{Canon, Canonical, Lexer};
+use crate::json::read::{record, Member};
 #[cfg(feature = "general")]
 use crate::json::source::SliceSource;
 use crate::json::source::{ReadSource, Source};
-use crate::json::{Sink, Text};
+use crate::json::Sink;
 use crate::limits::MAX_ROLE_KEYS;
-use sha2::{Digest, Sha256};
 
 /// Who must have signed: a role's keys and threshold.
 pub(crate) type Authority<'k> = (&'k [Key], &'k RoleKeys);
@@ -41,29 +42,20 @@ impl<'a> General<'a> {
     pub(crate) fn parse(buf: &'a [u8], body: &mut GeneralBody<'_>) -> Result<Self> {
         // Extraction also notes whether `signed` is already in canonical key order.
         let mut lx = Lexer::new(SliceSource::new(buf), Canonical::check_order());
-        let (mut sigs, mut signed) = (None, None);
+        let (mut sigs, mut signed_at, mut common) = (Signatures::default(), 0, Common::default());
         let mut sorted = false;
-        let mut key = Text::<16>::default();
-        lx.begin_object()?;
-        while lx.next_member(&mut key)? {
-            match key.get() {
-                Some(b"signatures") if sigs.is_none() => sigs = Some(Signatures::parse(&mut lx)?),
-                Some(b"signed") if signed.is_none() => {
-                    let at = lx.value_offset()?;
-                    lx.canon.unchecked = false;
-                    signed = Some((at, parse_signed(&mut lx, body)?));
-                    sorted = !lx.canon.unchecked;
-                }
-                Some(b"signatures" | b"signed") => {
-                    return Err(Error::at(ErrorKind::DuplicateKey, lx.key_at))
-                }
-                _ => lx.skip()?,
+        record(&mut lx, Field::None, ENVELOPE, 0b11, &mut |lx, i| {
+            if i == 0 {
+                sigs = Signatures::parse(lx)?;
+                return Ok(());
             }
-        }
+            signed_at = lx.value_offset()?;
+            lx.canon.unchecked = false;
+            common = parse_signed(lx, body)?;
+            sorted = !lx.canon.unchecked;
+            Ok(())
+        })?;
         lx.finish()?;
-        let sigs = sigs.ok_or(Error::new(ErrorKind::MissingField, Field::Signatures))?;
-        let (signed_at, common) =
-            signed.ok_or(Error::new(ErrorKind::MissingField, Field::Signed))?;
         Ok(Self {
             buf,
             signed_at,
@@ -188,37 +180,51 @@ pub(crate) fn stream_from(
     authority: Authority<'_>,
 ) -> Result<Streamed> {
     let mut verifiers = Verifiers::new();
-    let max = expect
-        .meta
-        .and_then(|m| m.length)
-        .map_or(expect.max_length, |l| l.min(expect.max_length));
-    let (common, sha256) = {
-        let mut src = ReadSource::new(reader, chunk, max);
-        src.digests
-            .start(expect.meta.map(|m| &m.hashes), expect.sha256);
-        let mut canon = Canonical::strict(&mut verifiers, false);
-        let common = read_envelope(&mut Lexer::new(&mut src, &mut canon), body, authority)?;
-        if let Some(meta) = expect.meta {
-            if meta.length.is_some_and(|l| l != src.total()) {
-                return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
-            }
-            if !meta.hashes.is_empty() && !meta.hashes.check(&mut src.digests) {
-                return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
-            }
-        }
-        let sha256 = src
-            .digests
-            .sha256
-            .as_mut()
-            .map(|h| h.finalize_reset().into());
-        (common, sha256)
-    };
+    let (common, sha256) = read_stream(reader, chunk, expect, body, authority, &mut verifiers)?;
+    // The tokenizer's frame is gone when the curve arithmetic runs.
     Ok(Streamed {
         common,
         valid: verifiers.finish(),
         sha256,
     })
 }
+
+/// Reads the file through the tokenizer, feeding `verifiers`, and checks its length and
+/// hashes. Out of line: the tokenizer and its source live only while it runs.
+#[inline(never)]
+fn read_stream(
+    reader: &mut dyn crate::json::source::ReadChunk,
+    chunk: &mut [u8],
+    expect: Expect<'_>,
+    body: &mut StreamBody<'_>,
+    authority: Authority<'_>,
+    verifiers: &mut Verifiers,
+) -> Result<(Common, Option<[u8; 32]>)> {
+    let max = expect
+        .meta
+        .and_then(|m| m.length)
+        .map_or(expect.max_length, |l| l.min(expect.max_length));
+    let mut src = ReadSource::new(reader, chunk, max);
+    src.digests
+        .start(expect.meta.map(|m| &m.hashes), expect.sha256);
+    let mut canon = Canonical::strict(verifiers, false);
+    let common = read_envelope(&mut Lexer::new(&mut src, &mut canon), body, authority)?;
+    if let Some(meta) = expect.meta {
+        if meta.length.is_some_and(|l| l != src.total()) {
+            return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
+        }
+        if !meta.hashes.is_empty() && !meta.hashes.check(&mut src.digests) {
+            return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
+        }
+    }
+    let sha256 = src.digests.sha256.as_mut().map(|h| h.finish());
+    Ok((common, sha256))
+}
+
+const ENVELOPE: &[Member] = &[
+    (b"signatures", Field::Signatures),
+    (b"signed", Field::Signed),
+];
 
 /// The envelope's members, in one pass: the signatures start the checks, which then consume
 /// the canonical bytes of `signed` while the body is read; then the rest of the input.
@@ -227,37 +233,26 @@ fn read_envelope(
     body: &mut StreamBody<'_>,
     authority: Authority<'_>,
 ) -> Result<Common> {
-    let mut common = None;
-    let mut seen_sigs = false;
-    let mut key = Text::<16>::default();
-    lx.begin_object()?;
-    while lx.next_member(&mut key)? {
-        match key.get() {
-            Some(b"signatures") => {
-                // Each check starts as its signature is read: the array is never held.
-                let (keys, role) = authority;
-                crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
-                    lx.canon
-                        .sink()
-                        .ok_or(Error::new(ErrorKind::Misuse, Field::None))?
-                        .start(keys, role, &keyid, sig)
-                })?;
-                seen_sigs = true;
-            }
-            Some(b"signed") => {
-                lx.canon.on = true;
-                common = Some(parse_signed(lx, body)?);
-                lx.canon.on = false;
-            }
-            _ => lx.skip()?,
+    let mut common = Common::default();
+    let (keys, role) = authority;
+    record(lx, Field::None, ENVELOPE, 0b11, &mut |lx, i| {
+        if i == 0 {
+            // Each check starts as its signature is read: the array is never held.
+            return crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
+                lx.canon
+                    .sink()
+                    .ok_or(Error::new(ErrorKind::Misuse, Field::None))?
+                    .start(keys, role, &keyid, sig)
+            });
         }
-    }
+        lx.canon.on = true;
+        common = parse_signed(lx, body)?;
+        lx.canon.on = false;
+        Ok(())
+    })?;
     lx.finish()?;
     lx.src.drain()?;
-    if !seen_sigs {
-        return Err(Error::new(ErrorKind::MissingField, Field::Signatures));
-    }
-    common.ok_or(Error::new(ErrorKind::MissingField, Field::Signed))
+    Ok(common)
 }
 
 /// Requires `authority`'s threshold among the key IDs a stream verified.
@@ -277,7 +272,7 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     let value = read(lx)?;
     if tapped {
         return match lx.canon.tap().and_then(Option::take) {
-            Some(h) => Ok((value, h.finalize().into())),
+            Some(mut h) => Ok((value, h.finish())),
             None => Err(Error::new(ErrorKind::Misuse, Field::None)),
         };
     }
@@ -289,7 +284,7 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
             .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
         let mut h = Sha256::new();
         emit_value(buf, start, &mut h)?;
-        Ok((value, h.finalize().into()))
+        Ok((value, h.finish()))
     }
     #[cfg(not(feature = "general"))]
     {

@@ -24,7 +24,7 @@ pub use succinct::{bin_name, SuccinctRoles};
 pub use targets::Targets;
 pub use timestamp::Timestamp;
 
-use crate::crypto::KeyId;
+use crate::crypto::{Key, KeyId, KeySet, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{list, record, Member};
@@ -33,21 +33,40 @@ use crate::json::Text;
 use crate::limits::{MAX_ROLE_KEYS, MAX_ROLE_NAME};
 use crate::time::UnixTime;
 
+/// The key IDs a role lists, as read.
+pub(crate) type KeyIds = heapless::Vec<KeyId, MAX_ROLE_KEYS>;
+
 /// A role name (delegated names can be anything up to [`MAX_ROLE_NAME`] bytes).
 pub type RoleName = heapless::String<MAX_ROLE_NAME>;
 
-/// The keys authorised for a role and how many must sign.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The keys authorised for a role, as positions in the key set it was read with (a root's
+/// keys, or its delegator's), and how many must sign.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RoleKeys {
-    /// Authorised key IDs, each once.
-    pub keyids: heapless::Vec<KeyId, MAX_ROLE_KEYS>,
+    /// Bit `i`: `keys[i]` is authorised (each key once).
+    pub(crate) keys: u32,
     /// Signatures by distinct keys required (at least 1).
     pub threshold: u64,
 }
 
 impl RoleKeys {
-    /// Reads a `keyids` array.
-    pub(crate) fn read_keyids<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>) -> Result<()> {
+    /// The authorised key IDs, from the key set the role was read with.
+    pub fn keyids<'k>(&self, keys: &'k [Key]) -> impl Iterator<Item = &'k KeyId> + 'k {
+        let bits = self.keys;
+        keys.iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, k)| &k.keyid)
+    }
+
+    /// The position of `keyid` in `keys`, when it is one of this role's.
+    pub(crate) fn find(&self, keys: &[Key], keyid: &KeyId) -> Option<usize> {
+        crate::crypto::position(keys, 0, keyid).filter(|i| self.keys & (1 << i) != 0)
+    }
+
+    /// Reads a `keyids` array (each ID once, at most [`MAX_ROLE_KEYS`]).
+    pub(crate) fn read_keyids<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<KeyIds> {
+        let mut ids = KeyIds::new();
         list(lx, Field::Keyids, &mut |lx| {
             let mut hex = Text::<64>::default();
             lx.string(&mut hex)?;
@@ -55,13 +74,35 @@ impl RoleKeys {
                 .get()
                 .and_then(crate::crypto::parse_keyid)
                 .ok_or(Error::new(ErrorKind::BadValue, Field::Keyids))?;
-            if self.keyids.contains(&id) {
+            if ids.contains(&id) {
                 return Err(Error::new(ErrorKind::BadValue, Field::KeyidsDuplicate));
             }
-            self.keyids
-                .push(id)
+            ids.push(id)
                 .map_err(|_| Error::new(ErrorKind::Limit, Field::Keyids))
-        })
+        })?;
+        Ok(ids)
+    }
+
+    /// The positions of `ids` in `keys[from..]`; an ID not there yet is added as
+    /// [`PublicKey::Absent`] (in general mode the `keys` object may come later and fill it in).
+    pub(crate) fn resolve(ids: &[KeyId], keys: &mut KeySet, from: usize) -> Result<u32> {
+        let mut bits = 0;
+        for id in ids {
+            let i = match crate::crypto::position(keys, from, id) {
+                Some(i) => i,
+                None => {
+                    let absent = Key {
+                        keyid: *id,
+                        public: PublicKey::Absent,
+                    };
+                    keys.push(absent)
+                        .map_err(|_| Error::new(ErrorKind::Limit, Field::Keys))?;
+                    keys.len() - 1
+                }
+            };
+            bits |= 1 << i;
+        }
+        Ok(bits)
     }
 
     /// Reads a `threshold` (at least 1).

@@ -2,7 +2,7 @@
 
 use super::envelope::hash_canonical;
 use super::{signed_members, Body, Common, RoleKeys};
-use crate::crypto::{parse_key, parse_keyid, Key, KeySet};
+use crate::crypto::{parse_key, parse_keyid, Key, KeySet, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, record, Member};
@@ -28,13 +28,14 @@ pub struct Root {
     pub targets: RoleKeys,
 }
 
-/// Reads a `keys` object, checking that every key ID is the hash of its canonical key object
-/// (with or without its extension members, as securesystemslib and RSTUF compute it).
+/// Reads a `keys` object into `keys[from..]` (only checked when no set is given), checking that
+/// every key ID is the hash of its canonical key object (with or without its extension members,
+/// as securesystemslib and RSTUF compute it). A key ID a role named first is filled in.
 #[inline(never)] // the keys' frame only while they are read
 pub(crate) fn parse_keys<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     field: Field,
-    keys: &mut KeySet,
+    mut keys: Option<(&mut KeySet, usize)>,
 ) -> Result<()> {
     map(lx, field, &mut Text::<64>::default(), &mut |lx, id| {
         let (key, digest) = hash_canonical(lx, |lx| parse_key(lx))?;
@@ -44,14 +45,23 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
         if keyid != digest && Some(keyid) != key.bare_id {
             return Err(Error::new(ErrorKind::KeyidMismatch, field));
         }
-        if keys.iter().any(|k| k.keyid == keyid) {
-            return Err(Error::new(ErrorKind::DuplicateKey, field));
+        // A key ID twice in one object is a duplicate key, which the tokenizer refuses.
+        let Some((keys, from)) = keys.as_mut() else {
+            return Ok(());
+        };
+        match crate::crypto::position(keys, *from, &keyid) {
+            Some(i) => match keys.get_mut(i) {
+                Some(k) if k.public == PublicKey::Absent => k.public = key.public,
+                _ => return Err(Error::new(ErrorKind::DuplicateKey, field)),
+            },
+            None => keys
+                .push(Key {
+                    keyid,
+                    public: key.public,
+                })
+                .map_err(|_| Error::new(ErrorKind::Limit, field))?,
         }
-        keys.push(Key {
-            keyid,
-            public: key.public,
-        })
-        .map_err(|_| Error::new(ErrorKind::Limit, field))
+        Ok(())
     })
 }
 
@@ -60,12 +70,17 @@ const ROLE: &[Member] = &[
     (b"threshold", Field::RoleThreshold),
 ];
 
-/// Reads a top-level role's `keyids` and `threshold`.
-fn parse_role<S: Source, K: Canon>(lx: &mut Lexer<S, K>, role: &mut RoleKeys) -> Result<()> {
-    role.keyids.clear();
+/// Reads a top-level role's `keyids` and `threshold`, its keys positions in `keys`.
+fn parse_role<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    role: &mut RoleKeys,
+    keys: &mut KeySet,
+) -> Result<()> {
     record(lx, Field::Roles, ROLE, 0b11, &mut |lx, i| {
         if i == 0 {
-            role.read_keyids(lx)
+            let ids = RoleKeys::read_keyids(lx)?;
+            role.keys = RoleKeys::resolve(&ids, keys, 0)?;
+            Ok(())
         } else {
             role.read_threshold(lx)
         }
@@ -99,10 +114,7 @@ impl Body for RootBody<'_> {
         let root = &mut *self.root;
         match i {
             4 => root.consistent_snapshot = lx.boolean()?,
-            5 => {
-                root.keys.clear();
-                parse_keys(lx, Field::Keys, &mut root.keys)?;
-            }
+            5 => parse_keys(lx, Field::Keys, Some((&mut root.keys, 0)))?,
             _ => {
                 let mut seen = 0u8;
                 map(
@@ -114,13 +126,21 @@ impl Body for RootBody<'_> {
                             .iter()
                             .position(|n| name == Some(*n))
                             .ok_or(Error::new(ErrorKind::BadValue, Field::RolesTopLevel))?;
+                        let Root {
+                            keys,
+                            root: r,
+                            timestamp,
+                            snapshot,
+                            targets,
+                            ..
+                        } = &mut *root;
                         let slot = match i {
-                            0 => &mut root.root,
-                            1 => &mut root.timestamp,
-                            2 => &mut root.snapshot,
-                            _ => &mut root.targets,
+                            0 => r,
+                            1 => timestamp,
+                            2 => snapshot,
+                            _ => targets,
                         };
-                        parse_role(lx, slot)?;
+                        parse_role(lx, slot, keys)?;
                         seen |= 1 << i;
                         Ok(())
                     },
@@ -150,8 +170,9 @@ impl Body for RootSignaturesOnly {
 }
 
 impl<'r> RootBody<'r> {
-    /// Reads into `root` (its contents are replaced member by member).
+    /// Reads into `root`, emptied first.
     pub(crate) fn new(root: &'r mut Root) -> Self {
+        root.keys.clear();
         Self { root }
     }
 

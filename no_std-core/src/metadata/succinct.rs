@@ -3,7 +3,6 @@
 
 use super::{RoleKeys, RoleName};
 use crate::error::{Error, ErrorKind, Field, Result};
-use sha2::{Digest, Sha256};
 
 /// A `succinct_roles` delegation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +27,7 @@ pub fn bin_name(prefix: &str, bit_length: u32, target_path: &str) -> Result<Role
     if !(1..=32).contains(&bit_length) {
         return Err(Error::new(ErrorKind::BadValue, Field::BitLength));
     }
-    let digest = Sha256::digest(target_path.as_bytes());
+    let digest = crate::hashes::sha256(target_path.as_bytes());
     let mut first = [0u8; 4];
     first.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
     let bin = u64::from(u32::from_be_bytes(first)) >> (32 - bit_length);

@@ -1,7 +1,7 @@
 //! `targets.json` and delegated targets roles, read with one target path in mind: its target
 //! file info, if listed, and the roles its search continues with.
 
-use super::delegation::{self, Matches};
+use super::delegation::{self, Keep, Matches};
 use super::{signed_members, Body, Common, TargetFile};
 use crate::error::{Field, Result};
 use crate::json::lexer::{Canon, Lexer};
@@ -22,21 +22,20 @@ pub struct Targets {
 }
 
 /// Reads into the caller's storage (a search's own slots), so nothing is copied out after.
-pub(crate) struct TargetsBody<'p> {
+pub(crate) struct TargetsBody<'p, 'k> {
     path: Option<&'p str>,
     target: &'p mut Option<TargetFile>,
-    delegations: &'p mut Matches,
+    /// Where the delegations go (without: only checked).
+    delegations: Option<&'p mut (dyn Keep + 'k)>,
 }
 
-impl<'p> TargetsBody<'p> {
+impl<'p, 'k> TargetsBody<'p, 'k> {
     pub(crate) fn new(
         path: Option<&'p str>,
         target: &'p mut Option<TargetFile>,
-        delegations: &'p mut Matches,
+        delegations: Option<&'p mut (dyn Keep + 'k)>,
     ) -> Self {
         *target = None;
-        delegations.keys.clear();
-        delegations.roles.clear();
         Self {
             path,
             target,
@@ -45,7 +44,7 @@ impl<'p> TargetsBody<'p> {
     }
 }
 
-impl Body for TargetsBody<'_> {
+impl Body for TargetsBody<'_, '_> {
     const TYPE: &'static [u8] = b"targets";
     const MEMBERS: &'static [Member] = signed_members![
         (b"delegations", Field::Delegations),
@@ -58,7 +57,7 @@ impl Body for TargetsBody<'_> {
             return delegation::parse_into(
                 lx,
                 delegation::Select::Path(self.path),
-                self.delegations,
+                self.delegations.as_deref_mut(),
             );
         }
         let (path, target) = (self.path, &mut *self.target);

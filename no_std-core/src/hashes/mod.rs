@@ -2,7 +2,13 @@
 //! digests of a file as it streams in. The JSON layer computes a streamed file's digests and
 //! the metadata layer reads the lists, so both stand on this module.
 
-use sha2::{Digest, Sha256};
+mod sha;
+
+#[cfg(feature = "blake2b")]
+use blake2::Digest;
+#[cfg(feature = "salty")]
+pub(crate) use sha::{compress512, IV512};
+pub(crate) use sha::{Sha256, Sha512};
 
 /// The hashes listed for a file. An algorithm other than sha256, sha512 and blake2b-256 (with
 /// the `blake2b` feature) cannot be checked, so a file listing one never matches (as in
@@ -36,12 +42,12 @@ impl Hashes {
             return false;
         }
         let ok256 = match (&self.sha256, &mut got.sha256) {
-            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
+            (Some(want), Some(h)) => h.finish() == *want,
             (Some(_), None) => false,
             (None, _) => true,
         };
         let ok512 = match (&self.sha512, &mut got.sha512) {
-            (Some(want), Some(h)) => h.finalize_reset()[..] == want[..],
+            (Some(want), Some(h)) => h.finish()[..] == want[..],
             (Some(_), None) => false,
             (None, _) => true,
         };
@@ -65,10 +71,6 @@ impl Hashes {
         self.check(&mut d)
     }
 }
-
-/// The SHA-512 of files (sha2's; with `opt-size` its compact code, which ed25519 signatures
-/// share on a device built with `salty`).
-pub(crate) type Sha512 = sha2::Sha512;
 
 /// BLAKE2b with a 256-bit output (`blake2b-256`, what RSTUF's CLI hashes artifacts with).
 #[cfg(feature = "blake2b")]
@@ -115,7 +117,9 @@ impl Digests {
 
 /// The SHA-256 of `bytes`.
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -127,7 +131,10 @@ mod tests {
         let data = b"firmware image";
         let mut h = Hashes {
             sha256: Some(sha256(data)),
-            sha512: Some(Sha512::digest(data).into()),
+            sha512: Some(
+                sha2::Digest::finalize(<sha2::Sha512 as sha2::Digest>::new_with_prefix(data))
+                    .into(),
+            ),
             ..Hashes::default()
         };
         let run = |h: &Hashes| {
