@@ -31,6 +31,7 @@ pub enum SearchStep<'s> {
 
 /// A role the search will visit: its name, its keys (positions in the search's key set) and
 /// whether the search stops after it.
+#[derive(Clone)]
 struct Pending {
     name: RoleName,
     role: RoleKeys,
@@ -164,58 +165,65 @@ impl<'t> Search<'t> {
         if self.found.is_some() {
             return Err(Error::new(ErrorKind::Misuse, Field::AlreadyFound));
         }
-        let Some(top) = self.stack.last() else {
+        // The role being read leaves the stack while its delegations arrive above it, and
+        // comes back if it is refused.
+        let Some(top) = self.stack.pop() else {
             return Err(Error::new(ErrorKind::Misuse, Field::NothingToHandle));
         };
-        let (name, role, top_level) = (top.name.clone(), top.role, top.top_level);
-        let keys: &[Key] = if top_level {
+        let keys: &[Key] = if top.top_level {
             &self.set.root().keys
         } else {
             &self.keys
         };
+        let from = self.stack.len();
         // The target's info goes straight into `found` (cleared again on an error), the
-        // delegations onto the stack above the role being read.
-        let parent = self.stack.len() - 1;
+        // delegations onto the stack.
         let mut incoming = Incoming {
             keys: KeySet::new(),
             stack: &mut self.stack,
         };
         let verified = self.set.targets_role_step(
             input,
-            &name,
-            (keys, &role),
+            &top.name,
+            (keys, &top.role),
             Some(self.path),
             &mut self.found,
             Some(&mut incoming),
         );
         let incoming_keys = incoming.keys;
         if let Err(e) = verified {
-            self.stack.truncate(parent + 1);
+            self.stack.truncate(from);
+            let _ = self.stack.push(top); // its slot was freed above
             return Err(e);
         }
-        self.stack.remove(parent);
         if self.found.is_some() {
             return Ok(());
         }
-        self.visited.push(name_hash(&name)).map_err(|_| {
+        self.visited.push(name_hash(&top.name)).map_err(|_| {
             Error::new(ErrorKind::Limit, Field::DelegationsVisited).in_role(RoleKind::Delegated)
         })?;
         self.budget = self.budget.saturating_sub(1);
-        // The delegations it continues with are above `from`.
-        let mut from = parent;
-        if self.stack.len() > parent && self.stack.last().is_some_and(|r| r.terminating) {
+        let mut from = from;
+        if self.stack.len() > from && self.stack.last().is_some_and(|r| r.terminating) {
             // A terminating delegation: nothing pending below this role is searched after it.
-            let n = self.stack.len() - parent;
-            for i in 0..n {
-                self.stack.swap(i, parent + i);
+            for i in 0..self.stack.len() - from {
+                set_from(&mut self.stack, i, from + i);
             }
-            self.stack.truncate(n);
+            self.stack.truncate(self.stack.len() - from);
             from = 0;
         }
-        let children = self.stack.get_mut(from..).unwrap_or_default();
         // The first delegation is searched first: it goes on top.
-        children.reverse();
-        for child in children.iter_mut() {
+        let (mut i, mut j) = (from, self.stack.len());
+        while i + 1 < j {
+            j -= 1;
+            let low = self.stack.get(i).cloned();
+            set_from(&mut self.stack, i, j);
+            if let (Some(low), Some(high)) = (low, self.stack.get_mut(j)) {
+                *high = low;
+            }
+            i += 1;
+        }
+        for child in self.stack.get_mut(from..).unwrap_or_default() {
             child.role.keys = adopt(&mut self.keys, &incoming_keys, child.role.keys)?;
         }
         collect(&mut self.keys, &mut self.stack);
@@ -256,6 +264,26 @@ fn adopt(keys: &mut KeySet, from: &KeySet, bits: u32) -> Result<u32> {
     Ok(out)
 }
 
+/// `v[to] = v[from]`, by a copy (swaps and removals would bring a `memmove` into a device's
+/// flash).
+fn set_from<T: Clone>(v: &mut [T], to: usize, from: usize) {
+    if let Some(x) = v.get(from).cloned() {
+        if let Some(slot) = v.get_mut(to) {
+            *slot = x;
+        }
+    }
+}
+
+/// Removes element `i`, the later ones moving down.
+fn remove<T: Clone, const N: usize>(v: &mut heapless::Vec<T, N>, i: usize) {
+    for j in i + 1..v.len() {
+        set_from(v, j - 1, j);
+    }
+    if i < v.len() {
+        v.pop();
+    }
+}
+
 /// Drops the keys no pending role needs any more, and renumbers the roles' bits.
 fn collect(keys: &mut KeySet, stack: &mut [Pending]) {
     let used = stack
@@ -268,7 +296,7 @@ fn collect(keys: &mut KeySet, stack: &mut [Pending]) {
         if used & (1 << i) != 0 {
             continue;
         }
-        keys.remove(i);
+        remove(keys, i);
         let low = (1u32 << i) - 1;
         for p in stack.iter_mut().filter(|p| !p.top_level) {
             p.role.keys = (p.role.keys & low) | ((p.role.keys >> 1) & !low);

@@ -67,3 +67,22 @@ pub fn exit(success: bool) -> ! {
         cortex_m::asm::wfi();
     }
 }
+
+/// Writes strings to the console (semihosting), without `core::fmt`.
+pub fn say(parts: &[&str]) {
+    if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
+        for p in parts {
+            let _ = out.write_all(p.as_bytes());
+        }
+    }
+}
+
+/// Writes a number to the console.
+pub fn say_number(n: usize) {
+    cortex_m_semihosting::hprint!("{}", n);
+}
+
+/// Writes otuf-core's error (its `Display`: the role, the check, the field).
+pub fn say_error(e: &otuf_core::Error) {
+    cortex_m_semihosting::hprint!("{}", e);
+}

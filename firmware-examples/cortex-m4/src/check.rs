@@ -124,18 +124,21 @@ pub enum Why {
     Selection(&'static str),
 }
 
-impl core::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl Refusal {
+    /// Prints `<file>: <why>` on the console.
+    pub fn print(&self) {
+        use crate::board::say;
+        say(&[&self.file, ": "]);
         match &self.why {
-            Why::Core(e) => write!(f, "{}: {e}", self.file),
-            Why::Missing => write!(f, "{}: not in the slot", self.file),
+            Why::Core(e) => crate::board::say_error(e),
+            Why::Missing => say(&["not in the slot"]),
             // Lengths as `usize`: no 64-bit formatting (and division) on a 32-bit device.
-            Why::TooLong(max) => write!(
-                f,
-                "{}: longer than the {} bytes allowed",
-                self.file, *max as usize
-            ),
-            Why::Selection(why) => write!(f, "{}: {why}", self.file),
+            Why::TooLong(max) => {
+                say(&["longer than the "]);
+                crate::board::say_number(*max as usize);
+                say(&[" bytes allowed"]);
+            }
+            Why::Selection(why) => say(&[why]),
         }
     }
 }
@@ -301,7 +304,7 @@ fn select_and_verify(
             why: Why::Selection(why),
         })
     };
-    let version = match decide(target.custom.as_deref(), HARDWARE, installed) {
+    let version = match decide(target, HARDWARE, installed) {
         Decision::Install(v) => v,
         Decision::UpToDate(v) => return Ok(Verdict::UpToDate(v)),
         Decision::Refuse(why) => return selection(why),

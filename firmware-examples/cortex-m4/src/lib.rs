@@ -5,7 +5,7 @@
 //! ```text
 //!   slot (ustar in flash) ──▶ transport (general: whole files | streaming: packets through a
 //!                             chunk buffer) ──▶ otuf-core Client, Search, TargetVerifier
-//!                                              ──▶ select (custom via serde-json-core) ──▶ verdict
+//!                                              ──▶ select (custom_str) ──▶ verdict
 //! ```
 #![no_std]
 // No heap to box a refusal into; one is built only on the way out.
@@ -38,13 +38,9 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
         hprintln!("verdict: refused now: no clock reading in the slot");
         board::exit(false);
     };
-    hprintln!(
-        "otuf-core {} mode: {} {} on {}",
-        mode,
-        check::TARGET,
-        INSTALLED,
-        check::HARDWARE
-    );
+    board::say(&["otuf-core ", mode, " mode: ", check::TARGET, " "]);
+    say_version(INSTALLED);
+    board::say(&[" on ", check::HARDWARE, "\n"]);
     let mut refresh_stack = 0;
     let result = check::run(
         transport,
@@ -57,7 +53,9 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
                 refresh_stack = board::stack_high_water();
                 board::repaint_stack();
             } else {
-                hprintln!("{} {} ({} bytes)", what, file, length as usize);
+                board::say(&[what, " ", file, " ("]);
+                board::say_number(length as usize);
+                board::say(&[" bytes)\n"]);
             }
         },
     );
@@ -83,39 +81,54 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     board::exit(ok);
 }
 
-fn report(result: &Result<Verdict, Refusal>) -> bool {
-    match result {
-        Ok(Verdict::Install { version, length }) => {
-            hprintln!(
-                "verdict: install {} {} over {} ({} bytes, length and sha256 verified)",
-                check::TARGET,
-                version,
-                INSTALLED,
-                *length as usize
-            );
-            true
+fn say_version(v: select::Version) {
+    for (i, n) in [v.0, v.1, v.2].into_iter().enumerate() {
+        if i > 0 {
+            board::say(&["."]);
         }
-        Ok(Verdict::UpToDate(v)) => {
-            hprintln!(
-                "verdict: up to date (the signed firmware is {}, not newer than {})",
-                v,
-                INSTALLED
-            );
-            true
-        }
-        Ok(Verdict::NoFirmware) => {
-            hprintln!("verdict: no firmware for this device");
-            true
-        }
-        Err(refusal) => {
-            hprintln!("verdict: refused {}", refusal);
-            false
-        }
+        board::say_number(n as usize);
     }
 }
 
+fn report(result: &Result<Verdict, Refusal>) -> bool {
+    board::say(&["verdict: "]);
+    let ok = match result {
+        Ok(Verdict::Install { version, length }) => {
+            board::say(&["install ", check::TARGET, " "]);
+            say_version(*version);
+            board::say(&[" over "]);
+            say_version(INSTALLED);
+            board::say(&[" ("]);
+            board::say_number(*length as usize);
+            board::say(&[" bytes, length and sha256 verified)"]);
+            true
+        }
+        Ok(Verdict::UpToDate(v)) => {
+            board::say(&["up to date (the signed firmware is "]);
+            say_version(*v);
+            board::say(&[", not newer than "]);
+            say_version(INSTALLED);
+            board::say(&[")"]);
+            true
+        }
+        Ok(Verdict::NoFirmware) => {
+            board::say(&["no firmware for this device"]);
+            true
+        }
+        Err(refusal) => {
+            board::say(&["refused "]);
+            refusal.print();
+            false
+        }
+    };
+    board::say(&["\n"]);
+    ok
+}
+
+/// otuf-core never panics on any input; were anything else to, the verdict says so (its
+/// message left out: formatting it would take flash for nothing).
 #[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("verdict: panic: {}", info);
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    board::say(&["verdict: panic\n"]);
     board::exit(false)
 }

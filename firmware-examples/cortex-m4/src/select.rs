@@ -1,20 +1,7 @@
-//! What to install, decided from the target's signed `custom` fields: read with
-//! serde-json-core into a fixed-size struct, so the whole selection runs without a heap.
-//!
-//! Strings are taken as they stand between their quotes. otuf-core hands over `custom` in
-//! canonical form, where only `"` and `\` are escaped, and no version or hardware name holds
-//! either: a name with one simply matches nothing.
+//! What to install, decided from the target's signed `custom` fields, read with otuf-core's
+//! [`TargetFile::custom_str`]: the selection needs no JSON parser of its own and no heap.
 
-use serde::Deserialize;
-
-/// The fields otuf-repo's artifacts carry (others are ignored).
-#[derive(Deserialize)]
-struct Custom {
-    version: heapless::String<24>,
-    hardware: heapless::String<32>,
-    #[serde(default)]
-    min_version: Option<heapless::String<24>>,
-}
+use otuf_core::metadata::TargetFile;
 
 /// A `MAJOR.MINOR.PATCH` version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,19 +10,22 @@ pub struct Version(pub u32, pub u32, pub u32);
 impl Version {
     /// Parses `MAJOR.MINOR.PATCH` (no pre-release: a device installs releases).
     pub fn parse(s: &str) -> Option<Self> {
-        let mut parts = s.split('.').map(|p| {
-            (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| p.parse().ok())
-                .flatten()
-        });
-        let v = Version(parts.next()??, parts.next()??, parts.next()??);
-        parts.next().is_none().then_some(v)
-    }
-}
-
-impl core::fmt::Display for Version {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+        let mut parts = [0u32; 3];
+        let mut n = 0;
+        for part in s.split('.') {
+            let slot = parts.get_mut(n)?;
+            if part.is_empty() || part.len() > 9 {
+                return None;
+            }
+            for b in part.bytes() {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                *slot = *slot * 10 + u32::from(b - b'0');
+            }
+            n += 1;
+        }
+        (n == 3).then_some(Version(parts[0], parts[1], parts[2]))
     }
 }
 
@@ -50,23 +40,20 @@ pub enum Decision {
     Refuse(&'static str),
 }
 
-/// Decides from `custom` (canonical JSON, as otuf-core kept it) for a device of `hardware`
-/// running `installed`.
-pub fn decide(custom: Option<&[u8]>, hardware: &str, installed: Version) -> Decision {
-    let Some(bytes) = custom else {
-        return Decision::Refuse("custom: missing (version and hardware are required)");
+/// Decides from `target`'s `custom` for a device of `hardware` running `installed`.
+pub fn decide(target: &TargetFile, hardware: &str, installed: Version) -> Decision {
+    let (Some(version), Some(built_for)) = (target.custom_str("version"), target.custom_str("hardware"))
+    else {
+        return Decision::Refuse("custom: no string version and hardware");
     };
-    let Ok((c, _)) = serde_json_core::from_slice::<Custom>(bytes) else {
-        return Decision::Refuse("custom: not an object with string version and hardware");
-    };
-    if c.hardware != hardware {
+    if built_for != hardware {
         return Decision::Refuse("custom.hardware: built for another hardware model");
     }
-    let Some(version) = Version::parse(&c.version) else {
+    let Some(version) = Version::parse(version) else {
         return Decision::Refuse("custom.version: not MAJOR.MINOR.PATCH");
     };
-    if let Some(min) = c.min_version {
-        match Version::parse(&min) {
+    if let Some(min) = target.custom_str("min_version") {
+        match Version::parse(min) {
             Some(min) if installed >= min => {}
             Some(_) => return Decision::Refuse("custom.min_version: newer than what runs"),
             None => return Decision::Refuse("custom.min_version: not MAJOR.MINOR.PATCH"),

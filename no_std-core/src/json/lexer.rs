@@ -253,7 +253,7 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
     fn on(&self) -> bool {
         self.on
     }
-    #[inline]
+    #[inline(never)] // one copy for every place the tokenizer emits
     fn out(&mut self, bytes: &[u8]) {
         if let Some(s) = &mut self.sink {
             s.write(bytes);
@@ -303,6 +303,27 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
     }
 }
 
+/// Encodes code point `cp` (not a surrogate, at most U+10FFFF: a `\\u` escape or a pair of
+/// them) as UTF-8 into `out`; its length.
+fn encode_utf8(cp: u32, out: &mut [u8; 4]) -> usize {
+    let n = match cp {
+        0..=0x7F => 1,
+        0x80..=0x7FF => 2,
+        0x800..=0xFFFF => 3,
+        _ => 4,
+    };
+    let lead = [0, 0, 0xC0, 0xE0, 0xF0];
+    let mut cp = cp;
+    for i in (1..n).rev() {
+        if let Some(b) = out.get_mut(i) {
+            *b = 0x80 | (cp & 0x3F) as u8;
+        }
+        cp >>= 6;
+    }
+    out[0] = lead.get(n).copied().unwrap_or(0) | cp as u8;
+    n
+}
+
 /// Feeds the key stack.
 struct KeyOut<'a, K>(&'a mut K);
 
@@ -310,13 +331,6 @@ impl<K: Canon> StrOut for KeyOut<'_, K> {
     fn push(&mut self, bytes: &[u8]) {
         self.0.key_push(bytes);
     }
-}
-
-/// A JSON integer: its sign and its value when it fits in a `u64`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Int {
-    pub(crate) negative: bool,
-    pub(crate) value: Option<u64>,
 }
 
 /// The kind of the next value.
@@ -330,13 +344,21 @@ pub(crate) enum Kind {
     Null,
 }
 
+/// One bit per nesting level (a device's nesting fits in 32 bits, and 64-bit words cost it
+/// two registers per operation).
+#[cfg(otuf_small)]
+type Bits = u32;
+#[cfg(not(otuf_small))]
+type Bits = u64;
+const _: () = assert!(MAX_DEPTH < Bits::BITS as usize);
+
 /// The pull tokenizer.
 pub(crate) struct Lexer<S, K> {
     pub(crate) src: S,
     pub(crate) canon: K,
     depth: usize,
-    objects: u64,
-    first: u64,
+    objects: Bits,
+    first: Bits,
     /// Offset of the opening quote of the last key read.
     pub(crate) key_at: usize,
 }
@@ -398,8 +420,8 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         }
     }
 
-    fn bit(&self) -> u64 {
-        1u64 << (self.depth & 63)
+    fn bit(&self) -> Bits {
+        1 << (self.depth % Bits::BITS as usize)
     }
 
     fn open(&mut self, object: bool, extra: &mut dyn Sink) -> Result<()> {
@@ -599,6 +621,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     /// Decodes the escape after a backslash into UTF-8; returns its length.
+    #[inline(never)]
     fn escape(&mut self, tmp: &mut [u8; 4], at: usize) -> Result<usize> {
         let c = match self.next_byte()? {
             b'"' => '"',
@@ -629,14 +652,16 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                     0xDC00..=0xDFFF => return Err(Error::at(ErrorKind::Surrogate, at)),
                     _ => hi,
                 };
-                char::from_u32(cp).ok_or(Error::at(ErrorKind::Surrogate, at))?
+                return Ok(encode_utf8(cp, tmp));
             }
             _ => return Err(Error::at(ErrorKind::Syntax, at)),
         };
-        Ok(c.encode_utf8(tmp).len())
+        tmp[0] = c as u8;
+        Ok(1)
     }
 
     /// Validates one multi-byte UTF-8 sequence starting with `lead`.
+    #[inline(never)]
     fn utf8(&mut self, lead: u8, tmp: &mut [u8; 4], at: usize) -> Result<usize> {
         let bad = Error::at(ErrorKind::Utf8, at);
         let (n, lo, hi) = match lead {
@@ -664,19 +689,16 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         Ok(n)
     }
 
-    /// Reads an integer; fractions and exponents are `Float`.
-    pub(crate) fn integer(&mut self) -> Result<Int> {
-        self.integer_into(&mut Discard)
-    }
-
-    fn integer_into(&mut self, extra: &mut dyn Sink) -> Result<Int> {
+    /// Reads an integer; fractions and exponents are `Float`. Its value when it is one of
+    /// `u64` (not negative, not too large).
+    fn integer_into(&mut self, extra: &mut dyn Sink) -> Result<Option<u64>> {
         self.expect_kind(Kind::Number)?;
         let negative = self.src.peek()? == Some(b'-');
         if negative {
             self.src.bump();
         }
         let at = self.src.offset();
-        let mut value = Some(0u64);
+        let (mut value, mut fits) = (0u64, true);
         match self.src.peek()? {
             Some(b'0') => {
                 self.src.bump();
@@ -688,6 +710,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             Some(b'1'..=b'9') => {
                 if negative {
                     self.emit(extra, b"-");
+                    fits = false;
                 }
                 loop {
                     let run = self.src.take_while(|b| b.is_ascii_digit())?;
@@ -695,8 +718,11 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                         break;
                     }
                     for &d in run {
-                        value =
-                            value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+                        // u64::MAX is 18446744073709551615.
+                        const TENTH: u64 = u64::MAX / 10;
+                        let d = d - b'0';
+                        fits &= value < TENTH || value == TENTH && d <= 5;
+                        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
                     }
                     if self.canon.on() {
                         self.canon.out(run);
@@ -709,24 +735,14 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         if matches!(self.src.peek()?, Some(b'.' | b'e' | b'E')) {
             return Err(Error::at(ErrorKind::Float, at));
         }
-        Ok(Int {
-            negative,
-            value: if negative && value != Some(0) {
-                None
-            } else {
-                value
-            },
-        })
+        Ok(fits.then_some(value))
     }
 
     /// Reads a non-negative integer that fits in `u64`.
     pub(crate) fn uint(&mut self) -> Result<u64> {
         let at = self.value_offset()?;
-        let i = self.integer()?;
-        match (i.negative && i.value != Some(0), i.value) {
-            (false, Some(v)) => Ok(v),
-            _ => Err(Error::at(ErrorKind::BadValue, at)),
-        }
+        self.integer_into(&mut Discard)?
+            .ok_or(Error::at(ErrorKind::BadValue, at))
     }
 
     fn literal(&mut self, word: &'static [u8], extra: &mut dyn Sink) -> Result<()> {

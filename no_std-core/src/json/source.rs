@@ -132,6 +132,7 @@ impl<'b> ReadSource<'b> {
         self.total
     }
 
+    #[inline(never)] // the slow path of every `peek`: one copy
     fn fill(&mut self) -> Result<()> {
         if self.start < self.end || self.eof {
             return Ok(());

@@ -116,6 +116,57 @@ impl crate::json::Sink for CustomBuf {
     }
 }
 
+impl TargetFile {
+    /// The top-level string member `name` of `custom` (canonical JSON, as the core keeps it),
+    /// as it stands between its quotes: what a device selects firmware by (`hardware`,
+    /// `version`, `channel`), without a JSON parser of its own. `None` when there is no such
+    /// string, or when it holds an escape (canonical JSON escapes only `"` and `\`).
+    pub fn custom_str(&self, name: &str) -> Option<&str> {
+        let custom = self.custom.as_deref()?;
+        let mut rest = custom.strip_prefix(b"{")?;
+        loop {
+            let (key, after) = string(rest)?;
+            let after = after.strip_prefix(b":")?;
+            if key == name.as_bytes() {
+                let (value, _) = string(after).filter(|(v, _)| !v.contains(&b'\\'))?;
+                return core::str::from_utf8(value).ok();
+            }
+            rest = skip_value(after)?.strip_prefix(b",")?;
+        }
+    }
+}
+
+/// The string at the start of canonical JSON `s` (between its quotes, escapes as they are),
+/// and what follows it.
+fn string(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let body = s.strip_prefix(b"\"")?;
+    let mut escaped = false;
+    let end = body.iter().position(|&b| {
+        let end = b == b'"' && !escaped;
+        escaped = b == b'\\' && !escaped;
+        end
+    })?;
+    Some((body.get(..end)?, body.get(end + 1..)?))
+}
+
+/// What follows the value at the start of canonical JSON `s`.
+fn skip_value(mut rest: &[u8]) -> Option<&[u8]> {
+    let mut depth = 0usize;
+    loop {
+        match *rest.first()? {
+            b',' | b'}' | b']' if depth == 0 => return Some(rest),
+            b'"' => {
+                rest = string(rest)?.1;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        rest = rest.get(1..)?;
+    }
+}
+
 const TARGET_FILE: &[Member] = &[
     (b"custom", Field::TargetCustom),
     (b"hashes", Field::TargetHashes),
@@ -266,6 +317,20 @@ mod tests {
         let mut bad = TargetVerifier::new(&t);
         bad.update(b"gateway imagE").unwrap();
         assert_eq!(bad.finish().unwrap_err().kind(), ErrorKind::TargetHash);
+    }
+
+    #[test]
+    fn custom_strings_are_found_at_the_top_level_only() {
+        let mut t = target(b"x");
+        let canonical = br#"{"a":{"hardware":"inner"},"b":[1,"x\"y",{}],"hardware":"plc-a","q":"x\"y","version":"1.2.0"}"#;
+        t.custom = Some(heapless::Vec::from_slice(canonical).unwrap());
+        assert_eq!(t.custom_str("hardware"), Some("plc-a"));
+        assert_eq!(t.custom_str("version"), Some("1.2.0"));
+        assert_eq!(t.custom_str("a"), None, "not a string");
+        assert_eq!(t.custom_str("q"), None, "an escape");
+        assert_eq!(t.custom_str("channel"), None);
+        t.custom = Some(heapless::Vec::from_slice(b"{}").unwrap());
+        assert_eq!(t.custom_str("hardware"), None);
     }
 
     #[test]
