@@ -11,7 +11,9 @@ with ed25519 only, and the streaming verifier with `ecdsa` too. Flash is `.vecto
 high-water mark, which the firmware measures itself under QEMU (cortex-m-rt paints the stack at
 reset) while it runs the complete check on the good state made by make_state.py. Each figure is
 given beyond the empty firmware, and RAM beyond the I/O chunk buffer as well. `--write` puts the
-table into firmware-examples/README.md.
+table into firmware-examples/README.md. Without it, the script fails when a build's flash or RAM
+has grown more than 2% over the figure committed in that table (a regression cannot land
+silently); `--write` is how a deliberate change updates the table.
 """
 import os
 import re
@@ -57,8 +59,9 @@ def sections(elf: Path) -> dict:
 # its (mangled) name belongs to. Generic code counts for the crate that defines it.
 GROUPS = (
     ("otuf-core", ("otuf_core",)),
-    ("crypto (ed25519-compact, sha2)", ("ed25519_compact", "sha2", "digest", "block_buffer")),
-    ("the example, serde-json-core, heapless", ("otuf_cortex_m4", "serde", "heapless")),
+    ("crypto (salty, ed25519-compact, sha2)",
+     ("salty", "fe25519_", "ed25519_compact", "sha2", "digest", "block_buffer")),
+    ("the example, heapless", ("otuf_cortex_m4", "heapless")),
 )
 OTHER = "core, compiler-builtins, board support, unnamed"
 
@@ -81,6 +84,25 @@ def flash_by_crate(elf: Path) -> dict:
             groups[group] += size
     groups[OTHER] = total - sum(groups.values())
     return groups
+
+
+TOLERANCE = 1.02  # growth allowed over the committed table before the script fails
+
+
+def committed(readme: Path) -> dict:
+    """The committed table's (flash, RAM incl. stack) by build title, in bytes."""
+    figures = {}
+    for line in readme.read_text().splitlines():
+        figures.update(committed_line(line))
+    return figures
+
+
+def committed_line(line: str) -> dict:
+    """A table row's (flash, RAM incl. stack) by its build title, if it is a build's row."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) >= 4 and cells[1].endswith(" B") and cells[3].endswith(" B"):
+        return {cells[0]: (int(cells[1][:-2].replace(",", "")), int(cells[3][:-2].replace(",", "")))}
+    return {}
 
 
 def run(cmd, **kw):
@@ -163,8 +185,20 @@ def main():
     state = f"otuf-core's state on the target (`size_of`): {states['stream']}." if states["stream"] else ""
     table = "\n".join(lines) + "\n\n" + goal + "\n\n" + "\n".join(parts) + "\n\n" + state
     print(table)
+    readme = here / "README.md"
+    before = committed(readme)
+    grown = []
+    for line in table.splitlines():
+        for title, (flash, ram) in committed_line(line).items():
+            if title in before:
+                old_flash, old_ram = before[title]
+                if flash > old_flash * TOLERANCE:
+                    grown.append(f"{title}: flash {flash:,} B, committed {old_flash:,} B")
+                if ram > old_ram * TOLERANCE:
+                    grown.append(f"{title}: RAM {ram:,} B, committed {old_ram:,} B")
+    if "--write" not in sys.argv[1:] and grown:
+        sys.exit("grown more than 2% over firmware-examples/README.md:\n  " + "\n  ".join(grown))
     if "--write" in sys.argv[1:]:
-        readme = here / "README.md"
         text = readme.read_text()
         start, end = "<!-- footprint -->", "<!-- /footprint -->"
         before, rest = text.split(start)
