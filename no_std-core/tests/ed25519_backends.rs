@@ -29,19 +29,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex<const N: usize>(s: &str) -> [u8; N] {
-    let v: Vec<u8> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn unhex_vec(s: &str) -> Vec<u8> {
+/// The bytes of a hex string, if it is one.
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> [u8; N] {
+    decode_hex(s).unwrap().try_into().unwrap()
+}
+
+fn sha512(parts: &[&[u8]]) -> [u8; 64] {
+    use sha2::Digest;
+    sha2::Sha512::digest(parts.concat()).into()
 }
 
 /// splitmix64: reproducible inputs without a dependency.
@@ -142,7 +144,11 @@ fn rfc8032_vectors() {
         ),
     ];
     for (secret, public, message, signature) in vectors {
-        let (public, sig, message) = (unhex::<32>(public), unhex::<64>(signature), unhex_vec(message));
+        let (public, sig, message) = (
+            unhex::<32>(public),
+            unhex::<64>(signature),
+            decode_hex(message).unwrap(),
+        );
         // The vector is what ed25519-compact makes from the secret: it is read right.
         assert_eq!(sign(unhex(secret), &message), (public, sig));
         assert!(verdict(&public, &sig, &message), "RFC 8032 vector refused");
@@ -195,21 +201,21 @@ fn every_fixture_signature() {
     }
     let (mut checked, mut valid) = (0, 0);
     for (path, doc) in &docs {
-        let Some(signatures) = doc["signatures"].as_array() else { continue };
+        let Some(signatures) = doc["signatures"].as_array() else {
+            continue;
+        };
         let Ok(message) = otuf_core::json::canonicalize(doc["signed"].to_string().as_bytes())
         else {
             continue; // not canonicalizable (a float fixture): no signature over it can verify
         };
         for s in signatures {
-            let (Some(id), Some(sig)) = (s["keyid"].as_str(), s["sig"].as_str()) else { continue };
-            let (Some(public), 128) = (keys.get(id), sig.len()) else { continue };
-            let Ok(sig) = (0..64)
-                .map(|i| u8::from_str_radix(&sig[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-            else {
+            let (Some(id), Some(sig)) = (s["keyid"].as_str(), s["sig"].as_str()) else {
                 continue;
             };
-            let sig: [u8; 64] = sig.try_into().unwrap();
+            let sig = decode_hex(sig).and_then(|v| <[u8; 64]>::try_from(v).ok());
+            let (Some(public), Some(sig)) = (keys.get(id), sig) else {
+                continue;
+            };
             checked += 1;
             if verdict(public, &sig, &message) {
                 valid += 1;
@@ -224,7 +230,10 @@ fn every_fixture_signature() {
         }
     }
     println!("{checked} fixture signatures, {valid} valid");
-    assert!(checked > 500 && valid > 400, "{checked} checked, {valid} valid");
+    assert!(
+        checked > 500 && valid > 400,
+        "{checked} checked, {valid} valid"
+    );
 }
 
 /// One random case: valid (`kind` 0) or mutated in one of nine ways.
@@ -233,7 +242,11 @@ fn random_case(rng: &mut Rng) -> (u64, bool) {
     let len = rng.below(300) as usize;
     let mut message: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
     let (mut public, mut sig) = sign(seed, &message);
-    let kind = if rng.below(2) == 0 { 0 } else { 1 + rng.below(9) };
+    let kind = if rng.below(2) == 0 {
+        0
+    } else {
+        1 + rng.below(9)
+    };
     let bit = |rng: &mut Rng, n: u64| (rng.below(n) as usize, 1u8 << rng.below(8));
     match kind {
         0 => {}
@@ -351,13 +364,17 @@ fn small_order_and_non_canonical_points_are_refused() {
 
 /// A key and signature over `message` made by hand from `seed` (RFC 8032 §5.1.6), with a
 /// point of order 8 added to A and/or R when asked.
-fn crafted(seed: [u8; 32], a_torsion: bool, r_torsion: bool, message: &[u8]) -> ([u8; 32], [u8; 64]) {
+fn crafted(
+    seed: [u8; 32],
+    a_torsion: bool,
+    r_torsion: bool,
+    message: &[u8],
+) -> ([u8; 32], [u8; 64]) {
     let secret = salty::SecretKey::from(&seed);
     let a = salty::PublicKey::from(&secret);
     let a_scalar = {
         // The clamped secret scalar, as RFC 8032 §5.1.5 expands the seed.
-        use sha2::Digest;
-        let h = sha2::Sha512::digest(seed);
+        let h = sha512(&[&seed]);
         let mut s = [0u8; 32];
         s.copy_from_slice(&h[..32]);
         s[0] &= 248;
@@ -372,23 +389,13 @@ fn crafted(seed: [u8; 32], a_torsion: bool, r_torsion: bool, message: &[u8]) -> 
     if a_torsion {
         big_a = &big_a + &torsion;
     }
-    let r = Scalar::from_u512_le(&{
-        use sha2::Digest;
-        let mut h = [0u8; 64];
-        h.copy_from_slice(&sha2::Sha512::digest([&secret.nonce[..], message].concat()));
-        h
-    });
+    let r = Scalar::from_u512_le(&sha512(&[&secret.nonce, message]));
     let mut big_r = &r * &base;
     if r_torsion {
         big_r = &big_r + &torsion;
     }
     let (a_enc, r_enc) = (big_a.compressed().0, big_r.compressed().0);
-    let k = Scalar::from_u512_le(&{
-        use sha2::Digest;
-        let mut h = [0u8; 64];
-        h.copy_from_slice(&sha2::Sha512::digest([&r_enc[..], &a_enc, message].concat()));
-        h
-    });
+    let k = Scalar::from_u512_le(&sha512(&[&r_enc, &a_enc, message]));
     let s = &r + &(&k * &a_scalar);
     let mut sig = [0u8; 64];
     sig[..32].copy_from_slice(&r_enc);
@@ -408,6 +415,9 @@ fn mixed_order_points_follow_the_cofactored_equation() {
     // private key can make it, so it gains a forger nothing.
     for (a_t, r_t) in [(false, true), (true, false), (true, true)] {
         let (public, sig) = crafted([3; 32], a_t, r_t, message);
-        assert!(verdict(&public, &sig, message), "torsion in A {a_t}, in R {r_t}");
+        assert!(
+            verdict(&public, &sig, message),
+            "torsion in A {a_t}, in R {r_t}"
+        );
     }
 }
