@@ -206,4 +206,5 @@ def main():
         readme.write_text(f"{before}{start}\n{table}\n{end}{after}")
 
 
-main()
+if __name__ == "__main__":
+    main()

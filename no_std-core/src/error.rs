@@ -380,30 +380,56 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// The message, piece by piece, into `out`: what `Display` writes, for a device console that
+    /// carries no `core::fmt` (the offset's digits are made here, with 32-bit division).
+    pub fn write_parts(&self, out: &mut dyn FnMut(&str)) {
         if !matches!(self.role, RoleKind::None) {
-            f.write_str(self.role.name())?;
-            f.write_str(" metadata: ")?;
+            out(self.role.name());
+            out(" metadata: ");
         }
-        f.write_str(self.kind.name())?;
-        f.write_str(" check failed")?;
+        out(self.kind.name());
+        out(" check failed");
         // A device build (`otuf_small`) leaves the sentences out of flash: the stable name says
         // which check failed, and `ErrorKind`'s documentation says what it means.
         #[cfg(not(otuf_small))]
         {
-            f.write_str(": ")?;
-            f.write_str(self.kind.describe())?;
+            out(": ");
+            out(self.kind.describe());
         }
         if !matches!(self.field, Field::None) {
-            f.write_str(" (field `")?;
-            f.write_str(self.field.name())?;
-            f.write_str("`)")?;
+            out(" (field `");
+            out(self.field.name());
+            out("`)");
         }
-        if let Some(offset) = self.offset() {
-            write!(f, " at byte {offset}")?;
+        if let Some(mut offset) = self.offset() {
+            out(" at byte ");
+            let mut digits = [b'0'; 10];
+            let mut at = digits.len();
+            while at > 0 {
+                at -= 1;
+                if let Some(d) = digits.get_mut(at) {
+                    *d = b'0' + (offset % 10) as u8;
+                }
+                offset /= 10;
+                if offset == 0 {
+                    break;
+                }
+            }
+            out(core::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut result = Ok(());
+        self.write_parts(&mut |part| {
+            if result.is_ok() {
+                result = f.write_str(part);
+            }
+        });
+        result
     }
 }
 
@@ -429,6 +455,18 @@ mod tests {
         assert_eq!(e.in_role(RoleKind::Root).role(), RoleKind::Timestamp);
         assert_eq!(e.in_field(Field::Keys).field(), "meta.hashes");
         assert_eq!(Error::at(ErrorKind::Syntax, 7).offset(), Some(7));
+        for (offset, digits) in [
+            (0, "0"),
+            (7, "7"),
+            (1203, "1203"),
+            (u32::MAX - 1, "4294967294"),
+        ] {
+            let e = Error::at(ErrorKind::Syntax, offset as usize);
+            assert!(e.to_string().ends_with(&std::format!(
+                "check failed: {} at byte {digits}",
+                ErrorKind::Syntax.describe()
+            )));
+        }
     }
 
     #[test]

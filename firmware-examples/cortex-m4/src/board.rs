@@ -77,12 +77,22 @@ pub fn say(parts: &[&str]) {
     }
 }
 
-/// Writes a number to the console.
-pub fn say_number(n: usize) {
-    cortex_m_semihosting::hprint!("{}", n);
+/// Writes a number to the console in decimal (32-bit division only: no `core::fmt`).
+pub fn say_number(mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    say(&[core::str::from_utf8(&digits[at..]).unwrap_or("?")]);
 }
 
-/// Writes otuf-core's error (its `Display`: the role, the check, the field).
+/// Writes otuf-core's error (what its `Display` says: the role, the check, the field, the byte).
 pub fn say_error(e: &otuf_core::Error) {
-    cortex_m_semihosting::hprint!("{}", e);
+    e.write_parts(&mut |part| say(&[part]));
 }

@@ -5,7 +5,6 @@
 use crate::link::Link;
 use crate::select::{decide, Decision, Version};
 use crate::slot::Slot;
-use core::fmt::Write;
 use embedded_io::Read;
 use otuf_core::client::{Client, Handled, Next, Role};
 use otuf_core::limits::Limits;
@@ -132,10 +131,10 @@ impl Refusal {
         match &self.why {
             Why::Core(e) => crate::board::say_error(e),
             Why::Missing => say(&["not in the slot"]),
-            // Lengths as `usize`: no 64-bit formatting (and division) on a 32-bit device.
+            // Lengths as `u32`: no 64-bit division on a 32-bit device.
             Why::TooLong(max) => {
                 say(&["longer than the "]);
-                crate::board::say_number(*max as usize);
+                crate::board::say_number(*max as u32);
                 say(&[" bytes allowed"]);
             }
             Why::Selection(why) => say(&[why]),
@@ -145,14 +144,17 @@ impl Refusal {
 
 /// Where the slot keeps a metadata file: `metadata/` and the name TUF gives it.
 fn metadata_file(role: &str, version: Option<u64>) -> Name {
-    let mut n = name(format_args!("metadata/"));
+    let mut n = name(&["metadata/"]);
     let _ = otuf_core::metadata::write_file_name(&mut n, role, version);
     n
 }
 
-fn name(args: core::fmt::Arguments<'_>) -> Name {
+/// `parts`, joined; a longer name is cut, and then simply not found.
+fn name(parts: &[&str]) -> Name {
     let mut n = Name::new();
-    let _ = n.write_fmt(args); // a longer name is cut, and then simply not found
+    for p in parts {
+        let _ = n.push_str(p);
+    }
     n
 }
 
@@ -184,7 +186,7 @@ pub fn run(
 /// Turns otuf-core's error about `file` into a refusal; the name is copied only then.
 fn fail(file: &str) -> impl FnOnce(Error) -> Refusal + '_ {
     move |e| Refusal {
-        file: name(format_args!("{file}")),
+        file: name(&[file]),
         why: Why::Core(e),
     }
 }
@@ -300,7 +302,7 @@ fn select_and_verify(
 ) -> Result<Verdict, Refusal> {
     let selection = |why| {
         Err(Refusal {
-            file: name(format_args!("{TARGET}")),
+            file: name(&[TARGET]),
             why: Why::Selection(why),
         })
     };
@@ -314,13 +316,14 @@ fn select_and_verify(
         return selection("hashes: no sha256");
     };
     let (dir, base) = TARGET.rsplit_once('/').unwrap_or(("", TARGET));
-    let mut file = name(format_args!("targets/{dir}/"));
+    let mut file = name(&["targets/", dir, "/"]);
     for b in digest {
         for nibble in [b >> 4, b & 0xf] {
             let _ = file.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
         }
     }
-    let _ = write!(file, ".{base}");
+    let _ = file.push('.');
+    let _ = file.push_str(base);
     let image = fetch(slot, &file, target.length)?;
     let mut verifier = TargetVerifier::new(target);
     transport.image(&mut verifier, image).map_err(fail(&file))?;

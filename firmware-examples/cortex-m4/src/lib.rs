@@ -18,7 +18,6 @@ pub mod select;
 pub mod slot;
 
 use check::{Refusal, Transport, Verdict};
-use cortex_m_semihosting::hprintln;
 use select::Version;
 
 /// The firmware that runs now (what the device reports as installed).
@@ -29,13 +28,8 @@ pub const INSTALLED: Version = Version(1, 0, 0);
 pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     let slot = board::slot();
     // The board's real-time clock, simulated: the slot carries the reference time.
-    let now = slot
-        .file("now")
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .and_then(|s| s.trim_ascii().parse().ok())
-        .map(otuf_core::time::UnixTime);
-    let Some(now) = now else {
-        hprintln!("verdict: refused now: no clock reading in the slot");
+    let Some(now) = slot.file("now").and_then(seconds).map(otuf_core::time::UnixTime) else {
+        board::say(&["verdict: refused now: no clock reading in the slot\n"]);
         board::exit(false);
     };
     board::say(&["otuf-core ", mode, " mode: ", check::TARGET, " "]);
@@ -54,7 +48,7 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
                 board::repaint_stack();
             } else {
                 board::say(&[what, " ", file, " ("]);
-                board::say_number(length as usize);
+                board::say_number(length as u32);
                 board::say(&[" bytes)\n"]);
             }
         },
@@ -63,22 +57,39 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     let search_stack = board::stack_high_water();
     // otuf-core's state, as laid out on this target (footprint.py reports it).
     use otuf_core::footprint as state;
-    hprintln!(
-        "state: client {} bytes, search {}, delegations being read {}, streaming verification {} (tokenizer {}, signature checks {})",
-        state::CLIENT,
-        state::SEARCH,
-        state::MATCHES,
-        state::STREAM_LEXER + state::VERIFIERS,
-        state::STREAM_LEXER,
-        state::VERIFIERS
-    );
-    hprintln!(
-        "stack high-water: {} bytes (refresh {}, search and image {})",
-        refresh_stack.max(search_stack),
-        refresh_stack,
-        search_stack
-    );
+    let n = |n: usize| n as u32;
+    board::say(&["state: client "]);
+    board::say_number(n(state::CLIENT));
+    board::say(&[" bytes, search "]);
+    board::say_number(n(state::SEARCH));
+    board::say(&[", delegations being read "]);
+    board::say_number(n(state::MATCHES));
+    board::say(&[", streaming verification "]);
+    board::say_number(n(state::STREAM_LEXER + state::VERIFIERS));
+    board::say(&[" (tokenizer "]);
+    board::say_number(n(state::STREAM_LEXER));
+    board::say(&[", signature checks "]);
+    board::say_number(n(state::VERIFIERS));
+    board::say(&[")\nstack high-water: "]);
+    board::say_number(n(refresh_stack.max(search_stack)));
+    board::say(&[" bytes (refresh "]);
+    board::say_number(n(refresh_stack));
+    board::say(&[", search and image "]);
+    board::say_number(n(search_stack));
+    board::say(&[")\n"]);
     board::exit(ok);
+}
+
+/// Seconds since the epoch, in ASCII digits (white space around them allowed).
+fn seconds(text: &[u8]) -> Option<i64> {
+    let digits = text.trim_ascii();
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let n = digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })?;
+    i64::try_from(n).ok()
 }
 
 fn say_version(v: select::Version) {
@@ -86,7 +97,7 @@ fn say_version(v: select::Version) {
         if i > 0 {
             board::say(&["."]);
         }
-        board::say_number(n as usize);
+        board::say_number(n);
     }
 }
 
@@ -99,7 +110,7 @@ fn report(result: &Result<Verdict, Refusal>) -> bool {
             board::say(&[" over "]);
             say_version(INSTALLED);
             board::say(&[" ("]);
-            board::say_number(*length as usize);
+            board::say_number(*length as u32);
             board::say(&[" bytes, length and sha256 verified)"]);
             true
         }

@@ -3,12 +3,12 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_semihosting::hprintln;
 use otuf_cortex_m4::board;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    hprintln!("verdict: empty firmware");
-    hprintln!("stack high-water: {} bytes", board::stack_high_water());
+    board::say(&["verdict: empty firmware\nstack high-water: "]);
+    board::say_number(board::stack_high_water() as u32);
+    board::say(&[" bytes\n"]);
     board::exit(true)
 }

@@ -5,7 +5,6 @@
 #![no_std]
 #![no_main]
 
-use cortex_m_semihosting::hprintln;
 use ed25519_compact::{PublicKey, Signature};
 use otuf_cortex_m4::board;
 use sha2::{Digest, Sha256};
@@ -35,8 +34,13 @@ fn main() -> ! {
     }
     let digest = sha256.finalize();
     // The digest's first byte, printed the way the empty firmware prints its figures.
-    hprintln!("verdict: floor: signature {}, slot sha256 byte 0: {}", verified, digest[0] as usize);
-    hprintln!("signature check alone: {} bytes of stack", check_stack);
-    hprintln!("stack high-water: {} bytes", board::stack_high_water());
+    board::say(&["verdict: floor: signature ", if verified { "true" } else { "false" }]);
+    board::say(&[", slot sha256 byte 0: "]);
+    board::say_number(u32::from(digest[0]));
+    board::say(&["\nsignature check alone: "]);
+    board::say_number(check_stack as u32);
+    board::say(&[" bytes of stack\nstack high-water: "]);
+    board::say_number(board::stack_high_water() as u32);
+    board::say(&[" bytes\n"]);
     board::exit(verified)
 }
