@@ -6,7 +6,8 @@
 Builds the example's firmware (release, `opt-level = "z"`, LTO) for thumbv7em-none-eabihf:
 the empty baseline (the same board support, no otuf-core), the floor (one incremental ed25519
 check and a SHA-256 with the crates otuf-core uses, no TUF), the streaming and general verifiers
-with ed25519 only, and the streaming verifier with `ecdsa` too. Flash is `.vector_table` +
+with ed25519 only, and the streaming verifier with `ecdsa` too; and for thumbv6m-none-eabi
+(Cortex-M0/M0+, run on QEMU's micro:bit) the empty, floor and streaming builds. Flash is `.vector_table` +
 `.text` + `.rodata` read from each ELF's section headers; RAM is `.data` + `.bss` + the stack's
 high-water mark, which the firmware measures itself under QEMU (cortex-m-rt paints the stack at
 reset) while it runs the complete check on the good state made by make_state.py. Each figure is
@@ -26,7 +27,12 @@ from pathlib import Path
 here = Path(__file__).resolve().parent
 root = here.parent
 venv_python = root / ".venv/bin/python"
-built = here / "target/thumbv7em-none-eabihf/release"
+# Where each build runs under QEMU: the Cortex-M4 board the example is made for, and QEMU's
+# micro:bit (nRF51822: a Cortex-M0, 16 KiB of RAM) for the thumbv6m build (Cortex-M0/M0+ parts).
+BOARDS = {
+    "thumbv7em-none-eabihf": (["-machine", "mps2-an386", "-cpu", "cortex-m4"], "0x00200000"),
+    "thumbv6m-none-eabi": (["-machine", "microbit"], "0x00020000"),
+}
 out = here / "target/footprint"
 CHUNK = 256  # src/bin/stream.rs
 TUF_NO_STD_FLASH = 52 * 1024  # Fraunhofer's tuf-no-std, its own figure
@@ -112,11 +118,12 @@ def run(cmd, **kw):
     return done.stdout
 
 
-def qemu(elf: Path, slot: Path) -> int:
+def qemu(elf: Path, slot: Path, target: str) -> int:
+    machine, slot_at = BOARDS[target]
     done = subprocess.run(
-        ["qemu-system-arm", "-machine", "mps2-an386", "-cpu", "cortex-m4", "-nographic",
+        ["qemu-system-arm", *machine, "-nographic",
          "-monitor", "none", "-semihosting-config", "enable=on,target=native", "-kernel", elf,
-         "-device", f"loader,file={slot},addr=0x00200000,force-raw=on"],
+         "-device", f"loader,file={slot},addr={slot_at},force-raw=on"],
         capture_output=True, text=True, timeout=300)
     if done.returncode != 0 or "verdict: " not in done.stdout:
         sys.exit(f"{elf.name} did not succeed under QEMU:\n{done.stdout}{done.stderr}")
@@ -136,25 +143,27 @@ def main():
     run([venv_python, here / "cortex-m4/make_state.py", repo_bin, out / "state"])
     env = dict(os.environ, OTUF_TRUSTED_ROOT=str(out / "state/root.json"))
     builds = {}
-    for features, names, suffix in (
-        ([], ["empty", "floor", "stream"], ""),
-        (["--features", "general"], ["general"], ""),
-        (["--features", "ecdsa"], ["stream"], "-ecdsa"),
+    m4, m0 = "thumbv7em-none-eabihf", "thumbv6m-none-eabi"
+    for target, features, names, suffix in (
+        (m4, [], ["empty", "floor", "stream"], ""),
+        (m4, ["--features", "general"], ["general"], ""),
+        (m4, ["--features", "ecdsa"], ["stream"], "-ecdsa"),
+        (m0, [], ["empty", "floor", "stream"], "-m0"),
     ):
-        run(["cargo", "build", "--release", "--bins", *features], cwd=here, env=env)
+        bins = [arg for name in names for arg in ("--bin", name)]
+        run(["cargo", "build", "--release", "--target", target, *bins, *features], cwd=here, env=env)
         for name in names:
-            shutil.copy(built / name, out / (name + suffix))
-            builds[name + suffix] = out / (name + suffix)
+            shutil.copy(here / "target" / target / "release" / name, out / (name + suffix))
+            builds[name + suffix] = (out / (name + suffix), target)
 
     rows, states = {}, {}
-    for label, elf in builds.items():
+    for label, (elf, target) in builds.items():
         s = sections(elf)
         flash = sum(s[name] for name in FLASH_SECTIONS)
-        stack, refresh, search, state = qemu(elf, out / "state/good.tar")
+        stack, refresh, search, state = qemu(elf, out / "state/good.tar", target)
         ram = s[".data"] + s[".bss"] + stack
         rows[label] = (flash, ram, f"{int(refresh):,} / {int(search):,} B" if refresh else "")
         states[label] = state
-    empty_flash, empty_ram, _ = rows["empty"]
 
     lines = [
         "| build | flash | flash beyond empty | RAM incl. stack | RAM beyond empty and chunk buffer | stack: refresh / search and image | vs tuf-no-std flash |",
@@ -166,19 +175,23 @@ def main():
         ("stream", "streaming, ed25519", CHUNK),
         ("general", "general, ed25519", 0),
         ("stream-ecdsa", "streaming, ed25519 + ECDSA P-256", CHUNK),
+        ("empty-m0", "Cortex-M0 (thumbv6m, micro:bit): empty firmware", 0),
+        ("floor-m0", "Cortex-M0: floor (ed25519-compact and SHA-256, no TUF)", 0),
+        ("stream-m0", "Cortex-M0: streaming, ed25519 (ed25519-compact)", CHUNK),
     ):
         flash, ram, phases = rows[label]
-        if label == "empty":
+        if label.startswith("empty"):
             lines.append(f"| {title} | {flash:,} B | | {ram:,} B | | | |")
             continue
+        empty_flash, empty_ram, _ = rows["empty-m0" if label.endswith("-m0") else "empty"]
         df, dr = flash - empty_flash, ram - empty_ram - chunk
-        ratio = "" if label == "floor" else f"{TUF_NO_STD_FLASH / df:.2f}x"  # the floor is no verifier
+        ratio = "" if label.startswith("floor") else f"{TUF_NO_STD_FLASH / df:.2f}x"  # no verifier
         lines.append(f"| {title} | {flash:,} B | **{df / 1024:.1f} KiB** | {ram:,} B | "
                      f"**{dr / 1024:.1f} KiB** | {phases} | {ratio} |")
     goal = (f"Goals: at most {GOAL_FLASH // 1024} KiB of flash and {GOAL_RAM // 1024} KiB of RAM "
             f"beyond the empty firmware (ed25519 build). tuf-no-std: 52 KiB of code.")
     # Where the streaming build's flash goes, beyond the empty firmware.
-    stream, empty = flash_by_crate(builds["stream"]), flash_by_crate(builds["empty"])
+    stream, empty = flash_by_crate(builds["stream"][0]), flash_by_crate(builds["empty"][0])
     parts = ["| streaming, ed25519: flash by crate, beyond the empty firmware | |", "| --- | ---: |"]
     for group in stream:
         parts.append(f"| {group} | {(stream[group] - empty[group]) / 1024:.1f} KiB |")

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # --- set-up (idempotent) ---
-rustup target add thumbv7em-none-eabihf >/dev/null
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi >/dev/null
 # Debian packages: curl drives the REST API, faketime runs the service's clock ahead,
 # qemu-system-arm runs the Cortex-M4 firmware example (firmware-examples/).
 missing=""

@@ -1,11 +1,17 @@
-//! Puts memory.x where the linker finds it, and the trusted root the firmware embeds.
+//! Puts the board's memory layout where the linker finds it (as memory.x), and the trusted root
+//! the firmware embeds. A Cortex-M0/M0+ build (thumbv6m) is laid out for QEMU's micro:bit.
 use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
-    std::fs::copy("memory.x", out.join("memory.x")).unwrap();
+    let layout = match std::env::var("TARGET").unwrap_or_default().as_str() {
+        "thumbv6m-none-eabi" => "memory-m0.x",
+        _ => "memory.x",
+    };
+    std::fs::copy(layout, out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-m0.x");
     // The factory-provisioned trusted root (root v1 from make_state.py).
     let root = std::env::var("OTUF_TRUSTED_ROOT")
         .expect("OTUF_TRUSTED_ROOT: the root.json to embed (made by make_state.py)");

@@ -65,13 +65,13 @@ fn name_hash(name: &str) -> [u8; 8] {
 /// Where a file's delegations are read: its keys into a set of their own, its roles onto the
 /// search's stack, above `base` (both dropped again if the file is refused).
 struct Incoming<'a> {
-    keys: KeySet,
+    keys: &'a mut KeySet,
     stack: &'a mut heapless::Vec<Pending, MAX_SEARCH_STACK>,
 }
 
 impl Keep for Incoming<'_> {
     fn keys(&mut self) -> (&mut KeySet, usize) {
-        (&mut self.keys, 0)
+        (self.keys, 0)
     }
     fn role(&mut self, d: Delegated) -> Result<()> {
         self.stack
@@ -178,8 +178,10 @@ impl<'t> Search<'t> {
         let from = self.stack.len();
         // The target's info goes straight into `found` (cleared again on an error), the
         // delegations onto the stack.
+        // The incoming keys stay where they are made (a move would copy them on the stack).
+        let mut incoming_keys = KeySet::new();
         let mut incoming = Incoming {
-            keys: KeySet::new(),
+            keys: &mut incoming_keys,
             stack: &mut self.stack,
         };
         let verified = self.set.targets_role_step(
@@ -190,7 +192,6 @@ impl<'t> Search<'t> {
             &mut self.found,
             Some(&mut incoming),
         );
-        let incoming_keys = incoming.keys;
         if let Err(e) = verified {
             self.stack.truncate(from);
             let _ = self.stack.push(top); // its slot was freed above
@@ -213,15 +214,8 @@ impl<'t> Search<'t> {
             from = 0;
         }
         // The first delegation is searched first: it goes on top.
-        let (mut i, mut j) = (from, self.stack.len());
-        while i + 1 < j {
-            j -= 1;
-            let low = self.stack.get(i).cloned();
-            set_from(&mut self.stack, i, j);
-            if let (Some(low), Some(high)) = (low, self.stack.get_mut(j)) {
-                *high = low;
-            }
-            i += 1;
+        if let Some(children) = self.stack.get_mut(from..) {
+            children.reverse();
         }
         for child in self.stack.get_mut(from..).unwrap_or_default() {
             child.role.keys = adopt(&mut self.keys, &incoming_keys, child.role.keys)?;
