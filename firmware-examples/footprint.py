@@ -171,7 +171,7 @@ def main():
     ]
     for label, title, chunk in (
         ("empty", "empty firmware (board support only)", 0),
-        ("floor", "floor: one incremental ed25519 check and a SHA-256, no TUF", 0),
+        ("floor", "floor: one ed25519 check (salty, the device backend) and a SHA-256, no TUF", 0),
         ("stream", "streaming, ed25519", CHUNK),
         ("general", "general, ed25519", 0),
         ("stream-ecdsa", "streaming, ed25519 + ECDSA P-256", CHUNK),

@@ -4,10 +4,17 @@ use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
-    let layout = match std::env::var("TARGET").unwrap_or_default().as_str() {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let layout = match target.as_str() {
         "thumbv6m-none-eabi" => "memory-m0.x",
         _ => "memory.x",
     };
+    // `salty_device`: the build whose otuf-core verifies ed25519 with salty (Cargo.toml), so the
+    // floor binary measures the same backend.
+    println!("cargo::rustc-check-cfg=cfg(salty_device)");
+    if target == "thumbv7em-none-eabihf" {
+        println!("cargo:rustc-cfg=salty_device");
+    }
     std::fs::copy(layout, out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");

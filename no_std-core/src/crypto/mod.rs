@@ -158,13 +158,13 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
         0 => lx.string(&mut keytype),
         1 => {
             let seen = record(lx, Field::KeyVal, KEYVAL, 0b1, &mut |lx, _| {
-                public.bare = keytype.get().filter(|_| sorted).map(|k| {
-                    let mut h = Sha256::new();
+                // Made where it stays: a hasher moved into place is a second copy on the stack.
+                if let Some(k) = keytype.get().filter(|_| sorted) {
+                    let h = public.bare.insert(Sha256::new());
                     h.update(b"{\"keytype\":");
-                    string(&mut h, k);
+                    string(h, k);
                     h.update(b",\"keyval\":{\"public\":\"");
-                    h
-                });
+                }
                 lx.string(&mut public)?;
                 if let Some(h) = &mut public.bare {
                     h.update(b"\"");
@@ -176,12 +176,13 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
         }
         _ => {
             lx.string(&mut scheme)?;
-            if let (Some(mut h), Some(s)) = (public.bare.take(), scheme.get()) {
+            if let (Some(h), Some(s)) = (public.bare.as_mut(), scheme.get()) {
                 h.update(b"},\"scheme\":");
-                string(&mut h, s);
+                string(h, s);
                 h.update(b"}");
                 bare_streamed = Some(h.finish());
             }
+            public.bare = None;
             Ok(())
         }
     })?;

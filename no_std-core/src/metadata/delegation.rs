@@ -117,7 +117,6 @@ pub(crate) fn parse_into<'k, S: Source, K: Canon>(
     select: Select<'_>,
     mut keep: Option<&mut (dyn Keep + 'k)>,
 ) -> Result<()> {
-    let mut stopped = false;
     let seen = record(
         lx,
         Field::Delegations,
@@ -125,18 +124,7 @@ pub(crate) fn parse_into<'k, S: Source, K: Canon>(
         0b001,
         &mut |lx, i| match i {
             0 => parse_keys(lx, Field::DelegationKeys, keep.as_mut().map(|k| k.keys())),
-            1 => list(lx, Field::DelegationRoles, &mut |lx| {
-                let Some((mut role, ids)) = parse_delegated_role(lx, select)? else {
-                    return Ok(());
-                };
-                let Some(keep) = keep.as_mut().filter(|_| !stopped) else {
-                    return Ok(());
-                };
-                stopped = role.terminating;
-                let (keys, from) = keep.keys();
-                role.role.keys = RoleKeys::resolve(&ids, keys, from)?;
-                keep.role(role)
-            }),
+            1 => parse_roles(lx, select, keep.as_deref_mut()),
             _ => parse_succinct(lx, select, keep.as_deref_mut()),
         },
     )?;
@@ -146,7 +134,31 @@ pub(crate) fn parse_into<'k, S: Source, K: Canon>(
     Ok(())
 }
 
+/// Reads `roles` into `keep`, up to the first terminating one that is kept. Out of line, as
+/// [`parse_succinct`]: their locals are not on the stack while the keys are read.
+#[inline(never)]
+fn parse_roles<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    select: Select<'_>,
+    mut keep: Option<&mut (dyn Keep + '_)>,
+) -> Result<()> {
+    let mut stopped = false;
+    list(lx, Field::DelegationRoles, &mut |lx| {
+        let Some((mut role, ids)) = parse_delegated_role(lx, select)? else {
+            return Ok(());
+        };
+        let Some(keep) = keep.as_mut().filter(|_| !stopped) else {
+            return Ok(());
+        };
+        stopped = role.terminating;
+        let (keys, from) = keep.keys();
+        role.role.keys = RoleKeys::resolve(&ids, keys, from)?;
+        keep.role(role)
+    })
+}
+
 /// Reads `succinct_roles`: the bin the path falls into (or the one named) is the one delegated.
+#[inline(never)]
 fn parse_succinct<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     select: Select<'_>,

@@ -271,10 +271,15 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     let tapped = lx.canon.on() && lx.canon.tap().map(|t| *t = Some(Sha256::new())).is_some();
     let value = read(lx)?;
     if tapped {
-        return match lx.canon.tap().and_then(Option::take) {
-            Some(mut h) => Ok((value, h.finish())),
-            None => Err(Error::new(ErrorKind::Misuse, Field::None)),
-        };
+        // Finished in place (taking the hasher out would copy it onto this frame).
+        let mut tap = lx.canon.tap();
+        let digest = tap.as_mut().and_then(|t| t.as_mut()).map(Sha256::finish);
+        if let Some(t) = tap {
+            *t = None;
+        }
+        return digest
+            .map(|d| (value, d))
+            .ok_or(Error::new(ErrorKind::Misuse, Field::None));
     }
     #[cfg(feature = "general")]
     {

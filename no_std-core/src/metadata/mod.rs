@@ -200,35 +200,47 @@ pub(crate) fn parse_signed<S: Source, K: Canon>(
 ) -> Result<Common> {
     let mut common = Common::default();
     let (members, required) = (body.members(), body.required() | COMMON);
-    record(lx, Field::Signed, members, required, &mut |lx, i| {
-        let mut text = Text::<32>::default();
-        match i {
-            0 => {
-                lx.string(&mut text)?;
-                if !text.is(body.role_type()) {
-                    return Err(Error::new(ErrorKind::RoleType, Field::Type));
-                }
-            }
-            1 => {
-                lx.string(&mut text)?;
-                common.expires = UnixTime::parse_expires(text.get().unwrap_or_default())?;
-            }
-            2 => {
-                lx.string(&mut text)?;
-                check_spec_version(text.get().unwrap_or_default())?;
-            }
-            3 => {
-                common.version = lx.uint()?;
-                if common.version == 0 {
-                    return Err(Error::new(ErrorKind::BadValue, Field::Version));
-                }
-            }
-            _ => body.member(lx, i)?,
-        }
-        Ok(())
+    record(lx, Field::Signed, members, required, &mut |lx, i| match i {
+        0..=3 => read_common(lx, i, body.role_type(), &mut common),
+        _ => body.member(lx, i),
     })?;
     body.finish()?;
     Ok(common)
+}
+
+/// Reads common member `i` (`_type`, `expires`, `spec_version`, `version`). Out of line: its
+/// text buffer is not on the stack while the role's own members are read.
+#[inline(never)]
+fn read_common<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    i: usize,
+    role_type: &[u8],
+    common: &mut Common,
+) -> Result<()> {
+    let mut text = Text::<32>::default();
+    match i {
+        0 => {
+            lx.string(&mut text)?;
+            if !text.is(role_type) {
+                return Err(Error::new(ErrorKind::RoleType, Field::Type));
+            }
+        }
+        1 => {
+            lx.string(&mut text)?;
+            common.expires = UnixTime::parse_expires(text.get().unwrap_or_default())?;
+        }
+        2 => {
+            lx.string(&mut text)?;
+            check_spec_version(text.get().unwrap_or_default())?;
+        }
+        _ => {
+            common.version = lx.uint()?;
+            if common.version == 0 {
+                return Err(Error::new(ErrorKind::BadValue, Field::Version));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `spec_version` is `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` in digits, with major 1.

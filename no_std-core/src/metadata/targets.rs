@@ -60,17 +60,27 @@ impl Body for TargetsBody<'_, '_> {
                 self.delegations.as_deref_mut(),
             );
         }
-        let (path, target) = (self.path, &mut *self.target);
-        map(
-            lx,
-            Field::Targets,
-            &mut Text::<MAX_PATH>::default(),
-            &mut |lx, name| {
-                let wanted = path.is_some_and(|p| name == Some(p.as_bytes()));
-                // Every entry is validated; only the searched one is kept, read in place.
-                let keep = wanted.then(|| target.insert(TargetFile::default()));
-                TargetFile::read(lx, keep)
-            },
-        )
+        read_targets(lx, self.path, self.target)
     }
+}
+
+/// Reads the `targets` object, keeping only `path`'s entry. Out of line: its key buffer is not
+/// on the stack while the delegations are read.
+#[inline(never)]
+fn read_targets<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    path: Option<&str>,
+    target: &mut Option<TargetFile>,
+) -> Result<()> {
+    map(
+        lx,
+        Field::Targets,
+        &mut Text::<MAX_PATH>::default(),
+        &mut |lx, name| {
+            let wanted = path.is_some_and(|p| name == Some(p.as_bytes()));
+            // Every entry is validated; only the searched one is kept, read in place.
+            let keep = wanted.then(|| target.insert(TargetFile::default()));
+            TargetFile::read(lx, keep)
+        },
+    )
 }
