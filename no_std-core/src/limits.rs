@@ -3,7 +3,9 @@
 //!
 //! Built with `--cfg otuf_small` (for example in a firmware's `.cargo/config.toml` rustflags),
 //! the capacities are a device's: enough for a repository made for devices (a root with a few
-//! holders, one online key, hash bins, short paths), in a fraction of the RAM and stack. Each
+//! holders, one online key, hash bins, short paths) and one bin path (targets, then the
+//! device's bin: two pending roles, their keys, one retained snapshot entry), in a fraction of
+//! the RAM and stack. Each
 //! pair below reads `(default, otuf_small)`. It is a cfg, not a feature, because features add up
 //! across a build: one crate asking for small capacities would shrink them for all.
 
@@ -24,15 +26,15 @@ pub const MAX_PATH: usize = pick(256, 128);
 /// keeps the previous key of every open object).
 pub const MAX_KEY_STACK: usize = pick(640, 256);
 /// Canonical bytes of a target's `custom` object kept for the caller.
-pub const MAX_CUSTOM: usize = pick(1024, 256);
+pub const MAX_CUSTOM: usize = pick(1024, 128);
 /// Delegated roles pending on the search stack.
-pub const MAX_SEARCH_STACK: usize = pick(16, 4);
+pub const MAX_SEARCH_STACK: usize = pick(16, 2);
 /// Keys held for pending delegated roles (shared by the stack entries).
-pub const MAX_SEARCH_KEYS: usize = pick(16, 4);
+pub const MAX_SEARCH_KEYS: usize = pick(16, 2);
 /// Delegated roles one target search visits (each remembered by a 128-bit hash of its name).
-pub const MAX_VISITED: usize = pick(32, 8);
+pub const MAX_VISITED: usize = pick(32, 4);
 /// Snapshot meta entries (besides `targets.json`) kept for later checks without `alloc`.
-pub const MAX_RETAINED_META: usize = pick(8, 2);
+pub const MAX_RETAINED_META: usize = pick(8, 1);
 
 /// Canonical bytes gathered before they are hashed into every signature check at once (fewer,
 /// longer hash updates when a file carries several signatures).

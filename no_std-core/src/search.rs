@@ -5,7 +5,7 @@
 
 use crate::crypto::{Key, KeySet, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
-use crate::limits::{MAX_SEARCH_STACK, MAX_VISITED};
+use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
 use crate::metadata::delegation::Keep;
 use crate::metadata::{Delegated, RoleKeys, RoleName, TargetFile};
 use crate::trusted::{AnyReader, Input, NoReader, TrustedSet};
@@ -40,6 +40,9 @@ struct Pending {
     top_level: bool,
 }
 
+/// The keys the pending roles need, shared by them (a device's search holds one bin's).
+type SearchKeys = heapless::Vec<Key, MAX_SEARCH_KEYS>;
+
 /// One target's search, driven like [`Client`](crate::client::Client).
 pub struct Search<'t> {
     set: &'t TrustedSet,
@@ -47,7 +50,7 @@ pub struct Search<'t> {
     stack: heapless::Vec<Pending, MAX_SEARCH_STACK>,
     /// The keys of the pending roles (those a delegator listed without a key are left out:
     /// they can sign nothing).
-    keys: KeySet,
+    keys: SearchKeys,
     visited: heapless::Vec<[u8; 8], MAX_VISITED>,
     budget: u32,
     found: Option<TargetFile>,
@@ -106,7 +109,7 @@ impl<'t> Search<'t> {
             set,
             path,
             stack,
-            keys: KeySet::new(),
+            keys: SearchKeys::new(),
             visited: heapless::Vec::new(),
             budget: set.limits().max_delegations,
             found: None,
@@ -237,7 +240,7 @@ impl<'t> Search<'t> {
 
 /// Moves the keys `bits` names in `from` into `keys` (once each, keys a role named without a
 /// key left out); the bits of the same keys in `keys`.
-fn adopt(keys: &mut KeySet, from: &KeySet, bits: u32) -> Result<u32> {
+fn adopt(keys: &mut SearchKeys, from: &KeySet, bits: u32) -> Result<u32> {
     let mut out = 0;
     for (i, key) in from.iter().enumerate() {
         if bits & (1 << i) == 0 || key.public == PublicKey::Absent {
@@ -279,7 +282,7 @@ fn remove<T: Clone, const N: usize>(v: &mut heapless::Vec<T, N>, i: usize) {
 }
 
 /// Drops the keys no pending role needs any more, and renumbers the roles' bits.
-fn collect(keys: &mut KeySet, stack: &mut [Pending]) {
+fn collect(keys: &mut SearchKeys, stack: &mut [Pending]) {
     let used = stack
         .iter()
         .filter(|p| !p.top_level)

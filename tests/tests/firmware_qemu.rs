@@ -1,4 +1,5 @@
-//! otuf-core on a Cortex-M4 (`firmware-examples/cortex-m4`), run under QEMU's MPS2 AN386. A
+//! otuf-core on a Cortex-M4 (`firmware-examples/cortex-m4`), run under QEMU's MPS2 AN386, and
+//! the same streaming firmware built for a Cortex-M0/M0+ (thumbv6m) on QEMU's micro:bit. A
 //! repository state is made by otuf-repo (`make_state.py`: bootstrap, firmware 1.0.0, a root
 //! rotation, firmware 1.1.0), the firmware is built with its root v1 embedded, and each flash
 //! slot is loaded beside it: the good one must end in the install verdict, in streaming and in
@@ -14,7 +15,37 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples")
 }
 
-/// Makes a repository state with otuf-repo, then builds both firmware binaries embedding its
+/// The M4 board (MPS2 AN386) or the M0 one (micro:bit, 16 KiB of RAM), by the firmware's target.
+struct Board {
+    target: &'static str,
+    machine: &'static [&'static str],
+    slot_at: &'static str,
+}
+
+const M4: Board = Board {
+    target: "thumbv7em-none-eabihf",
+    machine: &["-machine", "mps2-an386", "-cpu", "cortex-m4"],
+    slot_at: "0x00200000",
+};
+const M0: Board = Board {
+    target: "thumbv6m-none-eabi",
+    machine: &["-machine", "microbit"],
+    slot_at: "0x00020000",
+};
+
+/// The firmware builds: (file name, binary, features, board).
+const BUILDS: [(&str, &str, Option<&str>, &Board); 3] = [
+    ("stream", "stream", None, &M4),
+    ("general", "general", Some("general"), &M4),
+    ("stream-m0", "stream", None, &M0),
+];
+
+fn board(firmware: &Path) -> &'static Board {
+    let name = firmware.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    BUILDS.iter().find(|b| b.0 == name).map_or(&M4, |b| b.3)
+}
+
+/// Makes a repository state with otuf-repo, then builds the firmware binaries embedding its
 /// root; the folder holding them.
 fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
     let state = tempfile::tempdir().unwrap();
@@ -32,9 +63,9 @@ fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
     // The streaming binary carries no general mode; the general one is built with it.
     let bins = state.path().join("bin");
     std::fs::create_dir(&bins).unwrap();
-    for (features, bin) in [(None, "stream"), (Some("general"), "general")] {
+    for (file, bin, features, board) in BUILDS {
         let mut c = Command::new(env!("CARGO"));
-        c.args(["build", "--release", "--bin", bin]);
+        c.args(["build", "--release", "--target", board.target, "--bin", bin]);
         if let Some(f) = features {
             c.args(["--features", f]);
         }
@@ -51,9 +82,11 @@ fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
             String::from_utf8_lossy(&o.stderr)
         );
         let built = examples()
-            .join("target/thumbv7em-none-eabihf/release")
+            .join("target")
+            .join(board.target)
+            .join("release")
             .join(bin);
-        std::fs::copy(built, bins.join(bin)).unwrap();
+        std::fs::copy(built, bins.join(file)).unwrap();
     }
     (state, bins)
 }
@@ -61,22 +94,17 @@ fn state_and_firmware() -> (tempfile::TempDir, PathBuf) {
 /// Boots `firmware` with `slot` loaded into the flash slot; whether it exited with success, and
 /// what it printed over semihosting.
 pub fn qemu(firmware: &Path, slot: &Path) -> (bool, String) {
+    let board = board(firmware);
     let mut child = Command::new("qemu-system-arm")
-        .args([
-            "-machine",
-            "mps2-an386",
-            "-cpu",
-            "cortex-m4",
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
+        .args(board.machine)
+        .args(["-nographic", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
         .arg(firmware)
         .arg("-device")
         .arg(format!(
-            "loader,file={},addr=0x00200000,force-raw=on",
-            slot.display()
+            "loader,file={},addr={},force-raw=on",
+            slot.display(),
+            board.slot_at
         ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,10 +136,10 @@ fn verdict(out: &str) -> &str {
 }
 
 #[test]
-fn the_cortex_m4_example_installs_the_good_state_and_refuses_each_tampered_one() {
+fn the_cortex_m4_and_m0_examples_install_the_good_state_and_refuse_each_tampered_one() {
     let (state, bins) = state_and_firmware();
     let slot = |name: &str| state.path().join(format!("{name}.tar"));
-    for mode in ["stream", "general"] {
+    for mode in ["stream", "general", "stream-m0"] {
         let firmware = bins.join(mode);
         let (ok, out) = qemu(&firmware, &slot("good"));
         assert!(ok, "{mode}: {out}");

@@ -142,20 +142,18 @@ impl Refusal {
     }
 }
 
-/// Where the slot keeps a metadata file: `metadata/` and the name TUF gives it.
-fn metadata_file(role: &str, version: Option<u64>) -> Name {
-    let mut n = name(&["metadata/"]);
-    let _ = otuf_core::metadata::write_file_name(&mut n, role, version);
-    n
+/// Names the slot's metadata file for `role`: `metadata/` and the name TUF gives it.
+fn metadata_file(file: &mut Name, role: &str, version: Option<u64>) {
+    set(file, &["metadata/"]);
+    let _ = otuf_core::metadata::write_file_name(file, role, version);
 }
 
-/// `parts`, joined; a longer name is cut, and then simply not found.
-fn name(parts: &[&str]) -> Name {
-    let mut n = Name::new();
+/// Sets `file` to `parts`, joined; a longer name is cut, and then simply not found.
+fn set(file: &mut Name, parts: &[&str]) {
+    file.clear();
     for p in parts {
-        let _ = n.push_str(p);
+        let _ = file.push_str(p);
     }
-    n
 }
 
 /// Runs the whole check at reference time `now` for a device running `installed`. `log` is
@@ -169,39 +167,42 @@ pub fn run(
     installed: Version,
     log: &mut dyn FnMut(&str, &str, u64),
 ) -> Result<Verdict, Refusal> {
-    let embedded = "root.json (embedded)";
+    // The file being verified, kept up to date by every step: one buffer names it in a refusal
+    // (no step's frame holds a copy of its own).
+    let mut file = Name::new();
+    match check(transport, slot, now, installed, log, &mut file) {
+        Ok(verdict) => Ok(verdict),
+        Err(why) => Err(Refusal { file, why }),
+    }
+}
+
+fn check(
+    transport: &mut impl Transport,
+    slot: &Slot,
+    now: UnixTime,
+    installed: Version,
+    log: &mut dyn FnMut(&str, &str, u64),
+    file: &mut Name,
+) -> Result<Verdict, Why> {
+    set(file, &["root.json (embedded)"]);
     // Used in place inside the `Result`: moving it out would put a second copy on the stack.
     let mut created = Client::new(TRUSTED_ROOT, now, Limits::default());
     let client = match &mut created {
         Ok(client) => client,
-        Err(e) => return Err(fail(embedded)(*e)),
+        Err(e) => return Err(Why::Core(*e)),
     };
-    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(fail(embedded))?;
-    client.trusted_mut().retain(&bin).map_err(fail(embedded))?;
-    refresh(transport, slot, client, log)?;
+    let bin = bin_name(BINS.0, BINS.1, TARGET).map_err(Why::Core)?;
+    client.trusted_mut().retain(&bin).map_err(Why::Core)?;
+    refresh(transport, slot, client, log, file)?;
     log("refreshed", "", 0);
-    find_and_verify(transport, slot, client, installed, log)
-}
-
-/// Turns otuf-core's error about `file` into a refusal; the name is copied only then.
-fn fail(file: &str) -> impl FnOnce(Error) -> Refusal + '_ {
-    move |e| Refusal {
-        file: name(&[file]),
-        why: Why::Core(e),
-    }
+    find_and_verify(transport, slot, client, installed, log, file)
 }
 
 /// The bytes of `file` from the slot, no longer than `max_length`.
-fn fetch(slot: &Slot, file: &Name, max_length: u64) -> Result<&'static [u8], Refusal> {
-    let refuse = |why| {
-        Err(Refusal {
-            file: file.clone(),
-            why,
-        })
-    };
+fn fetch(slot: &Slot, file: &str, max_length: u64) -> Result<&'static [u8], Why> {
     match slot.file(file) {
-        None => refuse(Why::Missing),
-        Some(bytes) if bytes.len() as u64 > max_length => refuse(Why::TooLong(max_length)),
+        None => Err(Why::Missing),
+        Some(bytes) if bytes.len() as u64 > max_length => Err(Why::TooLong(max_length)),
         Some(bytes) => Ok(bytes),
     }
 }
@@ -214,18 +215,20 @@ fn refresh(
     slot: &Slot,
     client: &mut Client,
     log: &mut dyn FnMut(&str, &str, u64),
-) -> Result<(), Refusal> {
+    file: &mut Name,
+) -> Result<(), Why> {
     let mut offered = false;
     loop {
+        set(file, &["metadata"]);
         let Next::Fetch {
             role,
             version,
             max_length,
-        } = client.next().map_err(fail("metadata"))?
+        } = client.next().map_err(Why::Core)?
         else {
             return Ok(());
         };
-        let file = metadata_file(role.name(), version);
+        metadata_file(file, role.name(), version);
         if role == Role::Timestamp && !offered {
             offered = true;
             // The timestamp persisted last time is the rollback baseline. An unusable copy is
@@ -238,18 +241,18 @@ fn refresh(
                 }
             }
         }
-        if role == Role::Root && slot.file(&file).is_none() {
-            client.not_found().map_err(fail(&file))?; // the chain is complete
+        if role == Role::Root && slot.file(file).is_none() {
+            client.not_found().map_err(Why::Core)?; // the chain is complete
             continue;
         }
-        let bytes = fetch(slot, &file, max_length)?;
+        let bytes = fetch(slot, file, max_length)?;
         let handled = match role {
             Role::Root => transport.root(client, bytes),
             _ => transport.top_level(client, bytes),
         }
-        .map_err(fail(&file))?;
+        .map_err(Why::Core)?;
         if handled == Handled::Persist {
-            log("verified", &file, bytes.len() as u64);
+            log("verified", file, bytes.len() as u64);
         }
     }
 }
@@ -263,23 +266,26 @@ fn find_and_verify(
     client: &Client,
     installed: Version,
     log: &mut dyn FnMut(&str, &str, u64),
-) -> Result<Verdict, Refusal> {
+    file: &mut Name,
+) -> Result<Verdict, Why> {
+    set(file, &[TARGET]);
     let mut started = Search::new(client.trusted(), TARGET);
     let search = match &mut started {
         Ok(search) => search,
-        Err(e) => return Err(fail(TARGET)(*e)),
+        Err(e) => return Err(Why::Core(*e)),
     };
     loop {
-        match search.next().map_err(fail(TARGET))? {
+        set(file, &[TARGET]);
+        match search.next().map_err(Why::Core)? {
             SearchStep::Fetch {
                 role,
                 version,
                 max_length,
             } => {
-                let file = metadata_file(role, version);
-                let bytes = fetch(slot, &file, max_length)?;
-                transport.delegated(search, bytes).map_err(fail(&file))?;
-                log("searched", &file, bytes.len() as u64);
+                metadata_file(file, role, version);
+                let bytes = fetch(slot, file, max_length)?;
+                transport.delegated(search, bytes).map_err(Why::Core)?;
+                log("searched", file, bytes.len() as u64);
             }
             SearchStep::Found(_) => break,
             SearchStep::NotFound => return Ok(Verdict::NoFirmware),
@@ -288,7 +294,7 @@ fn find_and_verify(
     let Some(target) = search.found() else {
         return Ok(Verdict::NoFirmware);
     };
-    select_and_verify(transport, slot, target, installed)
+    select_and_verify(transport, slot, target, installed, file)
 }
 
 /// The decision from the target's `custom` fields, then the image verified chunk by chunk. Its
@@ -299,24 +305,20 @@ fn select_and_verify(
     slot: &Slot,
     target: &otuf_core::metadata::TargetFile,
     installed: Version,
-) -> Result<Verdict, Refusal> {
-    let selection = |why| {
-        Err(Refusal {
-            file: name(&[TARGET]),
-            why: Why::Selection(why),
-        })
-    };
+    file: &mut Name,
+) -> Result<Verdict, Why> {
+    set(file, &[TARGET]);
     let version = match decide(target, HARDWARE, installed) {
         Decision::Install(v) => v,
         Decision::UpToDate(v) => return Ok(Verdict::UpToDate(v)),
-        Decision::Refuse(why) => return selection(why),
+        Decision::Refuse(why) => return Err(Why::Selection(why)),
     };
     // Consistent snapshots: the image is served as `<dir>/<sha256>.<name>`.
     let Some(digest) = target.hashes.sha256 else {
-        return selection("hashes: no sha256");
+        return Err(Why::Selection("hashes: no sha256"));
     };
     let (dir, base) = TARGET.rsplit_once('/').unwrap_or(("", TARGET));
-    let mut file = name(&["targets/", dir, "/"]);
+    set(file, &["targets/", dir, "/"]);
     for b in digest {
         for nibble in [b >> 4, b & 0xf] {
             let _ = file.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
@@ -324,10 +326,10 @@ fn select_and_verify(
     }
     let _ = file.push('.');
     let _ = file.push_str(base);
-    let image = fetch(slot, &file, target.length)?;
+    let image = fetch(slot, file, target.length)?;
     let mut verifier = TargetVerifier::new(target);
-    transport.image(&mut verifier, image).map_err(fail(&file))?;
-    verifier.finish().map_err(fail(&file))?;
+    transport.image(&mut verifier, image).map_err(Why::Core)?;
+    verifier.finish().map_err(Why::Core)?;
     Ok(Verdict::Install {
         version,
         length: target.length,

@@ -700,39 +700,36 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             self.src.bump();
         }
         let at = self.src.offset();
-        let (mut value, mut fits) = (0u64, true);
-        match self.src.peek()? {
-            Some(b'0') => {
-                self.src.bump();
-                self.emit(extra, b"0"); // "-0" is 0 in canonical form
-                if matches!(self.src.peek()?, Some(b'0'..=b'9')) {
-                    return Err(self.err(ErrorKind::Syntax));
-                }
-            }
-            Some(b'1'..=b'9') => {
-                if negative {
-                    self.emit(extra, b"-");
-                    fits = false;
-                }
-                loop {
-                    let run = self.src.take_while(|b| b.is_ascii_digit())?;
-                    if run.is_empty() {
-                        break;
-                    }
-                    for &d in run {
-                        // u64::MAX is 18446744073709551615.
-                        const TENTH: u64 = u64::MAX / 10;
-                        let d = d - b'0';
-                        fits &= value < TENTH || value == TENTH && d <= 5;
-                        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
-                    }
-                    if self.canon.on() {
-                        self.canon.out(run);
-                        extra.write(run);
-                    }
-                }
-            }
+        let zero = match self.src.peek()? {
+            Some(b'0') => true,
+            Some(b'1'..=b'9') => false,
             _ => return Err(Error::at(ErrorKind::Syntax, at)),
+        };
+        if negative && !zero {
+            self.emit(extra, b"-"); // "-0" is 0 in canonical form
+        }
+        // A negative integer is never one of `u64`'s; zero is a value of its own.
+        let (mut value, mut fits, mut digits) = (0u64, !negative || zero, 0usize);
+        loop {
+            let run = self.src.take_while(|b| b.is_ascii_digit())?;
+            if run.is_empty() {
+                break;
+            }
+            digits += run.len();
+            for &d in run {
+                // u64::MAX is 18446744073709551615.
+                const TENTH: u64 = u64::MAX / 10;
+                let d = d - b'0';
+                fits &= value < TENTH || value == TENTH && d <= 5;
+                value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+            }
+            if self.canon.on() {
+                self.canon.out(run);
+                extra.write(run);
+            }
+        }
+        if zero && digits > 1 {
+            return Err(Error::at(ErrorKind::Syntax, at + 1)); // a leading zero
         }
         if matches!(self.src.peek()?, Some(b'.' | b'e' | b'E')) {
             return Err(Error::at(ErrorKind::Float, at));
