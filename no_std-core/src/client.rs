@@ -70,7 +70,12 @@ pub enum Handled {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    Root { next: u64, fetched: u32 },
+    /// Made by [`Client::untrusted`]: `trust_root` comes first.
+    Untrusted,
+    Root {
+        next: u64,
+        fetched: u32,
+    },
     Timestamp,
     Snapshot,
     Targets,
@@ -85,17 +90,34 @@ pub struct Client {
 
 impl Client {
     /// Starts a refresh from the trusted root at reference time `now`.
-    #[inline(never)] // the trusted root's parse frame only while it runs
     pub fn new(trusted_root: &[u8], now: UnixTime, limits: Limits) -> Result<Self> {
-        // Built where it is returned, the root read into it in place.
-        let mut client = Self {
-            set: TrustedSet::empty(now, limits),
-            phase: Phase::Ready,
-        };
-        client.set.trust_root(trusted_root)?;
-        let next = client.set.root().common.version.saturating_add(1);
-        client.phase = Phase::Root { next, fetched: 0 };
+        let mut client = Self::untrusted(now, limits);
+        client.trust_root(trusted_root)?;
         Ok(client)
+    }
+
+    /// A client that trusts nothing yet; [`trust_root`](Self::trust_root) comes next. For a
+    /// caller that keeps the client where it is made: returned through a `Result` (`new`), the
+    /// state is built once more in the callee's frame, 1 KiB more stack on a device.
+    #[inline]
+    pub fn untrusted(now: UnixTime, limits: Limits) -> Self {
+        Self {
+            set: TrustedSet::empty(now, limits),
+            phase: Phase::Untrusted,
+        }
+    }
+
+    /// Reads the trusted root (checked against its own keys and threshold) into a client from
+    /// [`untrusted`](Self::untrusted), in place, and starts the refresh.
+    #[inline(never)] // the trusted root's parse frame only while it runs
+    pub fn trust_root(&mut self, trusted_root: &[u8]) -> Result<()> {
+        if self.phase != Phase::Untrusted {
+            return Err(Error::new(ErrorKind::Misuse, Field::RootAlreadyTrusted));
+        }
+        self.set.trust_root(trusted_root)?;
+        let next = self.set.root().common.version.saturating_add(1);
+        self.phase = Phase::Root { next, fetched: 0 };
+        Ok(())
     }
 
     /// The verified state.
@@ -112,6 +134,7 @@ impl Client {
     pub fn next(&self) -> Result<Next> {
         let consistent = self.set.root().consistent_snapshot;
         Ok(match self.phase {
+            Phase::Untrusted => return Err(Error::new(ErrorKind::Misuse, Field::NoTrustedRoot)),
             Phase::Root { next, .. } => Next::Fetch {
                 role: Role::Root,
                 version: Some(next),
@@ -251,7 +274,7 @@ impl Client {
                 self.phase = Phase::Ready;
                 Ok(Handled::Persist)
             }
-            Phase::Root { .. } | Phase::Ready => {
+            Phase::Untrusted | Phase::Root { .. } | Phase::Ready => {
                 Err(Error::new(ErrorKind::Misuse, Field::NothingToHandle))
             }
         }
@@ -264,7 +287,7 @@ impl Client {
             Phase::Timestamp => RoleKind::Timestamp,
             Phase::Snapshot => RoleKind::Snapshot,
             Phase::Targets => RoleKind::Targets,
-            Phase::Ready => RoleKind::None,
+            Phase::Untrusted | Phase::Ready => RoleKind::None,
         }
     }
 }
@@ -277,6 +300,27 @@ mod tests {
     use crate::fixture as file;
 
     const NOW: UnixTime = UnixTime(1_767_225_600);
+
+    #[test]
+    fn a_client_made_in_place_trusts_its_root_once_and_nothing_before() {
+        let root = file("keys-ed25519", "trusted_root.json");
+        let mut c = Client::untrusted(NOW, Limits::default());
+        let misuse = |r: Result<()>, field: Field| {
+            let e = r.unwrap_err();
+            assert_eq!((e.kind(), e.field_id()), (ErrorKind::Misuse, field));
+        };
+        misuse(c.next().map(drop), Field::NoTrustedRoot);
+        misuse(c.handle(&root).map(drop), Field::NothingToHandle);
+        // A bad root leaves it untrusted; a good one starts the refresh like `new`.
+        let e = c.trust_root(b"{}").unwrap_err();
+        assert_eq!(e.role(), RoleKind::Root);
+        misuse(c.next().map(drop), Field::NoTrustedRoot);
+        c.trust_root(&root).unwrap();
+        let made = Client::new(&root, NOW, Limits::default()).unwrap();
+        assert_eq!(c.next().unwrap(), made.next().unwrap());
+        assert_eq!(c.trusted().root(), made.trusted().root());
+        misuse(c.trust_root(&root), Field::RootAlreadyTrusted);
+    }
 
     #[test]
     fn out_of_order_calls_are_misuse_not_hostile_input() {

@@ -286,6 +286,10 @@ fields! {
     UseRootStream => "use handle_root_stream for root",
     NotFoundEndsRoot => "only a missing root version ends a step",
     NothingToHandle => "nothing to handle",
+    /// `Client::next` before `Client::trust_root`.
+    NoTrustedRoot => "no trusted root yet",
+    /// `Client::trust_root` on a client that has one.
+    RootAlreadyTrusted => "the root is already trusted",
     SearchBeforeTargets => "search before targets is trusted",
     AlreadyFound => "the target is already found",
     GeneralNotBuilt => "general mode is not built",

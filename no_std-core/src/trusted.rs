@@ -124,9 +124,7 @@ fn load(
                 meta,
                 sha256: false,
             };
-            let s = envelope::stream_from(reader, chunk, expect, body.streamed(), authority)?;
-            envelope::require(authority, &s.valid)?;
-            Ok(s.common)
+            envelope::stream_checked(reader, chunk, expect, body.streamed(), authority)
         }
     }
 }

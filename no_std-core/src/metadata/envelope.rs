@@ -189,6 +189,21 @@ pub(crate) fn stream_from(
     })
 }
 
+/// [`stream_from`] for one authority, its threshold required here: only the role's common
+/// fields leave this frame (no list of valid key IDs is copied into the caller's).
+pub(crate) fn stream_checked(
+    reader: &mut dyn crate::json::source::ReadChunk,
+    chunk: &mut [u8],
+    expect: Expect<'_>,
+    body: &mut StreamBody<'_>,
+    authority: Authority<'_>,
+) -> Result<Common> {
+    let mut verifiers = Verifiers::new();
+    let (common, _) = read_stream(reader, chunk, expect, body, authority, &mut verifiers)?;
+    require(authority, &verifiers.finish())?;
+    Ok(common)
+}
+
 /// Reads the file through the tokenizer, feeding `verifiers`, and checks its length and
 /// hashes. Out of line: the tokenizer and its source live only while it runs.
 #[inline(never)]
