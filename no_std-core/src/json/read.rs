@@ -37,13 +37,8 @@ pub(crate) fn record<S: Source, K: Canon>(
 ) -> Result<u32> {
     lx.begin_object().map_err(|e| e.in_field(object))?;
     let mut seen = 0u32;
-    let mut name = Text::<LONGEST_MEMBER>::default();
-    loop {
-        name.clear();
-        if !lx.next_key(&mut name)? {
-            break;
-        }
-        let Some(i) = members.iter().position(|(m, _)| name.is(m)) else {
+    while let Some(member) = next_member(lx, members)? {
+        let Some(i) = member else {
             seen |= OTHERS;
             lx.skip()?;
             continue;
@@ -62,6 +57,21 @@ pub(crate) fn record<S: Source, K: Canon>(
         return Err(Error::new(ErrorKind::MissingField, field));
     }
     Ok(seen)
+}
+
+/// Reads the next member's name: `None` at the end of the object, else its position in
+/// `members` (`None` for a member the core does not know). Out of line: the name's buffer is on
+/// the stack only while it is read, not under every nested object's value.
+#[inline(never)]
+fn next_member<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    members: &[Member],
+) -> Result<Option<Option<usize>>> {
+    let mut name = Text::<LONGEST_MEMBER>::default();
+    if !lx.next_key(&mut name)? {
+        return Ok(None);
+    }
+    Ok(Some(members.iter().position(|(m, _)| name.is(m))))
 }
 
 /// Reads an object whose keys are data (key IDs, role and file names, paths): each key is
