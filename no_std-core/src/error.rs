@@ -180,6 +180,36 @@ impl RoleKind {
     }
 }
 
+/// Names packed into one string and found by where each one ends: two bytes of flash per name
+/// instead of a pointer and a length (a device carries every field's name).
+struct Names<const N: usize> {
+    all: &'static str,
+    ends: [u16; N],
+}
+
+impl<const N: usize> Names<N> {
+    /// `all` is the names concatenated; `lengths` their lengths, in the same order.
+    // Evaluated at compile time: an index out of bounds fails the build, never a device.
+    #[allow(clippy::indexing_slicing)]
+    const fn new(all: &'static str, lengths: [usize; N]) -> Self {
+        let (mut ends, mut end, mut i) = ([0u16; N], 0, 0);
+        while i < N {
+            end += lengths[i];
+            ends[i] = end as u16;
+            i += 1;
+        }
+        assert!(end == all.len() && end <= u16::MAX as usize);
+        Self { all, ends }
+    }
+
+    /// Name `i` (`""` past the end).
+    fn get(&self, i: usize) -> &'static str {
+        let end = |i: usize| usize::from(self.ends.get(i).copied().unwrap_or(0));
+        let start = i.checked_sub(1).map_or(0, end);
+        self.all.get(start..end(i)).unwrap_or("")
+    }
+}
+
 /// Declares [`Field`] and its dotted names in one table.
 macro_rules! fields {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
@@ -195,13 +225,14 @@ macro_rules! fields {
             $($(#[$doc])* #[doc = concat!("`", $name, "`")] $variant,)*
         }
 
+        /// Every field's name, packed (`None`'s is empty), in declaration order.
+        const FIELD_NAMES: Names<{ [$(stringify!($variant)),*].len() + 1 }> =
+            Names::new(concat!($($name),*), [0, $($name.len()),*]);
+
         impl Field {
             /// The field's dotted name (`""` for [`Field::None`]).
-            pub const fn name(self) -> &'static str {
-                match self {
-                    Self::None => "",
-                    $(Self::$variant => $name,)*
-                }
+            pub fn name(self) -> &'static str {
+                FIELD_NAMES.get(self as usize)
             }
         }
     };
@@ -347,7 +378,7 @@ impl Error {
     }
 
     /// The JSON field (dotted path) that failed, or `""`.
-    pub const fn field(&self) -> &'static str {
+    pub fn field(&self) -> &'static str {
         self.field.name()
     }
 
