@@ -103,14 +103,6 @@ pub enum Verdict {
     NoFirmware,
 }
 
-/// Why nothing is installed: the file and otuf-core's error, or the selection's reason.
-pub struct Refusal {
-    /// The file being verified (or the target, for a selection refusal).
-    pub file: Name,
-    /// What failed.
-    pub why: Why,
-}
-
 /// The failed check.
 pub enum Why {
     /// otuf-core refused the file (the error names the role, the check and the field).
@@ -123,12 +115,12 @@ pub enum Why {
     Selection(&'static str),
 }
 
-impl Refusal {
-    /// Prints `<file>: <why>` on the console.
-    pub fn print(&self) {
+impl Why {
+    /// Prints `<file>: <why>` on the console, `file` being the one the check was on.
+    pub fn print(&self, file: &str) {
         use crate::board::say;
-        say(&[&self.file, ": "]);
-        match &self.why {
+        say(&[file, ": "]);
+        match self {
             Why::Core(e) => crate::board::say_error(e),
             Why::Missing => say(&["not in the slot"]),
             // Lengths as `u32`: no 64-bit division on a 32-bit device.
@@ -159,24 +151,10 @@ fn set(file: &mut Name, parts: &[&str]) {
 /// Runs the whole check at reference time `now` for a device running `installed`. `log` is
 /// told what happened to each file: `baseline` (the persisted timestamp, loaded), `verified`
 /// (to be persisted), `searched` (a targets role read for the delegation search), and
-/// `refreshed` between the two phases.
+/// `refreshed` between the two phases. Every step keeps `file` naming the file it is on (the
+/// target, for a selection refusal): the caller's one buffer says which file a refusal is about,
+/// and no frame of the check holds a copy of it.
 pub fn run(
-    transport: &mut impl Transport,
-    slot: &Slot,
-    now: UnixTime,
-    installed: Version,
-    log: &mut dyn FnMut(&str, &str, u64),
-) -> Result<Verdict, Refusal> {
-    // The file being verified, kept up to date by every step: one buffer names it in a refusal
-    // (no step's frame holds a copy of its own).
-    let mut file = Name::new();
-    match check(transport, slot, now, installed, log, &mut file) {
-        Ok(verdict) => Ok(verdict),
-        Err(why) => Err(Refusal { file, why }),
-    }
-}
-
-fn check(
     transport: &mut impl Transport,
     slot: &Slot,
     now: UnixTime,

@@ -8,8 +8,6 @@
 //!                                              ──▶ select (custom_str) ──▶ verdict
 //! ```
 #![no_std]
-// No heap to box a refusal into; one is built only on the way out.
-#![allow(clippy::result_large_err)]
 
 pub mod board;
 pub mod check;
@@ -17,7 +15,7 @@ pub mod link;
 pub mod select;
 pub mod slot;
 
-use check::{Refusal, Transport, Verdict};
+use check::{Name, Transport, Verdict, Why};
 use select::Version;
 
 /// The firmware that runs now (what the device reports as installed).
@@ -36,6 +34,7 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     say_version(INSTALLED);
     board::say(&[" on ", check::HARDWARE, "\n"]);
     let mut refresh_stack = 0;
+    let mut file = Name::new();
     let result = check::run(
         transport,
         &slot,
@@ -52,8 +51,9 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
                 board::say(&[" bytes)\n"]);
             }
         },
+        &mut file,
     );
-    let ok = report(&result);
+    let ok = report(&result, &file);
     let search_stack = board::stack_high_water();
     // otuf-core's state, as laid out on this target (footprint.py reports it).
     use otuf_core::footprint as state;
@@ -101,7 +101,7 @@ fn say_version(v: select::Version) {
     }
 }
 
-fn report(result: &Result<Verdict, Refusal>) -> bool {
+fn report(result: &Result<Verdict, Why>, file: &str) -> bool {
     board::say(&["verdict: "]);
     let ok = match result {
         Ok(Verdict::Install { version, length }) => {
@@ -126,9 +126,9 @@ fn report(result: &Result<Verdict, Refusal>) -> bool {
             board::say(&["no firmware for this device"]);
             true
         }
-        Err(refusal) => {
+        Err(why) => {
             board::say(&["refused "]);
-            refusal.print();
+            why.print(file);
             false
         }
     };
