@@ -426,6 +426,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         1 << (self.depth % Bits::BITS as usize)
     }
 
+    #[cfg_attr(not(otuf_small), inline)] // every value passes here: a host inlines it
     fn open(&mut self, object: bool, extra: &mut dyn Sink) -> Result<()> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err(ErrorKind::Depth));
@@ -444,6 +445,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         Ok(())
     }
 
+    #[cfg_attr(not(otuf_small), inline)] // every value passes here: a host inlines it
     fn close(&mut self, extra: &mut dyn Sink) {
         self.src.bump();
         let object = self.objects & self.bit() != 0;
@@ -451,6 +453,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    #[cfg_attr(not(otuf_small), inline)] // every value passes here: a host inlines it
     fn expect_kind(&mut self, kind: Kind) -> Result<()> {
         if self.peek_kind()? == kind {
             Ok(())

@@ -61,8 +61,9 @@ pub(crate) fn record<S: Source, K: Canon>(
 
 /// Reads the next member's name: `None` at the end of the object, else its position in
 /// `members` (`None` for a member the core does not know). Out of line: the name's buffer is on
-/// the stack only while it is read, not under every nested object's value.
-#[inline(never)]
+/// the stack only while it is read, not under every nested object's value (on a device; a
+/// host inlines it, since it runs once per member).
+#[cfg_attr(otuf_small, inline(never))]
 fn next_member<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     members: &[Member],
