@@ -180,9 +180,10 @@ fn file_installer_sigkill_at_any_instant_leaves_a_whole_image_a_readable_journal
         if cycle % CALIBRATE == 0 {
             // A whole cycle now and then, to spread the kills over the length of one.
             let took = h.update_timed();
-            // 256 KiB under a 4 MB/s cap: the download alone takes 65 ms.
+            // 256 KiB under a 4 MB/s cap: the download alone takes 65 ms (later on, a killed
+            // cycle may have left the image downloaded already).
             assert!(
-                took >= Duration::from_millis(65),
+                cycle > 0 || took >= Duration::from_millis(65),
                 "the bandwidth cap was not kept"
             );
             span = span.max(took.mul_f64(1.2));
