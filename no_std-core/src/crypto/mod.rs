@@ -82,9 +82,59 @@ pub(crate) fn hex_decode(hex: &[u8], out: &mut [u8]) -> Option<()> {
 }
 
 /// Reads a 64-hex-digit key ID.
+#[cfg(test)]
 pub(crate) fn parse_keyid(hex: &[u8]) -> Option<KeyId> {
     let mut id = [0u8; 32];
     hex_decode(hex, &mut id).map(|()| id)
+}
+
+/// A key ID decoded as its string arrives: 64 lower-case hex digits into 32 bytes, with no text
+/// kept (half the stack of the text, and no second copy once decoded).
+#[derive(Default)]
+pub(crate) struct HexKeyId {
+    id: KeyId,
+    /// Hex digits seen (more than 64 is not a key ID).
+    digits: usize,
+    bad: bool,
+}
+
+impl HexKeyId {
+    /// The key ID, when the string was one.
+    pub(crate) fn get(&self) -> Option<&KeyId> {
+        (!self.bad && self.digits == 64).then_some(&self.id)
+    }
+
+    /// [`get`](Self::get), copied (a copy out of a borrowed one is a `memmove` on a device).
+    pub(crate) fn id(&self) -> Option<KeyId> {
+        self.get().copied()
+    }
+}
+
+impl StrOut for HexKeyId {
+    fn push(&mut self, bytes: &[u8]) {
+        for &c in bytes {
+            let nibble = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => 16,
+            };
+            match self.id.get_mut(self.digits / 2) {
+                Some(b) if nibble < 16 => *b = (*b << 4) | nibble,
+                _ => self.bad = true,
+            }
+            self.digits += 1;
+        }
+    }
+}
+
+impl crate::json::TextBuf for HexKeyId {
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+    /// The decoded key ID's 32 bytes (not its text).
+    fn get(&self) -> Option<&[u8]> {
+        HexKeyId::get(self).map(|id| &id[..])
+    }
 }
 
 /// Longest `keyval.public` kept. General mode keeps any key's (a 4096-bit RSA PEM is about 800
@@ -132,6 +182,15 @@ pub(crate) struct ParsedKey {
     pub bare_id: Option<KeyId>,
 }
 
+impl Default for ParsedKey {
+    fn default() -> Self {
+        Self {
+            public: PublicKey::Absent,
+            bare_id: None,
+        }
+    }
+}
+
 const KEY: &[Member] = &[
     (b"keytype", Field::KeyType),
     (b"keyval", Field::KeyVal),
@@ -141,9 +200,12 @@ const KEYVAL: &[Member] = &[(b"public", Field::KeyPublic)];
 
 /// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
 /// part of the object, covered by its key ID).
-pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<ParsedKey> {
+pub(crate) fn parse_key<S: Source, K: Canon>(
+    lx: &mut Lexer<S, K>,
+    out: &mut ParsedKey,
+) -> Result<()> {
     // Read in place: a public key text is up to a kilobyte, and moving it into an `Option`
-    // would put a second copy on the stack.
+    // would put a second copy on the stack; the result goes straight into the caller's `out`.
     let mut keytype = Text::<32>::default();
     let mut scheme = Text::<32>::default();
     let mut public = Public {
@@ -152,7 +214,7 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
     };
     // In canonical order keytype < keyval < scheme: the bare key ID is hashed as they come.
     let sorted = lx.canon.sorted();
-    let mut bare_streamed: Option<KeyId> = None;
+    out.bare_id = None;
     let mut keyval_extra = false;
     let seen = record(lx, Field::Keys, KEY, 0b111, &mut |lx, i| match i {
         0 => lx.string(&mut keytype),
@@ -180,31 +242,25 @@ pub(crate) fn parse_key<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<Par
                 h.update(b"},\"scheme\":");
                 string(h, s);
                 h.update(b"}");
-                bare_streamed = Some(h.finish());
+                out.bare_id = Some(h.finish());
             }
             public.bare = None;
             Ok(())
         }
     })?;
-    let bare_id = match (
-        seen & OTHERS != 0 && !keyval_extra,
-        bare_streamed,
-        keytype.get(),
-        scheme.get(),
-        public.kept.get(),
-    ) {
-        (false, ..) => None,
-        (true, Some(id), ..) => Some(id),
+    if seen & OTHERS == 0 || keyval_extra {
+        // No extension member (or one inside `keyval`): the key ID is the whole object's.
+        out.bare_id = None;
+    } else if out.bare_id.is_none() {
         // Members in any order (general mode): from what was kept.
         #[cfg(feature = "general")]
-        (true, None, Some(k), Some(s), Some(p)) => Some(bare_key_id(k, s, p)),
-        _ => None,
-    };
-    Ok(ParsedKey {
-        public: decode_public(keytype.get(), scheme.get(), public.kept.get())
-            .unwrap_or(PublicKey::Unsupported),
-        bare_id,
-    })
+        if let (Some(k), Some(s), Some(p)) = (keytype.get(), scheme.get(), public.kept.get()) {
+            out.bare_id = Some(bare_key_id(k, s, p));
+        }
+    }
+    out.public = decode_public(keytype.get(), scheme.get(), public.kept.get())
+        .unwrap_or(PublicKey::Unsupported);
+    Ok(())
 }
 
 /// SHA-256 of `{"keytype":..,"keyval":{"public":..},"scheme":..}` in canonical form.
@@ -273,13 +329,41 @@ mod tests {
 
     fn bare_id_of(json: &str, sorted: bool) -> Option<KeyId> {
         let src = SliceSource::new(json.as_bytes());
+        let mut key = ParsedKey::default();
         if sorted {
             let mut sink = Sha256::new();
             let mut lx = Lexer::new(src, Canonical::strict(&mut sink, true));
-            parse_key(&mut lx).unwrap().bare_id
+            parse_key(&mut lx, &mut key).unwrap();
         } else {
-            parse_key(&mut Lexer::new(src, NoCanon)).unwrap().bare_id
+            parse_key(&mut Lexer::new(src, NoCanon), &mut key).unwrap();
         }
+        key.bare_id
+    }
+
+    #[test]
+    fn key_ids_are_decoded_as_they_arrive() {
+        let hex = "00ff1e6d983da31111f2db69aac14a56d72af565e51919f4d1dfc97ff06a156c";
+        for split in [0, 1, 31, 63, 64] {
+            let mut id = HexKeyId::default();
+            let (a, b) = hex.split_at(split);
+            id.push(a.as_bytes());
+            id.push(b.as_bytes());
+            assert_eq!(id.get(), parse_keyid(hex.as_bytes()).as_ref());
+            assert!(id.get().is_some());
+        }
+        for not_an_id in [
+            &hex[..62],
+            "",
+            "00FF1e6d983da31111f2db69aac14a56d72af565e51919f4d1dfc97ff06a156c",
+        ] {
+            let mut id = HexKeyId::default();
+            id.push(not_an_id.as_bytes());
+            assert_eq!(id.get(), None, "{not_an_id}");
+        }
+        let mut long = HexKeyId::default();
+        long.push(hex.as_bytes());
+        long.push(b"0");
+        assert_eq!(long.get(), None);
     }
 
     #[test]

@@ -62,19 +62,20 @@ pub(crate) fn each_signature<S: Source, K: Canon>(
 ) -> Result<()> {
     let mut seen_ids: heapless::Vec<KeyId, MAX_SIGNATURES> = heapless::Vec::new();
     list(lx, Field::Signatures, &mut |lx| {
-        let mut keyid = Text::<64>::default();
+        let mut keyid = super::HexKeyId::default();
         let mut sig = Text::<{ MAX_SIGNATURE * 2 }>::default();
         record(lx, Field::Signatures, SIGNATURE, 0b11, &mut |lx, i| {
             lx.string(if i == 0 { &mut keyid } else { &mut sig })
         })?;
-        let Some(id) = keyid.get().and_then(super::parse_keyid) else {
+        let Some(id) = keyid.id() else {
             return Ok(());
         };
         if seen_ids.contains(&id) {
             return Err(Error::new(ErrorKind::BadValue, Field::SignatureKeyid));
         }
+        // Copied as a slice: `push` here is a `memmove` (1.5 KiB of compiler-builtins) on a device.
         seen_ids
-            .push(id)
+            .extend_from_slice(core::slice::from_ref(&id))
             .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))?;
         let Some(hex) = sig.get() else { return Ok(()) };
         let mut bytes = [0u8; MAX_SIGNATURE];

@@ -68,11 +68,10 @@ impl RoleKeys {
     pub(crate) fn read_keyids<S: Source, K: Canon>(lx: &mut Lexer<S, K>) -> Result<KeyIds> {
         let mut ids = KeyIds::new();
         list(lx, Field::Keyids, &mut |lx| {
-            let mut hex = Text::<64>::default();
+            let mut hex = crate::crypto::HexKeyId::default();
             lx.string(&mut hex)?;
             let id = hex
-                .get()
-                .and_then(crate::crypto::parse_keyid)
+                .id()
                 .ok_or(Error::new(ErrorKind::BadValue, Field::Keyids))?;
             if ids.contains(&id) {
                 return Err(Error::new(ErrorKind::BadValue, Field::KeyidsDuplicate));
