@@ -437,23 +437,29 @@ impl Error {
             out(self.field.name());
             out("`)");
         }
-        if let Some(mut offset) = self.offset() {
+        if let Some(offset) = self.offset() {
             out(" at byte ");
-            let mut digits = [b'0'; 10];
-            let mut at = digits.len();
-            while at > 0 {
-                at -= 1;
-                if let Some(d) = digits.get_mut(at) {
-                    *d = b'0' + (offset % 10) as u8;
-                }
-                offset /= 10;
-                if offset == 0 {
-                    break;
-                }
-            }
-            out(core::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
+            write_u32(offset, out);
         }
     }
+}
+
+/// `n` in decimal into `out`, with 32-bit division and no `core::fmt`: for a device console
+/// (the errors' byte offsets, and whatever else a firmware prints).
+pub fn write_u32(mut n: u32, out: &mut dyn FnMut(&str)) {
+    let mut digits = [b'0'; 10];
+    let mut at = digits.len();
+    while at > 0 {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out(core::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
 }
 
 impl fmt::Display for Error {

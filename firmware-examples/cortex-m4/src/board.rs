@@ -78,18 +78,8 @@ pub fn say(parts: &[&str]) {
 }
 
 /// Writes a number to the console in decimal (32-bit division only: no `core::fmt`).
-pub fn say_number(mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    say(&[core::str::from_utf8(&digits[at..]).unwrap_or("?")]);
+pub fn say_number(n: u32) {
+    otuf_core::error::write_u32(n, &mut |digits| say(&[digits]));
 }
 
 /// Writes otuf-core's error (what its `Display` says: the role, the check, the field, the byte).

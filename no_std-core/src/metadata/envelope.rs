@@ -190,7 +190,9 @@ pub(crate) fn stream_from(
 }
 
 /// [`stream_from`] for one authority, its threshold required here: only the role's common
-/// fields leave this frame (no list of valid key IDs is copied into the caller's).
+/// fields leave this frame (no list of valid key IDs is copied into the caller's). Its two
+/// opening lines repeat `stream_from`'s on purpose: one function taking a closure for the rest
+/// measured 88 B more stack and 52 B more flash on a Cortex-M4.
 pub(crate) fn stream_checked(
     reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
