@@ -16,7 +16,7 @@ pub(crate) use verifier::{each_signature, verifier_threshold, Verifiers};
 use crate::error::{Field, Result};
 use crate::hashes::Sha256;
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{record, Member, OTHERS};
+use crate::json::read::{Member, Object, OTHERS};
 use crate::json::source::Source;
 use crate::json::{StrOut, Text};
 use crate::limits::MAX_KEYS;
@@ -216,38 +216,44 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
     let sorted = lx.canon.sorted();
     out.bare_id = None;
     let mut keyval_extra = false;
-    let seen = record(lx, Field::Keys, KEY, 0b111, &mut |lx, i| match i {
-        0 => lx.string(&mut keytype),
-        1 => {
-            let seen = record(lx, Field::KeyVal, KEYVAL, 0b1, &mut |lx, _| {
-                // Made where it stays: a hasher moved into place is a second copy on the stack.
-                if let Some(k) = keytype.get().filter(|_| sorted) {
-                    let h = public.bare.insert(Sha256::new());
-                    h.update(b"{\"keytype\":");
-                    string(h, k);
-                    h.update(b",\"keyval\":{\"public\":\"");
+    // Loops, not `record` callbacks: this is the deepest read of all (a key in a key set in
+    // `signed`), and each callback would add a frame under the hashing below it.
+    let mut key = Object::begin(lx, Field::Keys, KEY)?;
+    while let Some(i) = key.next(lx)? {
+        match i {
+            0 => key.value(lx.string(&mut keytype))?,
+            1 => {
+                // Errors inside `keyval` name its member, else `keyval` (as nested records do).
+                let mut keyval = key.value(Object::begin(lx, Field::KeyVal, KEYVAL))?;
+                while key.value(keyval.next(lx))?.is_some() {
+                    // Made where it stays: a hasher moved into place is a second copy on the
+                    // stack.
+                    if let Some(k) = keytype.get().filter(|_| sorted) {
+                        let h = public.bare.insert(Sha256::new());
+                        h.update(b"{\"keytype\":");
+                        string(h, k);
+                        h.update(b",\"keyval\":{\"public\":\"");
+                    }
+                    key.value(keyval.value(lx.string(&mut public)))?;
+                    if let Some(h) = &mut public.bare {
+                        h.update(b"\"");
+                    }
                 }
-                lx.string(&mut public)?;
-                if let Some(h) = &mut public.bare {
-                    h.update(b"\"");
-                }
-                Ok(())
-            })?;
-            keyval_extra = seen & OTHERS != 0;
-            Ok(())
-        }
-        _ => {
-            lx.string(&mut scheme)?;
-            if let (Some(h), Some(s)) = (public.bare.as_mut(), scheme.get()) {
-                h.update(b"},\"scheme\":");
-                string(h, s);
-                h.update(b"}");
-                out.bare_id = Some(h.finish());
+                keyval_extra = key.value(keyval.end(0b1))? & OTHERS != 0;
             }
-            public.bare = None;
-            Ok(())
+            _ => {
+                key.value(lx.string(&mut scheme))?;
+                if let (Some(h), Some(s)) = (public.bare.as_mut(), scheme.get()) {
+                    h.update(b"},\"scheme\":");
+                    string(h, s);
+                    h.update(b"}");
+                    out.bare_id = Some(h.finish());
+                }
+                public.bare = None;
+            }
         }
-    })?;
+    }
+    let seen = key.end(0b111)?;
     if seen & OTHERS == 0 || keyval_extra {
         // No extension member (or one inside `keyval`): the key ID is the whole object's.
         out.bare_id = None;

@@ -35,28 +35,81 @@ pub(crate) fn record<S: Source, K: Canon>(
     required: u32,
     each: &mut EachMember<'_, S, K>,
 ) -> Result<u32> {
-    lx.begin_object().map_err(|e| e.in_field(object))?;
-    let mut seen = 0u32;
-    while let Some(member) = next_member(lx, members)? {
-        let Some(i) = member else {
-            seen |= OTHERS;
-            lx.skip()?;
-            continue;
-        };
-        let field = members.get(i).map_or(object, |m| m.1);
-        if seen & (1 << i) != 0 {
-            return Err(Error::new(ErrorKind::DuplicateKey, field));
+    let mut obj = Object::begin(lx, object, members)?;
+    while let Some(i) = obj.next(lx)? {
+        obj.value(each(lx, i))?;
+    }
+    obj.end(required)
+}
+
+/// [`record`] as a loop in its caller: `while let Some(i) = obj.next(lx)? { .. }` reads the
+/// value of `members[i]` in the caller's own frame, with no closure. On a device the deepest
+/// reads (a key inside a key set inside `signed`) then stack one frame per object instead of
+/// three.
+pub(crate) struct Object<'m> {
+    object: Field,
+    members: &'m [Member],
+    seen: u32,
+    /// The field of the member being read.
+    current: Field,
+}
+
+impl<'m> Object<'m> {
+    /// Opens the object (an error names `object` when the value is not one).
+    pub(crate) fn begin<S: Source, K: Canon>(
+        lx: &mut Lexer<S, K>,
+        object: Field,
+        members: &'m [Member],
+    ) -> Result<Self> {
+        lx.begin_object().map_err(|e| e.in_field(object))?;
+        Ok(Self {
+            object,
+            members,
+            seen: 0,
+            current: object,
+        })
+    }
+
+    /// The next known member's position in `members`, its value to be read next; `None` at
+    /// the end of the object. Members the core does not know are skipped; a known one twice is
+    /// refused. Out of line on a device (one copy; its frame is gone when the value is read).
+    #[cfg_attr(otuf_small, inline(never))]
+    pub(crate) fn next<S: Source, K: Canon>(
+        &mut self,
+        lx: &mut Lexer<S, K>,
+    ) -> Result<Option<usize>> {
+        while let Some(member) = next_member(lx, self.members)? {
+            let Some(i) = member else {
+                self.seen |= OTHERS;
+                lx.skip()?;
+                continue;
+            };
+            self.current = self.members.get(i).map_or(self.object, |m| m.1);
+            if self.seen & (1 << i) != 0 {
+                return Err(Error::new(ErrorKind::DuplicateKey, self.current));
+            }
+            self.seen |= 1 << i;
+            return Ok(Some(i));
         }
-        seen |= 1 << i;
-        each(lx, i).map_err(|e| e.in_field(field))?;
+        Ok(None)
     }
-    let missing = required & !seen & !OTHERS;
-    if missing != 0 {
-        let first = missing.trailing_zeros() as usize;
-        let field = members.get(first).map_or(object, |m| m.1);
-        return Err(Error::new(ErrorKind::MissingField, field));
+
+    /// What reading the current member's value gave, an error naming the member's field.
+    pub(crate) fn value<T>(&self, read: Result<T>) -> Result<T> {
+        read.map_err(|e| e.in_field(self.current))
     }
-    Ok(seen)
+
+    /// Requires the `required` members (bits over `members`); the members seen, as bits, and
+    /// [`OTHERS`].
+    pub(crate) fn end(&self, required: u32) -> Result<u32> {
+        let missing = required & !self.seen & !OTHERS;
+        if missing != 0 {
+            let first = missing.trailing_zeros() as usize;
+            let field = self.members.get(first).map_or(self.object, |m| m.1);
+            return Err(Error::new(ErrorKind::MissingField, field));
+        }
+        Ok(self.seen)
+    }
 }
 
 /// Reads the next member's name: `None` at the end of the object, else its position in

@@ -15,7 +15,9 @@ use crate::hashes::Sha256;
 #[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
 use crate::json::lexer::{Canon, Canonical, Lexer};
-use crate::json::read::{record, Member};
+#[cfg(feature = "general")]
+use crate::json::read::record;
+use crate::json::read::{Member, Object};
 #[cfg(feature = "general")]
 use crate::json::source::SliceSource;
 use crate::json::source::{ReadSource, Source};
@@ -252,21 +254,23 @@ fn read_envelope(
 ) -> Result<Common> {
     let mut common = Common::default();
     let (keys, role) = authority;
-    record(lx, Field::None, ENVELOPE, 0b11, &mut |lx, i| {
+    let mut envelope = Object::begin(lx, Field::None, ENVELOPE)?;
+    while let Some(i) = envelope.next(lx)? {
         if i == 0 {
             // Each check starts as its signature is read: the array is never held.
-            return crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
+            envelope.value(crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
                 lx.canon
                     .sink()
                     .ok_or(Error::new(ErrorKind::Misuse, Field::None))?
                     .start(keys, role, &keyid, sig)
-            });
+            }))?;
+            continue;
         }
         lx.canon.on = true;
-        common = parse_signed(lx, body)?;
+        common = envelope.value(parse_signed(lx, body))?;
         lx.canon.on = false;
-        Ok(())
-    })?;
+    }
+    envelope.end(0b11)?;
     lx.finish()?;
     lx.src.drain()?;
     Ok(common)

@@ -27,7 +27,7 @@ pub use timestamp::Timestamp;
 use crate::crypto::{Key, KeyId, KeySet, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{list, record, Member};
+use crate::json::read::{list, Member, Object};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::{MAX_ROLE_KEYS, MAX_ROLE_NAME};
@@ -199,10 +199,15 @@ pub(crate) fn parse_signed<S: Source, K: Canon>(
 ) -> Result<Common> {
     let mut common = Common::default();
     let (members, required) = (body.members(), body.required() | COMMON);
-    record(lx, Field::Signed, members, required, &mut |lx, i| match i {
-        0..=3 => read_common(lx, i, body.role_type(), &mut common),
-        _ => body.member(lx, i),
-    })?;
+    // A loop, not a `record` callback: every role's deepest read is below this one.
+    let mut signed = Object::begin(lx, Field::Signed, members)?;
+    while let Some(i) = signed.next(lx)? {
+        signed.value(match i {
+            0..=3 => read_common(lx, i, body.role_type(), &mut common),
+            _ => body.member(lx, i),
+        })?;
+    }
+    signed.end(required)?;
     body.finish()?;
     Ok(common)
 }

@@ -2,12 +2,12 @@
 
 use super::envelope::hash_canonical;
 use super::{signed_members, Body, Common, RoleKeys};
-use crate::crypto::{parse_key, HexKeyId, Key, KeyId, KeySet, ParsedKey, PublicKey};
+use crate::crypto::{parse_key, HexKeyId, Key, KeySet, ParsedKey, PublicKey};
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, record, Member};
 use crate::json::source::Source;
-use crate::json::Text;
+use crate::json::{Text, TextBuf};
 
 /// A root role's trusted content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,19 +37,25 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
     field: Field,
     mut keys: Option<(&mut KeySet, usize)>,
 ) -> Result<()> {
-    map(lx, field, &mut HexKeyId::default(), &mut |lx, id| {
-        let keyid: KeyId = id
-            .and_then(|id| id.try_into().ok())
-            .ok_or(Error::new(ErrorKind::KeyidMismatch, field))?;
+    // A loop, not a `map` callback: a key is the deepest read of all (see `parse_key`).
+    let named = |e: Error| e.in_field(field);
+    let mut id = HexKeyId::default();
+    lx.begin_object().map_err(named)?;
+    loop {
+        id.clear();
+        if !lx.next_key(&mut id).map_err(named)? {
+            return Ok(());
+        }
+        let keyid = id.id().ok_or(Error::new(ErrorKind::KeyidMismatch, field))?;
         // Read into this frame's one copy (a key returned by value is copied twice on its way).
         let mut key = ParsedKey::default();
-        let ((), digest) = hash_canonical(lx, |lx| parse_key(lx, &mut key))?;
+        let ((), digest) = hash_canonical(lx, |lx| parse_key(lx, &mut key)).map_err(named)?;
         if keyid != digest && Some(keyid) != key.bare_id {
             return Err(Error::new(ErrorKind::KeyidMismatch, field));
         }
         // A key ID twice in one object is a duplicate key, which the tokenizer refuses.
         let Some((keys, from)) = keys.as_mut() else {
-            return Ok(());
+            continue;
         };
         match crate::crypto::position(keys, *from, &keyid) {
             Some(i) => match keys.get_mut(i) {
@@ -67,8 +73,7 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
                 })
                 .map_err(|_| Error::new(ErrorKind::Limit, field))?,
         }
-        Ok(())
-    })
+    }
 }
 
 const ROLE: &[Member] = &[
