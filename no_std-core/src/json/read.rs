@@ -56,6 +56,7 @@ pub(crate) struct Object<'m> {
 
 impl<'m> Object<'m> {
     /// Opens the object (an error names `object` when the value is not one).
+    #[inline]
     pub(crate) fn begin<S: Source, K: Canon>(
         lx: &mut Lexer<S, K>,
         object: Field,
@@ -72,8 +73,10 @@ impl<'m> Object<'m> {
 
     /// The next known member's position in `members`, its value to be read next; `None` at
     /// the end of the object. Members the core does not know are skipped; a known one twice is
-    /// refused. Out of line on a device (one copy; its frame is gone when the value is read).
+    /// refused. Out of line on a device (one copy; its frame is gone when the value is read);
+    /// inlined on a host, where it runs for every member of every object.
     #[cfg_attr(otuf_small, inline(never))]
+    #[cfg_attr(not(otuf_small), inline)]
     pub(crate) fn next<S: Source, K: Canon>(
         &mut self,
         lx: &mut Lexer<S, K>,
@@ -95,12 +98,14 @@ impl<'m> Object<'m> {
     }
 
     /// What reading the current member's value gave, an error naming the member's field.
+    #[inline]
     pub(crate) fn value<T>(&self, read: Result<T>) -> Result<T> {
         read.map_err(|e| e.in_field(self.current))
     }
 
     /// Requires the `required` members (bits over `members`); the members seen, as bits, and
     /// [`OTHERS`].
+    #[inline]
     pub(crate) fn end(&self, required: u32) -> Result<u32> {
         let missing = required & !self.seen & !OTHERS;
         if missing != 0 {
