@@ -60,12 +60,13 @@ pub mod footprint {
     use core::mem::size_of;
 
     /// Bytes of the signature checks of one file (one per authorised key that signed).
-    pub const VERIFIERS: usize = size_of::<Verifiers>();
+    pub const VERIFIERS: usize = size_of::<Verifiers<'static>>();
     /// Bytes of the streaming tokenizer: the chunk reader with its digests, the canonical
     /// output with its key-order stack, and the tokenizer that borrows both.
     pub const STREAM_LEXER: usize = size_of::<ReadSource<'static>>()
-        + size_of::<Canonical<'static, Verifiers>>()
-        + size_of::<Lexer<StreamSource<'static, 'static>, StreamCanon<'static, 'static>>>();
+        + size_of::<Canonical<'static, Verifiers<'static>>>()
+        + size_of::<Lexer<StreamSource<'static, 'static>, StreamCanon<'static, 'static, 'static>>>(
+        );
     /// Bytes of a root's keys and roles.
     pub const ROOT: usize = size_of::<crate::metadata::Root>();
     /// Bytes of one target's info (hashes, `custom`).

@@ -145,20 +145,21 @@ pub(crate) struct Hram {
     blocks: u64,
 }
 
-/// One signature's share of [`Hram`]: its key, its signature and its hash state.
+/// One signature's share of [`Hram`]: its key (the authority's, not a copy), its signature and
+/// its hash state.
 #[cfg(feature = "salty")]
 #[derive(Clone)]
-pub(crate) struct Ed25519 {
-    pub(crate) public: [u8; 32],
+pub(crate) struct Ed25519<'k> {
+    pub(crate) public: &'k [u8; 32],
     pub(crate) sig: [u8; 64],
     state: [u64; 8],
 }
 
 #[cfg(feature = "salty")]
-impl Ed25519 {
-    pub(crate) fn new(public: &[u8; 32], sig: &[u8; 64]) -> Self {
+impl<'k> Ed25519<'k> {
+    pub(crate) fn new(public: &'k [u8; 32], sig: &[u8; 64]) -> Self {
         Self {
-            public: *public,
+            public,
             sig: *sig,
             state: crate::hashes::IV512,
         }
@@ -171,7 +172,7 @@ impl Ed25519 {
                 r.copy_from_slice(a);
             }
             if let Some(a) = block.get_mut(32..64) {
-                a.copy_from_slice(&self.public);
+                a.copy_from_slice(self.public);
             }
         }
         crate::hashes::compress512(&mut self.state, block);
@@ -193,7 +194,7 @@ impl Hram {
     pub(crate) fn update(
         &mut self,
         mut bytes: &[u8],
-        checks: &mut [Ed25519],
+        checks: &mut [Ed25519<'_>],
         full: &mut dyn FnMut(&[u8]),
     ) {
         while !bytes.is_empty() {
@@ -219,7 +220,7 @@ impl Hram {
         }
     }
 
-    fn flush(&mut self, checks: &mut [Ed25519], full: &mut dyn FnMut(&[u8])) {
+    fn flush(&mut self, checks: &mut [Ed25519<'_>], full: &mut dyn FnMut(&[u8])) {
         full(
             self.block
                 .get(self.message_start()..self.len)
@@ -235,9 +236,9 @@ impl Hram {
     /// Ends the message: its remaining bytes go to `rest`, and each check's digest to `done`.
     pub(crate) fn finish(
         &mut self,
-        checks: &mut [Ed25519],
+        checks: &mut [Ed25519<'_>],
         rest: &mut dyn FnMut(&[u8]),
-        done: &mut dyn FnMut(&Ed25519, usize, [u8; 64]),
+        done: &mut dyn FnMut(&Ed25519<'_>, usize, [u8; 64]),
     ) {
         rest(
             self.block

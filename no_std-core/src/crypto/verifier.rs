@@ -162,12 +162,13 @@ impl Check {
     }
 }
 
-/// Verifiers for every authorised key that signed, fed together.
-pub(crate) struct Verifiers {
+/// Verifiers for every authorised key that signed, fed together; they refer to the keys of the
+/// authorities they were started with (`'k`).
+pub(crate) struct Verifiers<'k> {
     checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
     /// With `salty`, ed25519 checks share one SHA-512 block; the others are fed from it too.
     #[cfg(feature = "salty")]
-    ed25519: heapless::Vec<super::ed25519::Ed25519, MAX_ROLE_KEYS>,
+    ed25519: heapless::Vec<super::ed25519::Ed25519<'k>, MAX_ROLE_KEYS>,
     #[cfg(feature = "salty")]
     hram: super::ed25519::Hram,
     /// Without `salty`, canonical bytes gathered before they are fed to every check at once.
@@ -175,9 +176,11 @@ pub(crate) struct Verifiers {
     buf: [u8; crate::limits::VERIFY_BATCH],
     #[cfg(not(feature = "salty"))]
     len: usize,
+    #[cfg(not(feature = "salty"))]
+    keys: core::marker::PhantomData<&'k [Key]>,
 }
 
-impl Verifiers {
+impl<'k> Verifiers<'k> {
     pub(crate) fn new() -> Self {
         Self {
             checks: heapless::Vec::new(),
@@ -189,6 +192,8 @@ impl Verifiers {
             buf: [0; crate::limits::VERIFY_BATCH],
             #[cfg(not(feature = "salty"))]
             len: 0,
+            #[cfg(not(feature = "salty"))]
+            keys: core::marker::PhantomData,
         }
     }
 
@@ -196,7 +201,7 @@ impl Verifiers {
     #[inline(never)] // a check state is built on its frame, not on the one that stays live
     pub(crate) fn start(
         &mut self,
-        keys: &[Key],
+        keys: &'k [Key],
         role: &RoleKeys,
         keyid: &KeyId,
         sig: &[u8],
@@ -252,7 +257,7 @@ impl Verifiers {
     #[cfg(feature = "general")]
     pub(crate) fn add_role(
         &mut self,
-        keys: &[Key],
+        keys: &'k [Key],
         role: &RoleKeys,
         sigs: &Signatures,
     ) -> Result<()> {
@@ -307,7 +312,7 @@ impl Verifiers {
             &mut self.ed25519,
             &mut |m| checks.iter_mut().for_each(|(_, c)| c.absorb(m)),
             &mut |e, i, hram| {
-                if super::ed25519::salty_backend::verify(&e.public, &e.sig, &hram) {
+                if super::ed25519::salty_backend::verify(e.public, &e.sig, &hram) {
                     valid |= 1 << i;
                 }
             },
@@ -315,7 +320,7 @@ impl Verifiers {
         valid
     }
 }
-impl Sink for Verifiers {
+impl Sink for Verifiers<'_> {
     // One copy for every place the tokenizer emits canonical bytes on a device; inlined on a
     // host, where the byte copy into the batch is most of the cost of verifying a large file.
     #[cfg_attr(otuf_small, inline(never))]

@@ -140,13 +140,13 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
 
 /// The fields a streamed role is read into, whatever the role.
 pub(crate) type StreamBody<'b> =
-    dyn for<'r, 's, 'c, 'v> Members<StreamSource<'r, 's>, StreamCanon<'c, 'v>> + 'b;
+    dyn for<'r, 's, 'c, 'v, 'k> Members<StreamSource<'r, 's>, StreamCanon<'c, 'v, 'k>> + 'b;
 
 /// The streaming tokenizer's source and canonical output, borrowed: each is built where it
 /// stays, on the frame of `stream_from`.
 pub(crate) type StreamSource<'r, 's> = &'r mut ReadSource<'s>;
 /// See [`StreamSource`].
-pub(crate) type StreamCanon<'c, 'v> = &'c mut Canonical<'v, Verifiers>;
+pub(crate) type StreamCanon<'c, 'v, 'k> = &'c mut Canonical<'v, Verifiers<'k>>;
 
 /// The fields a role read in general mode is read into, whatever the role.
 #[cfg(feature = "general")]
@@ -211,13 +211,13 @@ pub(crate) fn stream_checked(
 /// Reads the file through the tokenizer, feeding `verifiers`, and checks its length and
 /// hashes. Out of line: the tokenizer and its source live only while it runs.
 #[inline(never)]
-fn read_stream(
+fn read_stream<'k>(
     reader: &mut dyn crate::json::source::ReadChunk,
     chunk: &mut [u8],
     expect: Expect<'_>,
     body: &mut StreamBody<'_>,
-    authority: Authority<'_>,
-    verifiers: &mut Verifiers,
+    authority: Authority<'k>,
+    verifiers: &mut Verifiers<'k>,
 ) -> Result<(Common, Option<[u8; 32]>)> {
     let max = expect
         .meta
@@ -247,10 +247,10 @@ const ENVELOPE: &[Member] = &[
 
 /// The envelope's members, in one pass: the signatures start the checks, which then consume
 /// the canonical bytes of `signed` while the body is read; then the rest of the input.
-fn read_envelope(
-    lx: &mut Lexer<StreamSource<'_, '_>, StreamCanon<'_, '_>>,
+fn read_envelope<'k>(
+    lx: &mut Lexer<StreamSource<'_, '_>, StreamCanon<'_, '_, 'k>>,
     body: &mut StreamBody<'_>,
-    authority: Authority<'_>,
+    authority: Authority<'k>,
 ) -> Result<Common> {
     let mut common = Common::default();
     let (keys, role) = authority;
