@@ -200,6 +200,13 @@ impl<'t> Search<'t> {
             let _ = self.stack.push(top); // its slot was freed above
             return Err(e);
         }
+        self.visited_role(&top, from, &incoming_keys)
+    }
+
+    /// After a role verified: the role is visited, its delegations become pending with the keys
+    /// they need. Out of line: its temporaries are not in the frame that reads the file.
+    #[inline(never)]
+    fn visited_role(&mut self, top: &Pending, from: usize, incoming_keys: &KeySet) -> Result<()> {
         if self.found.is_some() {
             return Ok(());
         }
@@ -221,7 +228,7 @@ impl<'t> Search<'t> {
             children.reverse();
         }
         for child in self.stack.get_mut(from..).unwrap_or_default() {
-            child.role.keys = adopt(&mut self.keys, &incoming_keys, child.role.keys)?;
+            child.role.keys = adopt(&mut self.keys, incoming_keys, child.role.keys)?;
         }
         collect(&mut self.keys, &mut self.stack);
         Ok(())

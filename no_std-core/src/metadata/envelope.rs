@@ -204,8 +204,15 @@ pub(crate) fn stream_checked(
 ) -> Result<Common> {
     let mut verifiers = Verifiers::new();
     let (common, _) = read_stream(reader, chunk, expect, body, authority, &mut verifiers)?;
-    require(authority, &verifiers.finish())?;
+    require_verified(authority, &mut verifiers)?;
     Ok(common)
+}
+
+/// The verifiers' verdicts against `authority`'s threshold. Out of line: the list of valid key
+/// IDs is on the stack only while it is counted, not beside the verifiers while a file is read.
+#[inline(never)]
+fn require_verified(authority: Authority<'_>, verifiers: &mut Verifiers<'_>) -> Result<()> {
+    require(authority, &verifiers.finish())
 }
 
 /// Reads the file through the tokenizer, feeding `verifiers`, and checks its length and
