@@ -125,11 +125,32 @@ pub mod salty_backend {
     /// The cofactored equation `[8](S·B − k·A − R) = 0`.
     #[inline(never)]
     fn equation(a: &EdwardsPoint, r: &EdwardsPoint, s: &[u8; 32], hram: &[u8; 64]) -> bool {
-        let k = Scalar::from_u512_le(hram);
-        let mut sum = times(&Scalar(*s), &EdwardsPoint::basepoint());
-        sum = add(&sum, &times(&k, &-a));
-        sum = add(&sum, &-r);
+        // One point lives here, the sum; each term is made and added in its own frame, so
+        // their temporaries never add up on the stack.
+        let mut sum = EdwardsPoint::neutral_element();
+        base_times(&mut sum, s);
+        minus_k_times(&mut sum, hram, a);
+        minus(&mut sum, r);
         small_order(&sum)
+    }
+
+    /// `sum = S·B`.
+    #[inline(never)]
+    fn base_times(sum: &mut EdwardsPoint, s: &[u8; 32]) {
+        *sum = times(&Scalar(*s), &EdwardsPoint::basepoint());
+    }
+
+    /// `sum -= k·A`, k = SHA-512(R ‖ A ‖ M) mod L.
+    #[inline(never)]
+    fn minus_k_times(sum: &mut EdwardsPoint, hram: &[u8; 64], a: &EdwardsPoint) {
+        let term = times(&Scalar::from_u512_le(hram), &-a);
+        *sum = add(sum, &term);
+    }
+
+    /// `sum -= R`.
+    #[inline(never)]
+    fn minus(sum: &mut EdwardsPoint, r: &EdwardsPoint) {
+        *sum = add(sum, &-r);
     }
 }
 

@@ -112,18 +112,86 @@ impl HexKeyId {
 
 impl StrOut for HexKeyId {
     fn push(&mut self, bytes: &[u8]) {
-        for &c in bytes {
-            let nibble = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                _ => 16,
-            };
-            match self.id.get_mut(self.digits / 2) {
-                Some(b) if nibble < 16 => *b = (*b << 4) | nibble,
-                _ => self.bad = true,
-            }
-            self.digits += 1;
+        push_hex(&mut self.id, &mut self.digits, &mut self.bad, bytes);
+    }
+}
+
+/// Lower-case hex decoded as its string arrives into `out` (a hash in the structure that keeps
+/// it: no text, no copy), which it must fill exactly.
+pub(crate) struct HexInto<'o> {
+    out: &'o mut [u8],
+    digits: usize,
+    bad: bool,
+}
+
+impl<'o> HexInto<'o> {
+    pub(crate) fn new(out: &'o mut [u8]) -> Self {
+        out.fill(0);
+        Self {
+            out,
+            digits: 0,
+            bad: false,
         }
+    }
+
+    /// Whether the string was exactly `out`'s bytes in hex.
+    pub(crate) fn filled(&self) -> bool {
+        !self.bad && self.digits == self.out.len() * 2
+    }
+}
+
+impl StrOut for HexInto<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        push_hex(self.out, &mut self.digits, &mut self.bad, bytes);
+    }
+}
+
+/// Decodes hex digits into `out` after the `digits` already there; `bad` once one is not a
+/// lower-case hex digit or does not fit. Whole pairs at a time where it can (hashes and key
+/// IDs mostly arrive as one run).
+fn push_hex(out: &mut [u8], digits: &mut usize, bad: &mut bool, mut bytes: &[u8]) {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if *bad || *digits + bytes.len() > out.len() * 2 {
+        *bad = true;
+        return;
+    }
+    // The second half of a pair begun in the previous piece.
+    if *digits % 2 == 1 {
+        let (Some((&c, rest)), Some(b)) = (bytes.split_first(), out.get_mut(*digits / 2)) else {
+            return;
+        };
+        let Some(n) = digit(c) else {
+            *bad = true;
+            return;
+        };
+        *b = (*b << 4) | n;
+        *digits += 1;
+        bytes = rest;
+    }
+    let pairs = bytes.chunks_exact(2);
+    let odd = pairs.remainder();
+    for (b, pair) in out.iter_mut().skip(*digits / 2).zip(pairs) {
+        let (Some(hi), Some(lo)) = (
+            pair.first().and_then(|&c| digit(c)),
+            pair.get(1).and_then(|&c| digit(c)),
+        ) else {
+            *bad = true;
+            return;
+        };
+        *b = (hi << 4) | lo;
+        *digits += 2;
+    }
+    if let (Some(&c), Some(b)) = (odd.first(), out.get_mut(*digits / 2)) {
+        let Some(n) = digit(c) else {
+            *bad = true;
+            return;
+        };
+        *b = n;
+        *digits += 1;
     }
 }
 
@@ -151,16 +219,19 @@ const MAX_PUBLIC: usize = if cfg!(feature = "general") {
 
 /// `keyval.public` as it is read: the first [`MAX_PUBLIC`] bytes, and the bare key ID's hash
 /// fed with its canonical form when the members come in canonical order.
-struct Public {
+struct Public<'h> {
     kept: Text<MAX_PUBLIC>,
-    bare: Option<Sha256>,
+    /// Started in place when the members come in canonical order. Borrowed: a hasher made
+    /// inside this struct is made in a temporary first, a second one on the stack.
+    bare: &'h mut Sha256,
+    hashing: bool,
 }
 
-impl StrOut for Public {
+impl StrOut for Public<'_> {
     fn push(&mut self, bytes: &[u8]) {
         self.kept.push(bytes);
-        if let Some(h) = &mut self.bare {
-            crate::json::escape_canonical(bytes, &mut |b| h.update(b));
+        if self.hashing {
+            crate::json::escape_canonical(bytes, &mut |b| self.bare.update(b));
         }
     }
 }
@@ -208,9 +279,11 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
     // would put a second copy on the stack; the result goes straight into the caller's `out`.
     let mut keytype = Text::<32>::default();
     let mut scheme = Text::<32>::default();
+    let mut bare = Sha256::new();
     let mut public = Public {
         kept: Text::default(),
-        bare: None,
+        bare: &mut bare,
+        hashing: false,
     };
     // In canonical order keytype < keyval < scheme: the bare key ID is hashed as they come.
     let sorted = lx.canon.sorted();
@@ -226,30 +299,31 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
                 // Errors inside `keyval` name its member, else `keyval` (as nested records do).
                 let mut keyval = key.value(Object::begin(lx, Field::KeyVal, KEYVAL))?;
                 while key.value(keyval.next(lx))?.is_some() {
-                    // Made where it stays: a hasher moved into place is a second copy on the
-                    // stack.
                     if let Some(k) = keytype.get().filter(|_| sorted) {
-                        let h = public.bare.insert(Sha256::new());
+                        let h = &mut *public.bare;
+                        h.reset();
                         h.update(b"{\"keytype\":");
                         string(h, k);
                         h.update(b",\"keyval\":{\"public\":\"");
+                        public.hashing = true;
                     }
                     key.value(keyval.value(lx.string(&mut public)))?;
-                    if let Some(h) = &mut public.bare {
-                        h.update(b"\"");
+                    if public.hashing {
+                        public.bare.update(b"\"");
                     }
                 }
                 keyval_extra = key.value(keyval.end(0b1))? & OTHERS != 0;
             }
             _ => {
                 key.value(lx.string(&mut scheme))?;
-                if let (Some(h), Some(s)) = (public.bare.as_mut(), scheme.get()) {
+                if let (true, Some(s)) = (public.hashing, scheme.get()) {
+                    let h = &mut *public.bare;
                     h.update(b"},\"scheme\":");
                     string(h, s);
                     h.update(b"}");
                     out.bare_id = Some(h.finish());
                 }
-                public.bare = None;
+                public.hashing = false;
             }
         }
     }
@@ -264,8 +338,12 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
             out.bare_id = Some(bare_key_id(k, s, p));
         }
     }
-    out.public = decode_public(keytype.get(), scheme.get(), public.kept.get())
-        .unwrap_or(PublicKey::Unsupported);
+    decode_public(
+        &mut out.public,
+        keytype.get(),
+        scheme.get(),
+        public.kept.get(),
+    );
     Ok(())
 }
 
@@ -283,18 +361,38 @@ fn bare_key_id(keytype: &[u8], scheme: &[u8], public: &[u8]) -> KeyId {
     h.finish()
 }
 
+/// The public key into `out` (in place: an ed25519 key is decoded where it stays), or
+/// [`PublicKey::Unsupported`].
 fn decode_public(
+    out: &mut PublicKey,
     keytype: Option<&[u8]>,
     scheme: Option<&[u8]>,
     public: Option<&[u8]>,
-) -> Option<PublicKey> {
-    let public = public?;
-    match (keytype?, scheme?) {
-        (b"ed25519", b"ed25519") => {
-            let mut pk = [0u8; 32];
-            hex_decode(public, &mut pk)?;
-            Some(PublicKey::Ed25519(pk))
+) {
+    *out = PublicKey::Unsupported;
+    let (Some(keytype), Some(scheme), Some(public)) = (keytype, scheme, public) else {
+        return;
+    };
+    if keytype == b"ed25519" && scheme == b"ed25519" {
+        *out = PublicKey::Ed25519([0; 32]);
+        if let PublicKey::Ed25519(pk) = out {
+            if hex_decode(public, pk).is_none() {
+                *out = PublicKey::Unsupported;
+            }
         }
+        return;
+    }
+    if let Some(key) = decode_other(keytype, scheme, public) {
+        *out = key;
+    }
+}
+
+/// Keys other than ed25519 (ECDSA P-256 with `ecdsa`, RSA-PSS with `std`). Out of line: their
+/// DER buffers are not in the frame that reads a key.
+#[cfg_attr(not(any(feature = "ecdsa", feature = "std")), allow(unused_variables))]
+#[inline(never)]
+fn decode_other(keytype: &[u8], scheme: &[u8], public: &[u8]) -> Option<PublicKey> {
+    match (keytype, scheme) {
         #[cfg(feature = "ecdsa")]
         (b"ecdsa" | b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp256") => {
             use p256::pkcs8::DecodePublicKey;
@@ -365,6 +463,17 @@ mod tests {
             let mut id = HexKeyId::default();
             id.push(not_an_id.as_bytes());
             assert_eq!(id.get(), None, "{not_an_id}");
+        }
+        let mut digest = [0u8; 4];
+        let mut into = HexInto::new(&mut digest);
+        into.push(b"00ff");
+        into.push(b"1e6d");
+        assert!(into.filled());
+        assert_eq!(digest, [0x00, 0xff, 0x1e, 0x6d]);
+        for not_four_bytes in ["00ff1e6", "00ff1e6d00", "00FF1e6d"] {
+            let mut into = HexInto::new(&mut digest);
+            into.push(not_four_bytes.as_bytes());
+            assert!(!into.filled(), "{not_four_bytes}");
         }
         let mut long = HexKeyId::default();
         long.push(hex.as_bytes());

@@ -73,8 +73,15 @@ impl<C: Compress> Hasher<C> {
         }
         C::compress(&mut self.state, &self.block);
         let digest = C::digest(&self.state);
-        *self = Self::new();
+        self.reset();
         digest
+    }
+
+    /// Starts again, in place (no second hasher on the stack; the block's old bytes are never
+    /// hashed: `update` overwrites them first and `finish` pads over them).
+    pub(crate) fn reset(&mut self) {
+        self.state = C::IV;
+        self.len = 0;
     }
 }
 

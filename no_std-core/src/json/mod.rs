@@ -125,6 +125,38 @@ impl<const N: usize> StrOut for Text<N> {
     }
 }
 
+/// Compares a string with `want` as it arrives, keeping none of it (a target path is only
+/// compared with the one searched for: no path-long buffer on the stack).
+pub(crate) struct SameAs<'w> {
+    want: &'w [u8],
+    at: usize,
+    same: bool,
+}
+
+impl<'w> SameAs<'w> {
+    pub(crate) fn new(want: &'w [u8]) -> Self {
+        Self {
+            want,
+            at: 0,
+            same: true,
+        }
+    }
+
+    /// Whether the string was `want`.
+    pub(crate) fn is_same(&self) -> bool {
+        self.same && self.at == self.want.len()
+    }
+}
+
+impl StrOut for SameAs<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        match self.want.get(self.at..self.at + bytes.len()) {
+            Some(w) if self.same && w == bytes => self.at += bytes.len(),
+            _ => self.same = false,
+        }
+    }
+}
+
 /// A [`Text`] of any capacity, for readers that clear and reuse one (map keys).
 pub(crate) trait TextBuf: StrOut {
     /// Empties it.
@@ -139,5 +171,26 @@ impl<const N: usize> TextBuf for Text<N> {
     }
     fn get(&self) -> Option<&[u8]> {
         Text::get(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_is_compared_as_it_arrives() {
+        let same = |pieces: &[&str], want: &str| {
+            let mut s = SameAs::new(want.as_bytes());
+            pieces.iter().for_each(|p| s.push(p.as_bytes()));
+            s.is_same()
+        };
+        assert!(same(&["firmware/", "a.bin"], "firmware/a.bin"));
+        assert!(same(&[], ""));
+        assert!(!same(&["firmware/", "a.bi"], "firmware/a.bin"));
+        assert!(!same(&["firmware/a.bin", "x"], "firmware/a.bin"));
+        assert!(!same(&["firmware/b", ".bin"], "firmware/a.bin"));
+        // A mismatch stays one, whatever follows.
+        assert!(!same(&["x", "irmware/a.bin"], "firmware/a.bin"));
     }
 }

@@ -3,40 +3,57 @@
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::hashes::{Digests, Hashes};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{map, record, Member};
+use crate::json::read::{record, Member, Object};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::MAX_CUSTOM;
 
-/// Reads a `hashes` object (non-empty, lower-case hex). An algorithm the core cannot check
-/// makes the file unmatchable.
+/// Reads a `hashes` object (non-empty, lower-case hex) into `h`, each hash decoded where it
+/// stays. An algorithm the core cannot check makes the file unmatchable.
 pub(crate) fn read_hashes<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     field: Field,
-) -> Result<Hashes> {
-    let mut h = Hashes::default();
-    let mut any = false;
-    map(lx, field, &mut Text::<16>::default(), &mut |lx, algo| {
+    mut keep: Option<&mut Hashes>,
+) -> Result<()> {
+    // A loop, not a `map` callback: a target's hashes are among the deepest reads.
+    let named = |e: Error| e.in_field(field);
+    let (mut any, mut algo) = (false, Text::<16>::default());
+    // Where a hash not kept is decoded (it is still checked).
+    let mut scratch = [0u8; 64];
+    lx.begin_object().map_err(named)?;
+    loop {
+        algo.clear();
+        if !lx.next_key(&mut algo).map_err(named)? {
+            break;
+        }
         any = true;
-        let mut hex = Text::<128>::default();
-        lx.string(&mut hex)?;
-        let hex = hex.get().unwrap_or_default();
-        let slot: &mut [u8] = match algo {
-            Some(b"sha256") => h.sha256.insert([0; 32]),
-            Some(b"sha512") => h.sha512.insert([0; 64]),
+        let slot: &mut [u8] = match (algo.get(), keep.as_deref_mut()) {
+            (Some(b"sha256"), Some(h)) => h.sha256.insert([0; 32]),
+            (Some(b"sha512"), Some(h)) => h.sha512.insert([0; 64]),
             #[cfg(feature = "blake2b")]
-            Some(b"blake2b-256") => h.blake2b_256.insert([0; 32]),
-            _ => {
-                h.unsupported = true;
-                return Ok(());
+            (Some(b"blake2b-256"), Some(h)) => h.blake2b_256.insert([0; 32]),
+            (Some(b"sha256"), None) => scratch.get_mut(..32).unwrap_or_default(),
+            (Some(b"sha512"), None) => &mut scratch,
+            #[cfg(feature = "blake2b")]
+            (Some(b"blake2b-256"), None) => scratch.get_mut(..32).unwrap_or_default(),
+            (_, h) => {
+                if let Some(h) = h {
+                    h.unsupported = true;
+                }
+                lx.string(&mut crate::json::Discard).map_err(named)?;
+                continue;
             }
         };
-        crate::crypto::hex_decode(hex, slot).ok_or(Error::new(ErrorKind::BadValue, field))
-    })?;
+        let mut hex = crate::crypto::HexInto::new(slot);
+        lx.string(&mut hex).map_err(named)?;
+        if !hex.filled() {
+            return Err(Error::new(ErrorKind::BadValue, field));
+        }
+    }
     if !any {
         return Err(Error::new(ErrorKind::BadValue, field));
     }
-    Ok(h)
+    Ok(())
 }
 
 /// A `meta` entry: the version of a metadata file and, optionally, its length and hashes.
@@ -65,7 +82,7 @@ impl MetaFile {
         };
         record(lx, Field::Meta, META_FILE, 0b100, &mut |lx, i| {
             match i {
-                0 => m.hashes = read_hashes(lx, Field::MetaHashes)?,
+                0 => read_hashes(lx, Field::MetaHashes, Some(&mut m.hashes))?,
                 1 => m.length = Some(lx.uint()?),
                 _ => m.version = lx.uint()?,
             }
@@ -101,14 +118,13 @@ pub struct TargetFile {
     pub custom: Option<heapless::Vec<u8, MAX_CUSTOM>>,
 }
 
-/// Collects canonical bytes of a value, up to [`MAX_CUSTOM`].
-#[derive(Default)]
-pub(crate) struct CustomBuf {
-    pub(crate) buf: heapless::Vec<u8, MAX_CUSTOM>,
+/// Collects canonical bytes of a value into the buffer that keeps them, up to [`MAX_CUSTOM`].
+pub(crate) struct CustomBuf<'b> {
+    pub(crate) buf: &'b mut heapless::Vec<u8, MAX_CUSTOM>,
     pub(crate) overflow: bool,
 }
 
-impl crate::json::Sink for CustomBuf {
+impl crate::json::Sink for CustomBuf<'_> {
     fn write(&mut self, bytes: &[u8]) {
         if self.buf.extend_from_slice(bytes).is_err() {
             self.overflow = true;
@@ -176,31 +192,42 @@ const TARGET_FILE: &[Member] = &[
 impl TargetFile {
     /// Reads a target's info, into `keep` when given (with `custom`: only the searched target
     /// needs it); otherwise it is only validated.
+    /// Its hashes and `custom` are decoded where they stay. A loop, not a `record` callback: a
+    /// target's hashes are among the deepest reads.
     pub(crate) fn read<S: Source, K: Canon>(
         lx: &mut Lexer<S, K>,
         mut keep: Option<&mut TargetFile>,
     ) -> Result<()> {
-        let (mut length, mut hashes) = (0, Hashes::default());
-        record(lx, Field::Targets, TARGET_FILE, 0b110, &mut |lx, i| {
+        let mut info = Object::begin(lx, Field::Targets, TARGET_FILE)?;
+        while let Some(i) = info.next(lx)? {
             match (i, keep.as_deref_mut()) {
                 (0, Some(t)) => {
-                    let mut buf = CustomBuf::default();
-                    crate::metadata::envelope::capture_canonical(lx, &mut buf)?;
-                    if buf.overflow {
+                    let mut custom = CustomBuf {
+                        buf: t.custom.insert(heapless::Vec::new()),
+                        overflow: false,
+                    };
+                    info.value(crate::metadata::envelope::capture_canonical(
+                        lx,
+                        &mut custom,
+                    ))?;
+                    if custom.overflow {
                         return Err(Error::new(ErrorKind::Limit, Field::TargetCustom));
                     }
-                    t.custom = Some(buf.buf);
                 }
-                (0, None) => lx.skip()?,
-                (1, _) => hashes = read_hashes(lx, Field::TargetHashes)?,
-                _ => length = lx.uint()?,
+                (0, None) => info.value(lx.skip())?,
+                (1, t) => {
+                    let hashes = t.map(|t| &mut t.hashes);
+                    info.value(read_hashes(lx, Field::TargetHashes, hashes))?;
+                }
+                (_, t) => {
+                    let length = info.value(lx.uint())?;
+                    if let Some(t) = t {
+                        t.length = length;
+                    }
+                }
             }
-            Ok(())
-        })?;
-        if let Some(t) = keep {
-            t.length = length;
-            t.hashes = hashes;
         }
+        info.end(0b110)?;
         Ok(())
     }
 }

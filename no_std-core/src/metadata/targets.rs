@@ -3,12 +3,11 @@
 
 use super::delegation::{self, Keep, Matches};
 use super::{signed_members, Body, Common, TargetFile};
-use crate::error::{Field, Result};
+use crate::error::{Error, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{map, Member};
+use crate::json::read::Member;
 use crate::json::source::Source;
-use crate::json::Text;
-use crate::limits::MAX_PATH;
+use crate::json::SameAs;
 
 /// A targets role's content, as it matters to one target path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,23 +63,25 @@ impl Body for TargetsBody<'_, '_> {
     }
 }
 
-/// Reads the `targets` object, keeping only `path`'s entry. Out of line: its key buffer is not
-/// on the stack while the delegations are read.
+/// Reads the `targets` object, keeping only `path`'s entry. Out of line: its state is not on
+/// the stack while the delegations are read. A loop, not a `map` callback, and each path only
+/// compared with the one searched for: the entries are among the deepest reads.
 #[inline(never)]
 fn read_targets<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     path: Option<&str>,
     target: &mut Option<TargetFile>,
 ) -> Result<()> {
-    map(
-        lx,
-        Field::Targets,
-        &mut Text::<MAX_PATH>::default(),
-        &mut |lx, name| {
-            let wanted = path.is_some_and(|p| name == Some(p.as_bytes()));
-            // Every entry is validated; only the searched one is kept, read in place.
-            let keep = wanted.then(|| target.insert(TargetFile::default()));
-            TargetFile::read(lx, keep)
-        },
-    )
+    let named = |e: Error| e.in_field(Field::Targets);
+    lx.begin_object().map_err(named)?;
+    loop {
+        let mut name = SameAs::new(path.map(str::as_bytes).unwrap_or_default());
+        if !lx.next_key(&mut name).map_err(named)? {
+            return Ok(());
+        }
+        let wanted = path.is_some() && name.is_same();
+        // Every entry is validated; only the searched one is kept, read in place.
+        let keep = wanted.then(|| target.insert(TargetFile::default()));
+        TargetFile::read(lx, keep).map_err(named)?;
+    }
 }
