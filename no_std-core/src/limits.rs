@@ -12,8 +12,9 @@
 /// Deepest JSON nesting accepted (containers, the outermost counts 1). TUF metadata nests 7
 /// deep; the rest is for `custom`.
 pub const MAX_DEPTH: usize = pick(32, 12);
-/// Keys stored for one root or one set of delegations.
-pub const MAX_KEYS: usize = pick(16, 6);
+/// Keys stored for one root or one set of delegations (a device's: as many root key holders
+/// as a role may list, [`MAX_ROLE_KEYS`], and the online key).
+pub const MAX_KEYS: usize = pick(16, 4);
 /// Key IDs authorised for one role.
 pub const MAX_ROLE_KEYS: usize = pick(8, 3);
 /// Signatures on one metadata file that are checked (others are ignored).

@@ -165,7 +165,8 @@ impl Check {
 /// Verifiers for every authorised key that signed, fed together; they refer to the keys of the
 /// authorities they were started with (`'k`).
 pub(crate) struct Verifiers<'k> {
-    checks: heapless::Vec<(KeyId, Check), MAX_ROLE_KEYS>,
+    /// Each with the authority's key ID (borrowed: the key IDs are the authority's).
+    checks: heapless::Vec<(&'k KeyId, Check), MAX_ROLE_KEYS>,
     /// With `salty`, ed25519 checks share one SHA-512 block; the others are fed from it too.
     #[cfg(feature = "salty")]
     ed25519: heapless::Vec<super::ed25519::Ed25519<'k>, MAX_ROLE_KEYS>,
@@ -206,7 +207,7 @@ impl<'k> Verifiers<'k> {
         keyid: &KeyId,
         sig: &[u8],
     ) -> Result<()> {
-        if self.checks.iter().any(|(id, _)| id == keyid) {
+        if self.checks.iter().any(|(id, _)| *id == keyid) {
             return Ok(());
         }
         let Some(key) = role.find(keys, keyid).and_then(|i| keys.get(i)) else {
@@ -248,7 +249,7 @@ impl<'k> Verifiers<'k> {
             PublicKey::Unsupported | PublicKey::Absent => return Ok(()),
         };
         self.checks
-            .push((*keyid, check))
+            .push((&key.keyid, check))
             .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))
     }
 
@@ -296,7 +297,7 @@ impl<'k> Verifiers<'k> {
                 other => other.verify(),
             };
             if verdict {
-                let _ = ok.push(*id); // same capacity as `checks`
+                let _ = ok.push(**id); // same capacity as `checks`
             }
         }
         ok

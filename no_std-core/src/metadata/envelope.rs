@@ -296,7 +296,7 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     let start = lx.value_offset()?;
     // Only a tokenizer producing canonical output (streaming) can be tapped; general mode
     // canonicalises the value's bytes again instead.
-    let tapped = lx.canon.on() && lx.canon.tap().map(|t| *t = Some(Sha256::new())).is_some();
+    let tapped = lx.canon.on() && lx.canon.tap().map(start_tap).is_some();
     let value = read(lx)?;
     if tapped {
         // Finished in place (taking the hasher out would copy it onto this frame).
@@ -324,6 +324,13 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
         let _ = (start, value);
         Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))
     }
+}
+
+/// Starts the tokenizer's tap. Out of line: the new hasher is made in a temporary first, which
+/// must not sit in the frame of a key being read.
+#[inline(never)]
+fn start_tap(tap: &mut Option<Sha256>) {
+    *tap = Some(Sha256::new());
 }
 
 /// Reads one value and writes its canonical form to `sink`, whatever the mode.
