@@ -37,6 +37,9 @@ out = here / "target/footprint"
 CHUNK = 256  # src/bin/stream.rs
 TUF_NO_STD_FLASH = 52 * 1024  # Fraunhofer's tuf-no-std, its own figure
 GOAL_FLASH, GOAL_RAM = 24 * 1024, 4 * 1024
+# Issue 15's bound for the streaming ed25519 build, beyond the empty firmware (RAM also beyond
+# the chunk buffer). The RAM bound is met and enforced here; the flash bound is not met yet.
+BOUND_FLASH, BOUND_RAM = 26 * 1024, 6 * 1024
 
 
 FLASH_SECTIONS = (".vector_table", ".text", ".rodata")
@@ -204,8 +207,9 @@ def main():
         ratio = "" if label.startswith("floor") else f"{TUF_NO_STD_FLASH / df:.2f}x"  # no verifier
         lines.append(f"| {title} | {flash:,} B | **{df / 1024:.1f} KiB** | {ram:,} B | "
                      f"**{dr / 1024:.1f} KiB** | {phases} | {ratio} |")
-    goal = (f"Goals: at most {GOAL_FLASH // 1024} KiB of flash and {GOAL_RAM // 1024} KiB of RAM "
-            f"beyond the empty firmware (ed25519 build). tuf-no-std: 52 KiB of code.")
+    goal = (f"Bound (issue 15): at most {BOUND_FLASH // 1024} KiB of flash and {BOUND_RAM // 1024} KiB "
+            f"of RAM beyond the empty firmware (streaming ed25519 build); goals {GOAL_FLASH // 1024} "
+            f"KiB and {GOAL_RAM // 1024} KiB. tuf-no-std: 52 KiB of code.")
     # Where the streaming build's flash goes, beyond the empty firmware.
     stream, empty = flash_by_crate(builds["stream"][0]), flash_by_crate(builds["empty"][0])
     parts = ["| streaming, ed25519: flash by crate, beyond the empty firmware | |", "| --- | ---: |"]
@@ -225,8 +229,13 @@ def main():
                     grown.append(f"{title}: flash {flash:,} B, committed {old_flash:,} B")
                 if ram > old_ram * TOLERANCE:
                     grown.append(f"{title}: RAM {ram:,} B, committed {old_ram:,} B")
+    stream_ram = rows["stream"][1] - rows["empty"][1] - CHUNK
+    if stream_ram > BOUND_RAM:
+        grown.append(f"streaming, ed25519: RAM beyond the empty firmware {stream_ram:,} B, "
+                     f"over the bound of {BOUND_RAM:,} B")
     if "--write" not in sys.argv[1:] and grown:
-        sys.exit("grown more than 2% over firmware-examples/README.md:\n  " + "\n  ".join(grown))
+        sys.exit("grown more than 2% over firmware-examples/README.md, or over the bound:\n  "
+                 + "\n  ".join(grown))
     if "--write" in sys.argv[1:]:
         text = readme.read_text()
         start, end = "<!-- footprint -->", "<!-- /footprint -->"
