@@ -67,18 +67,9 @@ pub(crate) fn position(keys: &[Key], from: usize, keyid: &KeyId) -> Option<usize
 
 /// Decodes lower-case hex into `out`, which it must fill exactly.
 pub(crate) fn hex_decode(hex: &[u8], out: &mut [u8]) -> Option<()> {
-    if hex.len() != out.len() * 2 {
-        return None;
-    }
-    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let d = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        *o = (d(*pair.first()?)? << 4) | d(*pair.get(1)?)?;
-    }
-    Some(())
+    let mut into = HexInto::new(out);
+    into.push(hex);
+    into.filled().then_some(())
 }
 
 /// Reads a 64-hex-digit key ID.
@@ -99,14 +90,15 @@ pub(crate) struct HexKeyId {
 }
 
 impl HexKeyId {
-    /// The key ID, when the string was one.
-    pub(crate) fn get(&self) -> Option<&KeyId> {
-        (!self.bad && self.digits == 64).then_some(&self.id)
+    /// The key ID, when the string was one (by value: a copy out of a borrowed one is a
+    /// `memmove` on a device).
+    pub(crate) fn id(&self) -> Option<KeyId> {
+        (!self.bad && self.digits == 64).then_some(self.id)
     }
 
-    /// [`get`](Self::get), copied (a copy out of a borrowed one is a `memmove` on a device).
-    pub(crate) fn id(&self) -> Option<KeyId> {
-        self.get().copied()
+    /// Empties it, for the next key.
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -192,16 +184,6 @@ fn push_hex(out: &mut [u8], digits: &mut usize, bad: &mut bool, mut bytes: &[u8]
         };
         *b = n;
         *digits += 1;
-    }
-}
-
-impl crate::json::TextBuf for HexKeyId {
-    fn clear(&mut self) {
-        *self = Self::default();
-    }
-    /// The decoded key ID's 32 bytes (not its text).
-    fn get(&self) -> Option<&[u8]> {
-        HexKeyId::get(self).map(|id| &id[..])
     }
 }
 
@@ -452,8 +434,8 @@ mod tests {
             let (a, b) = hex.split_at(split);
             id.push(a.as_bytes());
             id.push(b.as_bytes());
-            assert_eq!(id.get(), parse_keyid(hex.as_bytes()).as_ref());
-            assert!(id.get().is_some());
+            assert_eq!(id.id(), parse_keyid(hex.as_bytes()));
+            assert!(id.id().is_some());
         }
         for not_an_id in [
             &hex[..62],
@@ -462,7 +444,7 @@ mod tests {
         ] {
             let mut id = HexKeyId::default();
             id.push(not_an_id.as_bytes());
-            assert_eq!(id.get(), None, "{not_an_id}");
+            assert_eq!(id.id(), None, "{not_an_id}");
         }
         let mut digest = [0u8; 4];
         let mut into = HexInto::new(&mut digest);
@@ -478,7 +460,7 @@ mod tests {
         let mut long = HexKeyId::default();
         long.push(hex.as_bytes());
         long.push(b"0");
-        assert_eq!(long.get(), None);
+        assert_eq!(long.id(), None);
     }
 
     #[test]

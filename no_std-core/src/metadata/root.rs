@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Field, Result};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, record, Member};
 use crate::json::source::Source;
-use crate::json::{Text, TextBuf};
+use crate::json::Text;
 
 /// A root role's trusted content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
