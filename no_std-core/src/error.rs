@@ -7,6 +7,13 @@
 
 use core::fmt;
 
+/// [`Names`] of string literals, in order.
+macro_rules! packed_names {
+    ($($name:literal),* $(,)?) => {
+        Names::new(concat!($($name),*), [$($name.len()),*])
+    };
+}
+
 /// The check that failed. Stable snake_case names (`ErrorKind::name`) are used by fixtures,
 /// logs and the agent's exit messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,37 +82,8 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The stable name of this check.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Syntax => "syntax",
-            Self::Float => "float",
-            Self::DuplicateKey => "duplicate_key",
-            Self::Surrogate => "surrogate",
-            Self::Utf8 => "utf8",
-            Self::Trailing => "trailing",
-            Self::Depth => "depth",
-            Self::Limit => "limit",
-            Self::NotCanonical => "not_canonical",
-            Self::MissingField => "missing_field",
-            Self::WrongType => "wrong_type",
-            Self::BadValue => "bad_value",
-            Self::RoleType => "role_type",
-            Self::SpecVersion => "spec_version",
-            Self::Expired => "expired",
-            Self::Threshold => "threshold",
-            Self::KeyidMismatch => "keyid_mismatch",
-            Self::VersionRollback => "version_rollback",
-            Self::VersionMismatch => "version_mismatch",
-            Self::MetaLength => "meta_length",
-            Self::MetaHash => "meta_hash",
-            Self::LengthExceeded => "length_exceeded",
-            Self::MetaMissing => "meta_missing",
-            Self::TargetNotFound => "target_not_found",
-            Self::TargetLength => "target_length",
-            Self::TargetHash => "target_hash",
-            Self::Io => "io",
-            Self::Misuse => "misuse",
-        }
+    pub fn name(self) -> &'static str {
+        KIND_NAMES.get(self as usize)
     }
 
     #[cfg_attr(otuf_small, allow(dead_code))]
@@ -144,6 +122,38 @@ impl ErrorKind {
         }
     }
 }
+
+/// [`ErrorKind::name`]s, packed in declaration order (two bytes of flash each).
+const KIND_NAMES: Names<{ ErrorKind::Misuse as usize + 1 }> = packed_names!(
+    "syntax",
+    "float",
+    "duplicate_key",
+    "surrogate",
+    "utf8",
+    "trailing",
+    "depth",
+    "limit",
+    "not_canonical",
+    "missing_field",
+    "wrong_type",
+    "bad_value",
+    "role_type",
+    "spec_version",
+    "expired",
+    "threshold",
+    "keyid_mismatch",
+    "version_rollback",
+    "version_mismatch",
+    "meta_length",
+    "meta_hash",
+    "length_exceeded",
+    "meta_missing",
+    "target_not_found",
+    "target_length",
+    "target_hash",
+    "io",
+    "misuse"
+);
 
 /// Which metadata file an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -507,6 +517,51 @@ mod tests {
                 "check failed: {} at byte {digits}",
                 ErrorKind::Syntax.describe()
             )));
+        }
+    }
+
+    #[test]
+    fn every_check_is_named_by_its_variant_in_snake_case() {
+        use ErrorKind::*;
+        let all = [
+            Syntax,
+            Float,
+            DuplicateKey,
+            Surrogate,
+            Utf8,
+            Trailing,
+            Depth,
+            Limit,
+            NotCanonical,
+            MissingField,
+            WrongType,
+            BadValue,
+            RoleType,
+            SpecVersion,
+            Expired,
+            Threshold,
+            KeyidMismatch,
+            VersionRollback,
+            VersionMismatch,
+            MetaLength,
+            MetaHash,
+            LengthExceeded,
+            MetaMissing,
+            TargetNotFound,
+            TargetLength,
+            TargetHash,
+            Io,
+            Misuse,
+        ];
+        for kind in all {
+            let mut snake = std::string::String::new();
+            for (i, c) in std::format!("{kind:?}").chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            assert_eq!(kind.name(), snake);
         }
     }
 

@@ -55,22 +55,8 @@ pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     );
     let ok = report(&result, &file);
     let search_stack = board::stack_high_water();
-    // otuf-core's state, as laid out on this target (footprint.py reports it).
-    use otuf_core::footprint as state;
     let n = |n: usize| n as u32;
-    board::say(&["state: client "]);
-    board::say_number(n(state::CLIENT));
-    board::say(&[" bytes, search "]);
-    board::say_number(n(state::SEARCH));
-    board::say(&[", delegations being read "]);
-    board::say_number(n(state::MATCHES));
-    board::say(&[", streaming verification "]);
-    board::say_number(n(state::STREAM_LEXER + state::VERIFIERS));
-    board::say(&[" (tokenizer "]);
-    board::say_number(n(state::STREAM_LEXER));
-    board::say(&[", signature checks "]);
-    board::say_number(n(state::VERIFIERS));
-    board::say(&[")\nstack high-water: "]);
+    board::say(&["stack high-water: "]);
     board::say_number(n(refresh_stack.max(search_stack)));
     board::say(&[" bytes (refresh "]);
     board::say_number(n(refresh_stack));
