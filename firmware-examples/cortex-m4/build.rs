@@ -1,6 +1,20 @@
-//! Puts the board's memory layout where the linker finds it (as memory.x), and the trusted root
-//! the firmware embeds. A Cortex-M0/M0+ build (thumbv6m) is laid out for QEMU's micro:bit.
+//! Puts the board's memory layout where the linker finds it (as memory.x), and the trust anchor
+//! the firmware embeds: the provisioned root.json, read and checked against its own keys by
+//! otuf-core here on the build host. A Cortex-M0/M0+ build (thumbv6m) is laid out for QEMU's
+//! micro:bit.
+use otuf_core::client::Client;
+use otuf_core::limits::Limits;
+use otuf_core::time::UnixTime;
 use std::path::PathBuf;
+
+/// The anchor's bytes.
+struct Anchor(Vec<u8>);
+
+impl otuf_core::json::Sink for Anchor {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
@@ -19,10 +33,17 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=memory-m0.x");
-    // The factory-provisioned trusted root (root v1 from make_state.py).
+    // The factory-provisioned trusted root (root v1 from make_state.py), as its trust anchor.
     let root = std::env::var("OTUF_TRUSTED_ROOT")
         .expect("OTUF_TRUSTED_ROOT: the root.json to embed (made by make_state.py)");
-    std::fs::copy(&root, out.join("root.json")).unwrap();
+    let json = std::fs::read(&root).unwrap_or_else(|e| panic!("{root}: {e}"));
+    let mut client = Client::untrusted(UnixTime(0), Limits::default());
+    if let Err(e) = client.trust_root(&json) {
+        panic!("{root}: not a root otuf-core trusts: {e}");
+    }
+    let mut anchor = Anchor(Vec::new());
+    otuf_core::anchor::write(client.trusted().root(), &mut anchor);
+    std::fs::write(out.join("root.anchor"), anchor.0).unwrap();
     println!("cargo:rerun-if-env-changed=OTUF_TRUSTED_ROOT");
     println!("cargo:rerun-if-changed={root}");
 }

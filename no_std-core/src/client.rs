@@ -107,6 +107,18 @@ impl Client {
         }
     }
 
+    /// Starts the refresh from a trust anchor ([`crate::anchor`]: a root otuf-core read and
+    /// checked on the build host), in a client from [`untrusted`](Self::untrusted). What
+    /// [`trust_root`](Self::trust_root) does for `root.json`, without the JSON in flash.
+    pub fn trust_anchor(&mut self, anchor: &[u8]) -> Result<()> {
+        if self.phase != Phase::Untrusted {
+            return Err(Error::new(ErrorKind::Misuse, Field::RootAlreadyTrusted));
+        }
+        self.set.trust_anchor(anchor)?;
+        self.start_root_chain();
+        Ok(())
+    }
+
     /// Reads the trusted root (checked against its own keys and threshold) into a client from
     /// [`untrusted`](Self::untrusted), in place, and starts the refresh.
     #[inline(never)] // the trusted root's parse frame only while it runs
@@ -115,9 +127,14 @@ impl Client {
             return Err(Error::new(ErrorKind::Misuse, Field::RootAlreadyTrusted));
         }
         self.set.trust_root(trusted_root)?;
+        self.start_root_chain();
+        Ok(())
+    }
+
+    /// The next root version is the first file to fetch.
+    fn start_root_chain(&mut self) {
         let next = self.set.root().common.version.saturating_add(1);
         self.phase = Phase::Root { next, fetched: 0 };
-        Ok(())
     }
 
     /// The verified state.

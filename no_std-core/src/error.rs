@@ -311,6 +311,8 @@ fields! {
     BitLength => "bit_length",
     NamePrefix => "name_prefix",
     // the API and the caller's side
+    /// A trust anchor ([`crate::anchor`]) this build cannot hold.
+    TrustAnchor => "trust anchor",
     RoleName => "role name",
     RetainedRoles => "retained roles",
     DelegationsVisited => "delegations visited",

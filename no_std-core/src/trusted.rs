@@ -165,6 +165,11 @@ impl TrustedSet {
         Self::self_signed_root(trusted_root, &mut self.root).map_err(|e| e.in_role(RoleKind::Root))
     }
 
+    /// Takes the trusted root from a trust anchor ([`crate::anchor`]), in place.
+    pub(crate) fn trust_anchor(&mut self, anchor: &[u8]) -> Result<()> {
+        crate::anchor::read(anchor, &mut self.root).map_err(|e| e.in_role(RoleKind::Root))
+    }
+
     /// Reads the trusted root into `root`, checked against its own keys and threshold.
     #[cfg(feature = "general")]
     #[inline(never)] // its frame only while it runs

@@ -13,8 +13,9 @@ use otuf_core::search::{Search, SearchStep};
 use otuf_core::time::UnixTime;
 use otuf_core::Error;
 
-/// The factory-provisioned trusted root.
-pub static TRUSTED_ROOT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root.json"));
+/// The factory-provisioned trusted root, as its trust anchor (build.rs: otuf-core read and
+/// checked the root.json on the build host; every later root is verified on the device).
+pub static TRUST_ANCHOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root.anchor"));
 /// The firmware this device looks for.
 pub const TARGET: &str = "firmware/sensor-m4.bin";
 /// This device's hardware model, matched against `custom.hardware`.
@@ -162,11 +163,11 @@ pub fn run(
     log: &mut dyn FnMut(&str, &str, u64),
     file: &mut Name,
 ) -> Result<Verdict, Why> {
-    set(file, &["root.json (embedded)"]);
+    set(file, &["root (the embedded trust anchor)"]);
     // Made where it stays, then the root read into it: no second copy on the stack.
     let mut client = Client::untrusted(now, Limits::default());
     let client = &mut client;
-    client.trust_root(TRUSTED_ROOT).map_err(Why::Core)?;
+    client.trust_anchor(TRUST_ANCHOR).map_err(Why::Core)?;
     retain_bin(client)?;
     refresh(transport, slot, client, log, file)?;
     log("refreshed", "", 0);

@@ -397,6 +397,17 @@ fn decode_other(keytype: &[u8], scheme: &[u8], public: &[u8]) -> Option<PublicKe
     }
 }
 
+/// An ECDSA P-256 key from its SEC1 point (a trust anchor's form); `None` without `ecdsa`.
+#[cfg_attr(not(feature = "ecdsa"), allow(unused_variables))]
+pub(crate) fn decode_sec1(point: &[u8]) -> Option<PublicKey> {
+    #[cfg(feature = "ecdsa")]
+    return p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+        .ok()
+        .map(PublicKey::EcdsaP256);
+    #[cfg(not(feature = "ecdsa"))]
+    None
+}
+
 impl PublicKey {
     /// Whether two keys are the same public key (a key is counted once towards a threshold
     /// even when listed under two key IDs).
