@@ -53,7 +53,7 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
     let mut lx = Lexer::new(SliceSource { buf, pos }, NoCanon);
     match lx.peek_kind()? {
         Kind::Object => {
-            let start = lx.value_offset()?;
+            let start = lx.value_offset();
             sink.write(b"{");
             let mut lower: Option<usize> = None;
             let mut first = true;
@@ -66,7 +66,7 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
                         break;
                     }
                     let key = scan.key_at;
-                    let value = scan.value_offset()?;
+                    let value = scan.value_offset();
                     scan.skip()?;
                     if let Some(l) = lower {
                         if key == l {
@@ -132,7 +132,7 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
                     sink.write(b",");
                 }
                 first = false;
-                let at = lx.value_offset()?;
+                let at = lx.value_offset();
                 emit_sorted(buf, at, sink)?;
                 lx.skip()?;
             }

@@ -382,7 +382,13 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     fn err(&self, kind: ErrorKind) -> Error {
-        Error::at(kind, self.src.offset())
+        self.err_at(kind, self.src.offset())
+    }
+
+    /// `kind` at byte `at`, unless the input ended in a failed read: then that failure, which
+    /// is why the bytes there were not what they should be.
+    fn err_at(&self, kind: ErrorKind, at: usize) -> Error {
+        self.src.failed().unwrap_or(Error::at(kind, at))
     }
 
     /// Canonical output, to the canon and to `extra` (a value being captured).
@@ -394,24 +400,24 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         }
     }
 
-    fn ws(&mut self) -> Result<Option<u8>> {
+    fn ws(&mut self) -> Option<u8> {
         loop {
-            match self.src.peek()? {
+            match self.src.peek() {
                 Some(b' ' | b'\t' | b'\n' | b'\r') => self.src.bump(),
-                other => return Ok(other),
+                other => return other,
             }
         }
     }
 
     /// Offset of the next value (after white space).
-    pub(crate) fn value_offset(&mut self) -> Result<usize> {
-        self.ws()?;
-        Ok(self.src.offset())
+    pub(crate) fn value_offset(&mut self) -> usize {
+        self.ws();
+        self.src.offset()
     }
 
     /// The kind of the next value, without consuming it.
     pub(crate) fn peek_kind(&mut self) -> Result<Kind> {
-        match self.ws()? {
+        match self.ws() {
             Some(b'{') => Ok(Kind::Object),
             Some(b'[') => Ok(Kind::Array),
             Some(b'"') => Ok(Kind::String),
@@ -483,7 +489,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     fn next_key_into(&mut self, out: &mut dyn StrOut, extra: &mut dyn Sink) -> Result<bool> {
         let bit = self.bit();
         let first = self.first & bit != 0;
-        match self.ws()? {
+        match self.ws() {
             Some(b'}') => {
                 self.close(extra);
                 return Ok(false);
@@ -492,7 +498,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             Some(b',') if !first => {
                 self.src.bump();
                 self.emit(extra, b",");
-                if self.ws()? != Some(b'"') {
+                if self.ws() != Some(b'"') {
                     return Err(self.err(ErrorKind::Syntax));
                 }
             }
@@ -504,7 +510,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.canon.key_begin(self.depth);
         self.decode_string(out, true, extra)?;
         self.canon.key_end(self.depth, first, at)?;
-        if self.ws()? != Some(b':') {
+        if self.ws() != Some(b':') {
             return Err(self.err(ErrorKind::Syntax));
         }
         self.src.bump();
@@ -520,7 +526,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     fn next_item_into(&mut self, extra: &mut dyn Sink) -> Result<bool> {
         let bit = self.bit();
         let first = self.first & bit != 0;
-        match self.ws()? {
+        match self.ws() {
             Some(b']') => {
                 self.close(extra);
                 Ok(false)
@@ -555,7 +561,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.emit(extra, b"\"");
         loop {
             // Fast path: a run of plain ASCII.
-            let run = self.src.take_while(is_plain)?;
+            let run = self.src.take_while(is_plain);
             if !run.is_empty() {
                 out.push(run);
                 if on {
@@ -568,7 +574,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                 continue;
             }
             let at = self.src.offset();
-            let Some(b) = self.src.peek()? else {
+            let Some(b) = self.src.peek() else {
                 return Err(self.err(ErrorKind::Syntax));
             };
             self.src.bump();
@@ -605,10 +611,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     fn next_byte(&mut self) -> Result<u8> {
-        let b = self
-            .src
-            .peek()?
-            .ok_or_else(|| self.err(ErrorKind::Syntax))?;
+        let Some(b) = self.src.peek() else {
+            return Err(self.err(ErrorKind::Syntax));
+        };
         self.src.bump();
         Ok(b)
     }
@@ -641,8 +646,8 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                 let hi = self.hex4(at)?;
                 let cp = match hi {
                     0xD800..=0xDBFF => {
-                        if self.src.peek()? != Some(b'\\') {
-                            return Err(Error::at(ErrorKind::Surrogate, at));
+                        if self.src.peek() != Some(b'\\') {
+                            return Err(self.err_at(ErrorKind::Surrogate, at));
                         }
                         self.src.bump();
                         if self.next_byte()? != b'u' {
@@ -681,7 +686,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         };
         tmp[0] = lead;
         for i in 1..n {
-            let c = self.src.peek()?.ok_or(bad)?;
+            let Some(c) = self.src.peek() else {
+                return Err(self.err_at(ErrorKind::Utf8, at));
+            };
             let (l, h) = if i == 1 { (lo, hi) } else { (0x80, 0xBF) };
             if c < l || c > h {
                 return Err(bad);
@@ -698,15 +705,15 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// `u64` (not negative, not too large).
     fn integer_into(&mut self, extra: &mut dyn Sink) -> Result<Option<u64>> {
         self.expect_kind(Kind::Number)?;
-        let negative = self.src.peek()? == Some(b'-');
+        let negative = self.src.peek() == Some(b'-');
         if negative {
             self.src.bump();
         }
         let at = self.src.offset();
-        let zero = match self.src.peek()? {
+        let zero = match self.src.peek() {
             Some(b'0') => true,
             Some(b'1'..=b'9') => false,
-            _ => return Err(Error::at(ErrorKind::Syntax, at)),
+            _ => return Err(self.err_at(ErrorKind::Syntax, at)),
         };
         if negative && !zero {
             self.emit(extra, b"-"); // "-0" is 0 in canonical form
@@ -714,7 +721,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         // A negative integer is never one of `u64`'s; zero is a value of its own.
         let (mut value, mut fits, mut digits) = (0u64, !negative || zero, 0usize);
         loop {
-            let run = self.src.take_while(|b| b.is_ascii_digit())?;
+            let run = self.src.take_while(|b| b.is_ascii_digit());
             if run.is_empty() {
                 break;
             }
@@ -734,7 +741,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         if zero && digits > 1 {
             return Err(Error::at(ErrorKind::Syntax, at + 1)); // a leading zero
         }
-        if matches!(self.src.peek()?, Some(b'.' | b'e' | b'E')) {
+        if matches!(self.src.peek(), Some(b'.' | b'e' | b'E')) {
             return Err(Error::at(ErrorKind::Float, at));
         }
         Ok(fits.then_some(value))
@@ -742,7 +749,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Reads a non-negative integer that fits in `u64`.
     pub(crate) fn uint(&mut self) -> Result<u64> {
-        let at = self.value_offset()?;
+        let at = self.value_offset();
         self.integer_into(&mut Discard)?
             .ok_or(Error::at(ErrorKind::BadValue, at))
     }
@@ -763,7 +770,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     }
 
     fn boolean_into(&mut self, extra: &mut dyn Sink) -> Result<bool> {
-        match self.ws()? {
+        match self.ws() {
             Some(b't') => self.literal(b"true", extra).map(|()| true),
             Some(b'f') => self.literal(b"false", extra).map(|()| false),
             _ => Err(self.err(ErrorKind::WrongType)),
@@ -811,8 +818,8 @@ impl<S: Source, K: Canon> Lexer<S, K> {
 
     /// Requires the end of input after the top-level value.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        match self.ws()? {
-            None => Ok(()),
+        match self.ws() {
+            None => self.src.failed().map_or(Ok(()), Err),
             Some(_) => Err(self.err(ErrorKind::Trailing)),
         }
     }

@@ -51,7 +51,7 @@ impl<'a> General<'a> {
                 sigs = Signatures::parse(lx)?;
                 return Ok(());
             }
-            signed_at = lx.value_offset()?;
+            signed_at = lx.value_offset();
             lx.canon.unchecked = false;
             common = parse_signed(lx, body)?;
             sorted = !lx.canon.unchecked;
@@ -293,7 +293,7 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
     lx: &mut Lexer<S, K>,
     read: impl FnOnce(&mut Lexer<S, K>) -> Result<T>,
 ) -> Result<(T, [u8; 32])> {
-    let start = lx.value_offset()?;
+    let start = lx.value_offset();
     // Only a tokenizer producing canonical output (streaming) can be tapped; general mode
     // canonicalises the value's bytes again instead.
     let tapped = lx.canon.on() && lx.canon.tap().map(start_tap).is_some();
@@ -341,7 +341,7 @@ pub(crate) fn capture_canonical<S: Source, K: Canon>(
     #[cfg(feature = "general")]
     if !lx.canon.on() {
         // General mode: the value's bytes again, canonicalised.
-        let start = lx.value_offset()?;
+        let start = lx.value_offset();
         lx.skip()?;
         let buf = lx
             .src
