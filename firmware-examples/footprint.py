@@ -159,7 +159,7 @@ def main():
     builds = {}
     m4, m0 = "thumbv7em-none-eabihf", "thumbv6m-none-eabi"
     for target, features, names, suffix in (
-        (m4, [], ["empty", "floor", "stream", "state"], ""),
+        (m4, [], ["empty", "floor", "stream", "sizes"], ""),
         (m4, ["--features", "general"], ["general"], ""),
         (m4, ["--features", "ecdsa"], ["stream"], "-ecdsa"),
         (m0, [], ["empty", "floor", "stream"], "-m0"),
@@ -178,7 +178,7 @@ def main():
     rows = {}
     # otuf-core's state sizes on the target, printed by a firmware of their own (the measured
     # builds carry no such report).
-    state_elf, state_target = builds.pop("state")
+    state_elf, state_target = builds.pop("sizes")
     state = qemu(state_elf, out / "state/good.tar", state_target)[3]
     for label, (elf, target) in builds.items():
         s = sections(elf)

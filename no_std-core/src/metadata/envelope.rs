@@ -315,15 +315,24 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
             .src
             .whole()
             .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
-        let mut h = Sha256::new();
-        emit_value(buf, start, &mut h)?;
-        Ok((value, h.finish()))
+        Ok((value, hash_value(buf, start)?))
     }
     #[cfg(not(feature = "general"))]
     {
         let _ = (start, value);
         Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))
     }
+}
+
+/// The SHA-256 of the canonical form of the value at `start` of `buf`. Out of line: its
+/// tokenizer is not in the frame of the reader that asked (a key's reading is beside it, not
+/// on top of it).
+#[cfg(feature = "general")]
+#[inline(never)]
+fn hash_value(buf: &[u8], start: usize) -> Result<[u8; 32]> {
+    let mut h = Sha256::new();
+    emit_value(buf, start, &mut h)?;
+    Ok(h.finish())
 }
 
 /// Starts the tokenizer's tap. Out of line: the new hasher is made in a temporary first, which
