@@ -167,22 +167,9 @@ mod tests {
             let keyid = [i as u8 + 1; 32];
             root.keys.push(Key { keyid, public }).unwrap();
         }
-        root.root = RoleKeys {
-            keys: 0b01,
-            threshold: 1,
-        };
-        root.timestamp = RoleKeys {
-            keys: 0b10,
-            threshold: 1,
-        };
-        root.snapshot = RoleKeys {
-            keys: 0b11,
-            threshold: 2,
-        };
-        root.targets = RoleKeys {
-            keys: 0b01,
-            threshold: 1,
-        };
+        let role = |keys, threshold| RoleKeys { keys, threshold };
+        (root.root, root.timestamp) = (role(0b01, 1), role(0b10, 1));
+        (root.snapshot, root.targets) = (role(0b11, 2), role(0b01, 1));
         root
     }
 
@@ -237,6 +224,19 @@ mod tests {
         assert_eq!(refused(&b), ErrorKind::Limit);
     }
 
+    /// `root` as its anchor holds it: an RSA key (no device verifies with one) is unsupported.
+    fn held(root: &Root) -> Root {
+        #[cfg_attr(not(feature = "std"), allow(unused_mut))]
+        let mut root = root.clone();
+        #[cfg(feature = "std")]
+        for key in &mut root.keys {
+            if matches!(key.public, PublicKey::RsaPss(_)) {
+                key.public = PublicKey::Unsupported;
+            }
+        }
+        root
+    }
+
     #[test]
     fn every_fixture_root_is_the_same_trusted_root_from_its_anchor() {
         use crate::client::Client;
@@ -255,7 +255,7 @@ mod tests {
             from_anchor.trust_anchor(&bytes).unwrap();
             assert_eq!(
                 from_anchor.trusted().root(),
-                from_json.trusted().root(),
+                &held(from_json.trusted().root()),
                 "{name}"
             );
             assert_eq!(from_anchor.next(), from_json.next(), "{name}");

@@ -111,30 +111,26 @@ impl Client {
     /// checked on the build host), in a client from [`untrusted`](Self::untrusted). What
     /// [`trust_root`](Self::trust_root) does for `root.json`, without the JSON in flash.
     pub fn trust_anchor(&mut self, anchor: &[u8]) -> Result<()> {
-        if self.phase != Phase::Untrusted {
-            return Err(Error::new(ErrorKind::Misuse, Field::RootAlreadyTrusted));
-        }
-        self.set.trust_anchor(anchor)?;
-        self.start_root_chain();
-        Ok(())
+        self.trust(|set| set.trust_anchor(anchor))
     }
 
     /// Reads the trusted root (checked against its own keys and threshold) into a client from
     /// [`untrusted`](Self::untrusted), in place, and starts the refresh.
     #[inline(never)] // the trusted root's parse frame only while it runs
     pub fn trust_root(&mut self, trusted_root: &[u8]) -> Result<()> {
+        self.trust(|set| set.trust_root(trusted_root))
+    }
+
+    /// Takes the first trusted root by `read`, once; the next root version is the first file
+    /// to fetch.
+    fn trust(&mut self, read: impl FnOnce(&mut TrustedSet) -> Result<()>) -> Result<()> {
         if self.phase != Phase::Untrusted {
             return Err(Error::new(ErrorKind::Misuse, Field::RootAlreadyTrusted));
         }
-        self.set.trust_root(trusted_root)?;
-        self.start_root_chain();
-        Ok(())
-    }
-
-    /// The next root version is the first file to fetch.
-    fn start_root_chain(&mut self) {
+        read(&mut self.set)?;
         let next = self.set.root().common.version.saturating_add(1);
         self.phase = Phase::Root { next, fetched: 0 };
+        Ok(())
     }
 
     /// The verified state.
