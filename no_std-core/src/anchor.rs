@@ -5,7 +5,7 @@
 //! boot, which proves nothing the firmware image does not (the root is exactly as trusted as
 //! the code that embeds it). The anchor is that root after otuf-core has read and checked it on
 //! the build host ([`write()`], from [`Root`]): its keys, the top-level roles' keys and
-//! thresholds, `consistent_snapshot`, `version` and `expires`, about 150 bytes.
+//! thresholds, `consistent_snapshot`, `version` and `expires` (208 bytes for two ed25519 keys).
 //! [`Client::trust_anchor`](crate::client::Client::trust_anchor) starts the refresh from it,
 //! and every later root is verified against it as TUF §5.3 says: a new root is still JSON,
 //! signed by a threshold of the anchor's root keys and of its own.
