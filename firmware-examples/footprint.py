@@ -132,7 +132,8 @@ def run(cmd, **kw):
     return done.stdout
 
 
-def qemu(elf: Path, slot: Path, target: str) -> int:
+def qemu(elf: Path, slot: Path, target: str) -> str:
+    """What `elf` printed on the board `target` runs on, with `slot` in its flash slot."""
     machine, slot_at = BOARDS[target]
     done = subprocess.run(
         ["qemu-system-arm", *machine, "-nographic",
@@ -141,10 +142,15 @@ def qemu(elf: Path, slot: Path, target: str) -> int:
         capture_output=True, text=True, timeout=300)
     if done.returncode != 0 or "verdict: " not in done.stdout:
         sys.exit(f"{elf.name} did not succeed under QEMU:\n{done.stdout}{done.stderr}")
-    m = re.search(r"stack high-water: (\d+) bytes(?: \(refresh (\d+), search and image (\d+)\))?",
-                  done.stdout)
-    state = re.search(r"^state: (.*)$", done.stdout, re.M)
-    return int(m.group(1)), m.group(2), m.group(3), state.group(1) if state else None
+    return done.stdout
+
+
+def printed(pattern: str, stdout: str, elf: Path) -> re.Match:
+    """The line of `stdout` that `pattern` matches; the script fails without it."""
+    m = re.search(pattern, stdout, re.M)
+    if not m:
+        sys.exit(f"{elf.name} printed no line matching {pattern!r}:\n{stdout}")
+    return m
 
 
 def main():
@@ -170,20 +176,23 @@ def main():
             shutil.copy(here / "target" / target / "release" / name, out / (name + suffix))
             builds[name + suffix] = (out / (name + suffix), target)
 
+    # otuf-core's state sizes on the target, printed by a firmware of their own (the measured
+    # builds carry no such report).
+    sizes_elf, sizes_target = builds.pop("sizes")
+    state = printed(r"^state: (.*)$", qemu(sizes_elf, out / "state/good.tar", sizes_target),
+                    sizes_elf).group(1)
     moves = [label for label, (elf, _) in builds.items()
              if label not in ("empty", "empty-m0") and links_memmove(elf)]
     if moves:
         sys.exit(f"{', '.join(moves)} link compiler-builtins' memmove (1.5 KiB): a copy LLVM could "
                  "not prove non-overlapping; find its caller with `arm-none-eabi-objdump -d -C`")
     rows = {}
-    # otuf-core's state sizes on the target, printed by a firmware of their own (the measured
-    # builds carry no such report).
-    state_elf, state_target = builds.pop("sizes")
-    state = qemu(state_elf, out / "state/good.tar", state_target)[3]
     for label, (elf, target) in builds.items():
         s = sections(elf)
         flash = sum(s[name] for name in FLASH_SECTIONS)
-        stack, refresh, search, _ = qemu(elf, out / "state/good.tar", target)
+        m = printed(r"stack high-water: (\d+) bytes(?: \(refresh (\d+), search and image (\d+)\))?",
+                    qemu(elf, out / "state/good.tar", target), elf)
+        stack, refresh, search = int(m.group(1)), m.group(2), m.group(3)
         ram = s[".data"] + s[".bss"] + stack
         rows[label] = (flash, ram, f"{int(refresh):,} / {int(search):,} B" if refresh else "")
 

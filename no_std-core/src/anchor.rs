@@ -25,7 +25,6 @@ const MAGIC: &[u8] = b"otuf-anchor1";
 const ABSENT: u8 = 0;
 const UNSUPPORTED: u8 = 1;
 const ED25519: u8 = 2;
-#[cfg(feature = "ecdsa")]
 const ECDSA_P256: u8 = 3;
 
 /// Writes `root`'s anchor to `out`. `root` is one otuf-core read and verified (as
@@ -95,7 +94,7 @@ fn read_rest(r: &mut Reader<'_>, root: &mut Root, count: u8) -> Option<()> {
             UNSUPPORTED => PublicKey::Unsupported,
             ED25519 => PublicKey::Ed25519(r.take(32)?.try_into().ok()?),
             // ECDSA P-256's SEC1 point (without `ecdsa` the key cannot verify).
-            3 => crate::crypto::decode_sec1(r.take(65)?).unwrap_or(PublicKey::Unsupported),
+            ECDSA_P256 => crate::crypto::decode_sec1(r.take(65)?).unwrap_or(PublicKey::Unsupported),
             _ => return None,
         };
         root.keys.push(Key { keyid, public }).ok()?;

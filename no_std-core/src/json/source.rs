@@ -146,13 +146,13 @@ impl<'b> ReadSource<'b> {
         self.total
     }
 
-    /// Reads the next chunk when the buffer is used up; a failure ends the input.
+    /// Reads the next chunk when the buffer is used up; a failure ends the input (nothing is
+    /// left to serve: `read_chunk` fails before reading, or after emptying the buffer).
     #[inline(never)] // the slow path of every `peek`: one copy
     fn fill(&mut self) {
         if let Err(e) = self.read_chunk() {
             self.failure = Some(e);
             self.eof = true;
-            self.start = self.end;
         }
     }
 

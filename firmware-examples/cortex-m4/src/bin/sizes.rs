@@ -21,6 +21,6 @@ fn main() -> ! {
     n(state::STREAM_LEXER);
     say(&[", signature checks "]);
     n(state::VERIFIERS);
-    say(&[")\nstack high-water: 0 bytes\n"]);
+    say(&[")\n"]);
     exit(true)
 }
