@@ -27,16 +27,14 @@ pub(crate) fn read_hashes<S: Source, K: Canon>(
             break;
         }
         any = true;
-        let slot: &mut [u8] = match (algo.get(), keep.as_deref_mut()) {
-            (Some(b"sha256"), Some(h)) => h.sha256.insert([0; 32]),
-            (Some(b"sha512"), Some(h)) => h.sha512.insert([0; 64]),
+        // Where the digest goes: the kept hash's own place, else the scratch (its length).
+        let h = keep.as_deref_mut();
+        let (kept, len): (Option<&mut [u8]>, usize) = match algo.get() {
+            Some(b"sha256") => (h.map(|h| &mut h.sha256.insert([0; 32])[..]), 32),
+            Some(b"sha512") => (h.map(|h| &mut h.sha512.insert([0; 64])[..]), 64),
             #[cfg(feature = "blake2b")]
-            (Some(b"blake2b-256"), Some(h)) => h.blake2b_256.insert([0; 32]),
-            (Some(b"sha256"), None) => scratch.get_mut(..32).unwrap_or_default(),
-            (Some(b"sha512"), None) => &mut scratch,
-            #[cfg(feature = "blake2b")]
-            (Some(b"blake2b-256"), None) => scratch.get_mut(..32).unwrap_or_default(),
-            (_, h) => {
+            Some(b"blake2b-256") => (h.map(|h| &mut h.blake2b_256.insert([0; 32])[..]), 32),
+            _ => {
                 if let Some(h) = h {
                     h.unsupported = true;
                 }
@@ -44,6 +42,7 @@ pub(crate) fn read_hashes<S: Source, K: Canon>(
                 continue;
             }
         };
+        let slot = kept.unwrap_or_else(|| scratch.get_mut(..len).unwrap_or_default());
         let mut hex = crate::crypto::HexInto::new(slot);
         lx.string(&mut hex).map_err(named)?;
         if !hex.filled() {
