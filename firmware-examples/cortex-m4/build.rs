@@ -7,15 +7,6 @@ use otuf_core::limits::Limits;
 use otuf_core::time::UnixTime;
 use std::path::PathBuf;
 
-/// The anchor's bytes.
-struct Anchor(Vec<u8>);
-
-impl otuf_core::json::Sink for Anchor {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
-    }
-}
-
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     let target = std::env::var("TARGET").unwrap_or_default();
@@ -41,9 +32,9 @@ fn main() {
     if let Err(e) = client.trust_root(&json) {
         panic!("{root}: not a root otuf-core trusts: {e}");
     }
-    let mut anchor = Anchor(Vec::new());
+    let mut anchor = Vec::new();
     otuf_core::anchor::write(client.trusted().root(), &mut anchor);
-    std::fs::write(out.join("root.anchor"), anchor.0).unwrap();
+    std::fs::write(out.join("root.anchor"), anchor).unwrap();
     println!("cargo:rerun-if-env-changed=OTUF_TRUSTED_ROOT");
     println!("cargo:rerun-if-changed={root}");
 }
