@@ -26,7 +26,11 @@ pub const INSTALLED: Version = Version(1, 0, 0);
 pub fn run_device(mode: &str, transport: &mut impl Transport) -> ! {
     let slot = board::slot();
     // The board's real-time clock, simulated: the slot carries the reference time.
-    let Some(now) = slot.file("now").and_then(seconds).map(otuf_core::time::UnixTime) else {
+    let Some(now) = slot
+        .file("now")
+        .and_then(seconds)
+        .map(otuf_core::time::UnixTime)
+    else {
         board::say(&["verdict: refused now: no clock reading in the slot\n"]);
         board::exit(false);
     };

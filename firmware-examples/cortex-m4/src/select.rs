@@ -42,7 +42,8 @@ pub enum Decision {
 
 /// Decides from `target`'s `custom` for a device of `hardware` running `installed`.
 pub fn decide(target: &TargetFile, hardware: &str, installed: Version) -> Decision {
-    let (Some(version), Some(built_for)) = (target.custom_str("version"), target.custom_str("hardware"))
+    let (Some(version), Some(built_for)) =
+        (target.custom_str("version"), target.custom_str("hardware"))
     else {
         return Decision::Refuse("custom: no string version and hardware");
     };

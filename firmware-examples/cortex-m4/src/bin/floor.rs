@@ -28,7 +28,10 @@ fn main() -> ! {
     }
     let digest = sha256.finalize();
     // The digest's first byte, printed the way the empty firmware prints its figures.
-    board::say(&["verdict: floor: signature ", if verified { "true" } else { "false" }]);
+    board::say(&[
+        "verdict: floor: signature ",
+        if verified { "true" } else { "false" },
+    ]);
     board::say(&[", slot sha256 byte 0: "]);
     board::say_number(u32::from(digest[0]));
     board::say(&["\nsignature check alone: "]);
@@ -58,5 +61,6 @@ fn check() -> bool {
         return false;
     };
     let signature = salty::Signature::from(&core::hint::black_box(SIGNATURE));
-    key.verify(core::hint::black_box(MESSAGE), &signature).is_ok()
+    key.verify(core::hint::black_box(MESSAGE), &signature)
+        .is_ok()
 }
