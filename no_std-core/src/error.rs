@@ -352,11 +352,7 @@ impl Error {
             kind,
             role: RoleKind::None,
             field: Field::None,
-            offset: if offset < NO_OFFSET as usize {
-                offset as u32
-            } else {
-                NO_OFFSET - 1
-            },
+            offset: fault::clamp(offset),
         }
     }
 
@@ -405,6 +401,115 @@ impl Error {
             self.field = field;
         }
         self
+    }
+}
+
+/// Inside the core: which check failed, in which role, at which field, and whether at a byte
+/// offset, in four bytes. Every reader returns it, and a `Result` of it with a value of up to
+/// four bytes is returned in two registers on a 32-bit target, where an eight-byte error goes
+/// through memory at each `?` (2.3 KiB of flash on a Cortex-M4). The offset itself is kept by
+/// the tokenizer that made the fault, and the code that owns the tokenizer turns the fault into
+/// an [`Error`] with it ([`Lexer::error`](crate::json::lexer::Lexer::error)); a fault no
+/// tokenizer made converts by `From`.
+pub(crate) mod fault {
+    use super::{Error, ErrorKind, Field, RoleKind, NO_OFFSET};
+
+    /// See [the module](self).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Fault {
+        kind: ErrorKind,
+        role: RoleKind,
+        field: Field,
+        /// At a byte offset its tokenizer holds.
+        located: bool,
+    }
+
+    /// Shorthand for the core's readers.
+    pub(crate) type Result<T> = core::result::Result<T, Fault>;
+
+    impl Fault {
+        /// A new fault for `kind` at `field`.
+        pub(crate) const fn new(kind: ErrorKind, field: Field) -> Self {
+            Self {
+                kind,
+                role: RoleKind::None,
+                field,
+                located: false,
+            }
+        }
+
+        /// A JSON fault at the byte offset its tokenizer records.
+        pub(crate) const fn located(kind: ErrorKind) -> Self {
+            Self {
+                kind,
+                role: RoleKind::None,
+                field: Field::None,
+                located: true,
+            }
+        }
+
+        /// `error` without its offset, which the tokenizer taking it records.
+        pub(crate) const fn of(error: Error) -> Self {
+            Self {
+                kind: error.kind,
+                role: error.role,
+                field: error.field,
+                located: error.offset != NO_OFFSET,
+            }
+        }
+
+        /// The check that failed.
+        pub(crate) const fn kind(&self) -> ErrorKind {
+            self.kind
+        }
+
+        /// The error, at `offset` if the fault is located.
+        pub(crate) const fn at(self, offset: usize) -> Error {
+            let mut e = Error::new(self.kind, self.field).in_role(self.role);
+            if self.located {
+                e.offset = clamp(offset);
+            }
+            e
+        }
+
+        /// See [`Error::in_role`].
+        #[must_use]
+        pub(crate) const fn in_role(mut self, role: RoleKind) -> Self {
+            if matches!(self.role, RoleKind::None) {
+                self.role = role;
+            }
+            self
+        }
+
+        /// See [`Error::in_field`].
+        #[must_use]
+        pub(crate) const fn in_field(mut self, field: Field) -> Self {
+            if matches!(self.field, Field::None) {
+                self.field = field;
+            }
+            self
+        }
+    }
+
+    /// A fault no tokenizer located (a located one reaching here has lost its offset: a bug
+    /// the tests catch, not something input can cause).
+    impl From<Fault> for Error {
+        fn from(f: Fault) -> Self {
+            debug_assert!(
+                !f.located,
+                "a located fault converted without its offset: {f:?}"
+            );
+            Error::new(f.kind, f.field).in_role(f.role)
+        }
+    }
+
+    /// Offsets past 4 GiB (refused long before) are kept as the largest one.
+    pub(super) const fn clamp(offset: usize) -> u32 {
+        if offset < NO_OFFSET as usize {
+            offset as u32
+        } else {
+            NO_OFFSET - 1
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! every shell (agent, firmware) shares it.
 
 use crate::crypto::{Key, KeySet, PublicKey};
+use crate::error::fault::{self, Fault};
 use crate::error::{Error, ErrorKind, Field, Result, RoleKind};
 use crate::limits::{MAX_SEARCH_KEYS, MAX_SEARCH_STACK, MAX_VISITED};
 use crate::metadata::delegation::Keep;
@@ -76,7 +77,7 @@ impl Keep for Incoming<'_> {
     fn keys(&mut self) -> (&mut KeySet, usize) {
         (self.keys, 0)
     }
-    fn role(&mut self, d: Delegated) -> Result<()> {
+    fn role(&mut self, d: Delegated) -> fault::Result<()> {
         self.stack
             .push(Pending {
                 name: d.name,
@@ -85,7 +86,7 @@ impl Keep for Incoming<'_> {
                 top_level: false,
             })
             .map_err(|_| {
-                Error::new(ErrorKind::Limit, Field::DelegationsPending).in_role(RoleKind::Delegated)
+                Fault::new(ErrorKind::Limit, Field::DelegationsPending).in_role(RoleKind::Delegated)
             })
     }
 }

@@ -10,12 +10,16 @@ pub struct UnixTime(pub i64);
 impl UnixTime {
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` exactly: no fractions, no offsets, no lower-case letters.
     pub fn parse_expires(s: &[u8]) -> Result<Self> {
-        let bad = Error::new(ErrorKind::BadValue, Field::Expires);
+        Self::expires(s).ok_or(Error::new(ErrorKind::BadValue, Field::Expires))
+    }
+
+    /// [`parse_expires`](Self::parse_expires) for the core's readers, which name the error.
+    pub(crate) fn expires(s: &[u8]) -> Option<Self> {
         // Read against a template: digits accumulate into the current field, every other byte
         // must be the template's and starts the next field. One loop, not twenty bindings.
         const FORMAT: &[u8; 20] = b"0000-00-00T00:00:00Z";
         if s.len() != FORMAT.len() {
-            return Err(bad);
+            return None;
         }
         // Four-digit years: everything fits in `i32`, which a 32-bit device divides without a
         // 64-bit division routine.
@@ -24,20 +28,20 @@ impl UnixTime {
         for (&c, &t) in s.iter().zip(FORMAT) {
             match (t, fields.get_mut(k)) {
                 (b'0', Some(v)) if c.is_ascii_digit() => *v = *v * 10 + i32::from(c - b'0'),
-                (b'0', _) => return Err(bad),
+                (b'0', _) => return None,
                 _ if c == t => k += 1,
-                _ => return Err(bad),
+                _ => return None,
             }
         }
         let [year, month, day, hour, min, sec] = fields;
         if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-            return Err(bad);
+            return None;
         }
         if hour > 23 || min > 59 || sec > 59 {
-            return Err(bad);
+            return None;
         }
         let seconds = hour * 3600 + min * 60 + sec;
-        Ok(Self(
+        Some(Self(
             i64::from(days_from_civil(year, month, day)) * 86_400 + i64::from(seconds),
         ))
     }

@@ -197,7 +197,7 @@ impl TrustedSet {
         // The same bytes again (a slice cannot change between reads): signatures only.
         let own = (&root.keys[..], &root.root);
         let s = envelope::stream(bytes, chunk, expect, &mut RootSignaturesOnly, own)?;
-        envelope::require(own, &s.valid)
+        Ok(envelope::require(own, &s.valid)?)
     }
 
     /// Declares a delegated role whose snapshot entry must be kept (needed without `alloc`,

@@ -104,3 +104,54 @@ fn streams_a_16384_bin_snapshot_in_fixed_state() {
         cfg!(feature = "alloc"),
     );
 }
+
+/// A fault half a megabyte into a streamed snapshot is reported at its byte, whatever the
+/// chunk size: the offset is the tokenizer's, carried out through the client.
+#[test]
+fn a_fault_deep_in_a_streamed_snapshot_names_its_byte() {
+    use otuf_core::{ErrorKind, RoleKind};
+    let good = bench("snapshot.json");
+    let find = |needle: &[u8]| {
+        good.windows(needle.len())
+            .rposition(|w| w == needle)
+            .unwrap()
+    };
+    let key = find(b"\"bins-3ffd.json\"");
+    let digit = find(b"\"bins-3ffe.json\":{\"version\":1}") + 28;
+    assert_eq!(good[digit], b'1');
+    let mut cases: Vec<(Vec<u8>, ErrorKind, usize)> = Vec::new();
+    let mut put = |at: usize, bytes: &[u8], kind, fault_at| {
+        let mut doc = good.clone();
+        doc[at..at + bytes.len()].copy_from_slice(bytes);
+        cases.push((doc, kind, fault_at));
+    };
+    put(digit, b"x", ErrorKind::Syntax, digit);
+    put(digit, b"-", ErrorKind::Syntax, digit + 1);
+    put(key + 9, b"b", ErrorKind::NotCanonical, key); // bins-3ffb after bins-3ffc
+    put(key + 9, b"c", ErrorKind::DuplicateKey, key);
+    put(key + 1, &[0xff], ErrorKind::Utf8, key + 1);
+    cases.push((good[..400_000].to_vec(), ErrorKind::Syntax, 400_000));
+
+    for chunk_len in [7, 256] {
+        for (doc, kind, at) in &cases {
+            let mut chunk = vec![0u8; chunk_len];
+            let mut client = Client::new(
+                &bench("root.json"),
+                UnixTime(1_767_225_600),
+                Limits::default(),
+            )
+            .unwrap();
+            client.not_found().unwrap();
+            client
+                .handle_stream(&bench("timestamp.json")[..], &mut chunk)
+                .unwrap();
+            let e = client.handle_stream(&doc[..], &mut chunk).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.role(), e.offset()),
+                (*kind, RoleKind::Snapshot, Some(*at as u32)),
+                "{e} ({chunk_len}-byte chunks)"
+            );
+            assert!(e.to_string().ends_with(&format!(" at byte {at}")), "{e}");
+        }
+    }
+}

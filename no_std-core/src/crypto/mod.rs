@@ -13,7 +13,8 @@ mod verifier;
 pub(crate) use verifier::Signatures;
 pub(crate) use verifier::{each_signature, verifier_threshold, Verifiers};
 
-use crate::error::{Field, Result};
+use crate::error::fault::Result;
+use crate::error::Field;
 use crate::hashes::Sha256;
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{Member, Object, OTHERS};

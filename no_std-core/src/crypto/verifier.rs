@@ -1,7 +1,8 @@
 //! Signature checks fed chunk by chunk with the canonical bytes of `signed`.
 
 use super::{Key, KeyId, PublicKey};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{list, record, Member};
 use crate::json::source::Source;
@@ -34,10 +35,10 @@ impl Signatures {
         let mut out = Self::default();
         each_signature(lx, &mut |_, keyid, sig| {
             let bytes = heapless::Vec::from_slice(sig)
-                .map_err(|_| Error::new(ErrorKind::Limit, Field::SignatureSig))?;
+                .map_err(|_| Fault::new(ErrorKind::Limit, Field::SignatureSig))?;
             out.0
                 .push(Sig { keyid, bytes })
-                .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))
+                .map_err(|_| Fault::new(ErrorKind::Limit, Field::Signatures))
         })?;
         Ok(out)
     }
@@ -71,12 +72,12 @@ pub(crate) fn each_signature<S: Source, K: Canon>(
             return Ok(());
         };
         if seen_ids.contains(&id) {
-            return Err(Error::new(ErrorKind::BadValue, Field::SignatureKeyid));
+            return Err(Fault::new(ErrorKind::BadValue, Field::SignatureKeyid));
         }
         // Copied as a slice: `push` here is a `memmove` (1.5 KiB of compiler-builtins) on a device.
         seen_ids
             .extend_from_slice(core::slice::from_ref(&id))
-            .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))?;
+            .map_err(|_| Fault::new(ErrorKind::Limit, Field::Signatures))?;
         let Some(hex) = sig.get() else { return Ok(()) };
         let mut bytes = [0u8; MAX_SIGNATURE];
         let Some(bytes) = bytes.get_mut(..hex.len() / 2) else {
@@ -230,7 +231,7 @@ impl<'k> Verifiers<'k> {
                     let at = self.ed25519.len();
                     self.ed25519
                         .push(super::ed25519::Ed25519::new(pk, sig))
-                        .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))?;
+                        .map_err(|_| Fault::new(ErrorKind::Limit, Field::Signatures))?;
                     Check::Ed25519(at)
                 };
                 check
@@ -250,7 +251,7 @@ impl<'k> Verifiers<'k> {
         };
         self.checks
             .push((&key.keyid, check))
-            .map_err(|_| Error::new(ErrorKind::Limit, Field::Signatures))
+            .map_err(|_| Fault::new(ErrorKind::Limit, Field::Signatures))
     }
 
     /// Starts a check for each of `role`'s keys that has a signature (each key ID once), in

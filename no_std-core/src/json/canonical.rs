@@ -17,8 +17,9 @@ const BATCH: usize = 32;
 /// Validates `json` (one value, nothing after it) and writes its canonical form to `sink`.
 pub fn canonicalize_into<T: Sink + ?Sized>(json: &[u8], sink: &mut T) -> Result<()> {
     let mut lx = Lexer::new(SliceSource::new(json), NoCanon);
-    lx.skip()?;
-    lx.finish()?;
+    lx.skip()
+        .and_then(|()| lx.finish())
+        .map_err(|f| lx.error(f))?;
     emit_value(json, 0, sink)
 }
 
@@ -30,14 +31,16 @@ pub fn canonicalize(json: &[u8]) -> Result<alloc::vec::Vec<u8>> {
     Ok(out)
 }
 
-/// Writes the canonical form of the already validated value at `buf[start..]`.
+/// Writes the canonical form of the already validated value at `buf[start..]`. Its tokenizers
+/// are its own (general mode only), so its errors carry their offsets.
 pub(crate) fn emit_value<T: Sink + ?Sized>(buf: &[u8], start: usize, sink: &mut T) -> Result<()> {
     let mut check = Lexer::new(SliceSource { buf, pos: start }, Canonical::check_order());
-    check.skip()?;
+    check.skip().map_err(|f| check.error(f))?;
     if check.canon.unchecked {
         emit_sorted(buf, start, sink).map(|_| ())
     } else {
-        Lexer::new(SliceSource { buf, pos: start }, Canonical::emit(sink)).skip()
+        let mut lx = Lexer::new(SliceSource { buf, pos: start }, Canonical::emit(sink));
+        lx.skip().map_err(|f| lx.error(f))
     }
 }
 
@@ -51,7 +54,7 @@ struct Member {
 /// Canonicalises by sorting (the value at `pos` was validated); returns the end offset.
 fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result<usize> {
     let mut lx = Lexer::new(SliceSource { buf, pos }, NoCanon);
-    match lx.peek_kind()? {
+    match lx.peek_kind().map_err(|f| lx.error(f))? {
         Kind::Object => {
             let start = lx.value_offset();
             sink.write(b"{");
@@ -60,14 +63,14 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
             let end = loop {
                 let mut batch: heapless::Vec<Member, BATCH> = heapless::Vec::new();
                 let mut scan = Lexer::new(SliceSource { buf, pos: start }, NoCanon);
-                scan.begin_object()?;
+                scan.begin_object().map_err(|f| scan.error(f))?;
                 loop {
-                    if !scan.next_key(&mut Discard)? {
+                    if !scan.next_key(&mut Discard).map_err(|f| scan.error(f))? {
                         break;
                     }
                     let key = scan.key_at;
                     let value = scan.value_offset();
-                    scan.skip()?;
+                    scan.skip().map_err(|f| scan.error(f))?;
                     if let Some(l) = lower {
                         if key == l {
                             continue; // the member emitted last
@@ -113,8 +116,9 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
                         sink.write(b",");
                     }
                     first = false;
-                    Lexer::new(SliceSource { buf, pos: m.key }, Canonical::emit(&mut *sink))
-                        .string(&mut Discard)?;
+                    let mut key =
+                        Lexer::new(SliceSource { buf, pos: m.key }, Canonical::emit(&mut *sink));
+                    key.string(&mut Discard).map_err(|f| key.error(f))?;
                     sink.write(b":");
                     emit_sorted(buf, m.value, sink)?;
                 }
@@ -124,24 +128,24 @@ fn emit_sorted<T: Sink + ?Sized>(buf: &[u8], pos: usize, sink: &mut T) -> Result
             Ok(end)
         }
         Kind::Array => {
-            lx.begin_array()?;
+            lx.begin_array().map_err(|f| lx.error(f))?;
             sink.write(b"[");
             let mut first = true;
-            while lx.next_item()? {
+            while lx.next_item().map_err(|f| lx.error(f))? {
                 if !first {
                     sink.write(b",");
                 }
                 first = false;
                 let at = lx.value_offset();
                 emit_sorted(buf, at, sink)?;
-                lx.skip()?;
+                lx.skip().map_err(|f| lx.error(f))?;
             }
             sink.write(b"]");
             Ok(lx.src.pos)
         }
         _ => {
             let mut scalar = Lexer::new(SliceSource { buf, pos }, Canonical::emit(sink));
-            scalar.skip()?;
+            scalar.skip().map_err(|f| scalar.error(f))?;
             Ok(scalar.src.pos)
         }
     }
@@ -266,14 +270,36 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_found_in_either_path() {
-        assert_eq!(
-            canon(r#"{"a":1,"a":2}"#).unwrap_err().kind(),
-            ErrorKind::DuplicateKey
-        );
-        assert_eq!(
-            canon(r#"{"b":1,"a":1,"\u0062":2}"#).unwrap_err().kind(),
-            ErrorKind::DuplicateKey
-        );
+    fn duplicates_found_in_either_path_at_the_second_key() {
+        // Sorted input: the order check finds it; unsorted: the sort's scan does.
+        for (doc, at) in [(r#"{"a":1,"a":2}"#, 7), (r#"{"b":1,"a":1,"\u0062":2}"#, 13)] {
+            let e = canon(doc).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.offset()),
+                (ErrorKind::DuplicateKey, Some(at)),
+                "{doc}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_refused_at_the_byte_that_breaks_it() {
+        for (doc, kind, at) in [
+            ("{\"a\":1.5}", ErrorKind::Float, 5),
+            ("{\"a\":01}", ErrorKind::Syntax, 6),
+            ("[1,2,]", ErrorKind::Syntax, 5),
+            ("[\"\\ud800x\"]", ErrorKind::Surrogate, 2),
+            ("[\"ab\\q\"]", ErrorKind::Syntax, 4),
+            ("[\"a\u{1}\"]", ErrorKind::Syntax, 3),
+            ("{\"a\":true} x", ErrorKind::Trailing, 11),
+            ("{\"a\":[1,{\"b\":\"c", ErrorKind::Syntax, 15),
+        ] {
+            let e = canon(doc).unwrap_err();
+            assert_eq!((e.kind(), e.offset()), (kind, Some(at)), "{doc}");
+        }
+        let mut bad_utf8 = br#"["ab"]"#.to_vec();
+        bad_utf8[3] = 0xff;
+        let e = canonicalize(&bad_utf8).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ErrorKind::Utf8, Some(3)));
     }
 }

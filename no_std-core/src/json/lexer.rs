@@ -5,7 +5,8 @@
 
 use super::source::Source;
 use super::{Discard, Sink, StrOut};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{Error, ErrorKind};
 use crate::hashes::Sha256;
 use crate::limits::{MAX_DEPTH, MAX_KEY_STACK};
 use core::cmp::Ordering;
@@ -22,8 +23,9 @@ pub(crate) trait Canon {
     fn key_begin(&mut self, _depth: usize) {}
     /// Decoded bytes of the key being read.
     fn key_push(&mut self, _bytes: &[u8]) {}
-    /// The key is complete; `first` when it is the object's first.
-    fn key_end(&mut self, _depth: usize, _first: bool, _offset: usize) -> Result<()> {
+    /// The key is complete; `first` when it is the object's first. A located fault is at the
+    /// key's opening quote.
+    fn key_end(&mut self, _depth: usize, _first: bool) -> Result<()> {
         Ok(())
     }
     /// Where canonical output can also be hashed (streaming mode: key IDs), `None` in general
@@ -57,8 +59,8 @@ impl<K: Canon + ?Sized> Canon for &mut K {
     fn key_push(&mut self, bytes: &[u8]) {
         (**self).key_push(bytes);
     }
-    fn key_end(&mut self, depth: usize, first: bool, offset: usize) -> Result<()> {
-        (**self).key_end(depth, first, offset)
+    fn key_end(&mut self, depth: usize, first: bool) -> Result<()> {
+        (**self).key_end(depth, first)
     }
     fn tap(&mut self) -> Option<&mut Option<Sha256>> {
         (**self).tap()
@@ -165,7 +167,7 @@ impl KeyStack {
     }
 
     /// Checks the new key against the previous one and keeps it. `Ok(false)` on overflow.
-    fn end(&mut self, first: bool, offset: usize) -> Result<bool> {
+    fn end(&mut self, first: bool) -> Result<bool> {
         let (base, _) = self.level();
         let d = self.depth;
         if self.overflow {
@@ -184,8 +186,8 @@ impl KeyStack {
         }
         match self.order.then(self.len.cmp(&self.prev_len)) {
             Ordering::Greater => Ok(true),
-            Ordering::Equal => Err(Error::at(ErrorKind::DuplicateKey, offset)),
-            Ordering::Less => Err(Error::at(ErrorKind::NotCanonical, offset)),
+            Ordering::Equal => Err(Fault::located(ErrorKind::DuplicateKey)),
+            Ordering::Less => Err(Fault::located(ErrorKind::NotCanonical)),
         }
     }
 }
@@ -285,13 +287,13 @@ impl<T: Sink + ?Sized> Canon for Canonical<'_, T> {
             k.push(bytes);
         }
     }
-    fn key_end(&mut self, _depth: usize, first: bool, offset: usize) -> Result<()> {
+    fn key_end(&mut self, _depth: usize, first: bool) -> Result<()> {
         let Some(k) = &mut self.order else {
             return Ok(());
         };
-        match k.end(first, offset) {
+        match k.end(first) {
             Ok(true) => Ok(()),
-            Ok(false) if self.strict => Err(Error::at(ErrorKind::Limit, offset)),
+            Ok(false) if self.strict => Err(Fault::located(ErrorKind::Limit)),
             Ok(false) => {
                 self.unchecked = true;
                 Ok(())
@@ -363,6 +365,8 @@ pub(crate) struct Lexer<S, K> {
     first: Bits,
     /// Offset of the opening quote of the last key read.
     pub(crate) key_at: usize,
+    /// Offset of the last located fault made here.
+    fault_at: usize,
 }
 
 fn is_plain(b: u8) -> bool {
@@ -378,17 +382,40 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             objects: 0,
             first: 0,
             key_at: 0,
+            fault_at: 0,
         }
     }
 
-    fn err(&self, kind: ErrorKind) -> Error {
-        self.err_at(kind, self.src.offset())
+    /// `fault` as an error, at the offset recorded for it: the owner of a tokenizer returns
+    /// its readers' faults so.
+    pub(crate) fn error(&self, fault: Fault) -> Error {
+        fault.at(self.fault_at)
+    }
+
+    /// `error` (of the source, or of another tokenizer over the same input) as a fault here.
+    pub(crate) fn adopt(&mut self, error: Error) -> Fault {
+        self.fault_at = error.offset().map_or(0, |o| o as usize);
+        Fault::of(error)
+    }
+
+    /// `kind` at byte `at`.
+    fn fault(&mut self, kind: ErrorKind, at: usize) -> Fault {
+        self.fault_at = at;
+        Fault::located(kind)
+    }
+
+    fn err(&mut self, kind: ErrorKind) -> Fault {
+        let at = self.src.offset();
+        self.err_at(kind, at)
     }
 
     /// `kind` at byte `at`, unless the input ended in a failed read: then that failure, which
     /// is why the bytes there were not what they should be.
-    fn err_at(&self, kind: ErrorKind, at: usize) -> Error {
-        self.src.failed().unwrap_or(Error::at(kind, at))
+    fn err_at(&mut self, kind: ErrorKind, at: usize) -> Fault {
+        match self.src.failed() {
+            Some(failure) => self.adopt(failure),
+            None => self.fault(kind, at),
+        }
     }
 
     /// Canonical output, to the canon and to `extra` (a value being captured).
@@ -509,7 +536,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         self.key_at = at;
         self.canon.key_begin(self.depth);
         self.decode_string(out, true, extra)?;
-        self.canon.key_end(self.depth, first, at)?;
+        if let Err(f) = self.canon.key_end(self.depth, first) {
+            return Err(self.fault(f.kind(), at));
+        }
         if self.ws() != Some(b':') {
             return Err(self.err(ErrorKind::Syntax));
         }
@@ -585,7 +614,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                     let n = self.escape(&mut tmp, at)?;
                     tmp.get(..n).unwrap_or_default()
                 }
-                0x00..=0x1f => return Err(Error::at(ErrorKind::Syntax, at)),
+                0x00..=0x1f => return Err(self.fault(ErrorKind::Syntax, at)),
                 0x80..=0xff => {
                     let n = self.utf8(b, &mut tmp, at)?;
                     tmp.get(..n).unwrap_or_default()
@@ -622,9 +651,9 @@ impl<S: Source, K: Canon> Lexer<S, K> {
         let mut v = 0u32;
         for _ in 0..4 {
             let c = self.next_byte()?;
-            let d = (c as char)
-                .to_digit(16)
-                .ok_or(Error::at(ErrorKind::Syntax, at))?;
+            let Some(d) = (c as char).to_digit(16) else {
+                return Err(self.fault(ErrorKind::Syntax, at));
+            };
             v = (v << 4) | d;
         }
         Ok(v)
@@ -651,20 +680,20 @@ impl<S: Source, K: Canon> Lexer<S, K> {
                         }
                         self.src.bump();
                         if self.next_byte()? != b'u' {
-                            return Err(Error::at(ErrorKind::Surrogate, at));
+                            return Err(self.fault(ErrorKind::Surrogate, at));
                         }
                         let lo = self.hex4(at)?;
                         if !(0xDC00..=0xDFFF).contains(&lo) {
-                            return Err(Error::at(ErrorKind::Surrogate, at));
+                            return Err(self.fault(ErrorKind::Surrogate, at));
                         }
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                     }
-                    0xDC00..=0xDFFF => return Err(Error::at(ErrorKind::Surrogate, at)),
+                    0xDC00..=0xDFFF => return Err(self.fault(ErrorKind::Surrogate, at)),
                     _ => hi,
                 };
                 return Ok(encode_utf8(cp, tmp));
             }
-            _ => return Err(Error::at(ErrorKind::Syntax, at)),
+            _ => return Err(self.fault(ErrorKind::Syntax, at)),
         };
         tmp[0] = c as u8;
         Ok(1)
@@ -673,7 +702,6 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// Validates one multi-byte UTF-8 sequence starting with `lead`.
     #[inline(never)]
     fn utf8(&mut self, lead: u8, tmp: &mut [u8; 4], at: usize) -> Result<usize> {
-        let bad = Error::at(ErrorKind::Utf8, at);
         let (n, lo, hi) = match lead {
             0xC2..=0xDF => (2, 0x80, 0xBF),
             0xE0 => (3, 0xA0, 0xBF),
@@ -682,7 +710,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             0xF0 => (4, 0x90, 0xBF),
             0xF1..=0xF3 => (4, 0x80, 0xBF),
             0xF4 => (4, 0x80, 0x8F),
-            _ => return Err(bad),
+            _ => return Err(self.fault(ErrorKind::Utf8, at)),
         };
         tmp[0] = lead;
         for i in 1..n {
@@ -691,7 +719,7 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             };
             let (l, h) = if i == 1 { (lo, hi) } else { (0x80, 0xBF) };
             if c < l || c > h {
-                return Err(bad);
+                return Err(self.fault(ErrorKind::Utf8, at));
             }
             self.src.bump();
             if let Some(slot) = tmp.get_mut(i) {
@@ -739,10 +767,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
             }
         }
         if zero && digits > 1 {
-            return Err(Error::at(ErrorKind::Syntax, at + 1)); // a leading zero
+            return Err(self.fault(ErrorKind::Syntax, at + 1)); // a leading zero
         }
         if matches!(self.src.peek(), Some(b'.' | b'e' | b'E')) {
-            return Err(Error::at(ErrorKind::Float, at));
+            return Err(self.fault(ErrorKind::Float, at));
         }
         Ok(fits.then_some(value))
     }
@@ -750,8 +778,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// Reads a non-negative integer that fits in `u64`.
     pub(crate) fn uint(&mut self) -> Result<u64> {
         let at = self.value_offset();
-        self.integer_into(&mut Discard)?
-            .ok_or(Error::at(ErrorKind::BadValue, at))
+        match self.integer_into(&mut Discard)? {
+            Some(v) => Ok(v),
+            None => Err(self.fault(ErrorKind::BadValue, at)),
+        }
     }
 
     fn literal(&mut self, word: &'static [u8], extra: &mut dyn Sink) -> Result<()> {
@@ -819,7 +849,10 @@ impl<S: Source, K: Canon> Lexer<S, K> {
     /// Requires the end of input after the top-level value.
     pub(crate) fn finish(&mut self) -> Result<()> {
         match self.ws() {
-            None => self.src.failed().map_or(Ok(()), Err),
+            None => match self.src.failed() {
+                Some(failure) => Err(self.adopt(failure)),
+                None => Ok(()),
+            },
             Some(_) => Err(self.err(ErrorKind::Trailing)),
         }
     }

@@ -5,7 +5,8 @@
 use super::lexer::{Canon, Lexer};
 use super::source::Source;
 use super::{Text, TextBuf};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 
 /// A member of an object the core reads: its name, and the field an error about it names.
 pub(crate) type Member = (&'static [u8], Field);
@@ -89,7 +90,7 @@ impl<'m> Object<'m> {
             };
             self.current = self.members.get(i).map_or(self.object, |m| m.1);
             if self.seen & (1 << i) != 0 {
-                return Err(Error::new(ErrorKind::DuplicateKey, self.current));
+                return Err(Fault::new(ErrorKind::DuplicateKey, self.current));
             }
             self.seen |= 1 << i;
             return Ok(Some(i));
@@ -111,7 +112,7 @@ impl<'m> Object<'m> {
         if missing != 0 {
             let first = missing.trailing_zeros() as usize;
             let field = self.members.get(first).map_or(self.object, |m| m.1);
-            return Err(Error::new(ErrorKind::MissingField, field));
+            return Err(Fault::new(ErrorKind::MissingField, field));
         }
         Ok(self.seen)
     }
@@ -141,7 +142,7 @@ pub(crate) fn map<S: Source, K: Canon>(
     key: &mut dyn TextBuf,
     each: &mut EachEntry<'_, S, K>,
 ) -> Result<()> {
-    let inner = |e: Error| e.in_field(object);
+    let inner = |e: Fault| e.in_field(object);
     lx.begin_object().map_err(inner)?;
     loop {
         key.clear();
@@ -158,7 +159,7 @@ pub(crate) fn list<S: Source, K: Canon>(
     array: Field,
     each: &mut EachItem<'_, S, K>,
 ) -> Result<()> {
-    let inner = |e: Error| e.in_field(array);
+    let inner = |e: Fault| e.in_field(array);
     lx.begin_array().map_err(inner)?;
     while lx.next_item().map_err(inner)? {
         each(lx).map_err(inner)?;
@@ -174,13 +175,14 @@ mod tests {
 
     const MEMBERS: &[Member] = &[(b"a", Field::Keys), (b"b", Field::Roles)];
 
-    fn read(json: &str) -> Result<(u32, u64)> {
+    fn read(json: &str) -> crate::Result<(u32, u64)> {
         let mut lx = Lexer::new(SliceSource::new(json.as_bytes()), NoCanon);
         let mut sum = 0;
         let seen = record(&mut lx, Field::Signed, MEMBERS, 0b01, &mut |lx, _| {
             sum += lx.uint()?;
             Ok(())
-        })?;
+        })
+        .map_err(|f| lx.error(f))?;
         Ok((seen, sum))
     }
 

@@ -262,8 +262,9 @@ mod tests {
         let mut chunk = [0u8; 7];
         let mut src = ReadSource::new(reader, &mut chunk, max_length);
         let mut lx = Lexer::new(&mut src, NoCanon);
-        lx.skip()?;
-        lx.finish()?;
+        lx.skip()
+            .and_then(|()| lx.finish())
+            .map_err(|f| lx.error(f))?;
         src.drain()
     }
 

@@ -6,7 +6,8 @@ use super::root::parse_keys;
 use super::succinct::bin_name;
 use super::{KeyIds, RoleKeys, RoleName};
 use crate::crypto::KeySet;
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{list, record, Member};
 use crate::json::source::Source;
@@ -49,7 +50,7 @@ impl Keep for Matches {
     fn role(&mut self, role: Delegated) -> Result<()> {
         self.roles
             .push(role)
-            .map_err(|_| Error::new(ErrorKind::Limit, Field::DelegationRoles))
+            .map_err(|_| Fault::new(ErrorKind::Limit, Field::DelegationRoles))
     }
 }
 
@@ -129,7 +130,7 @@ pub(crate) fn parse_into<'k, S: Source, K: Canon>(
         },
     )?;
     if seen & 0b010 != 0 && seen & 0b100 != 0 || seen & 0b110 == 0 {
-        return Err(Error::new(ErrorKind::BadValue, Field::DelegationOneOf));
+        return Err(Fault::new(ErrorKind::BadValue, Field::DelegationOneOf));
     }
     Ok(())
 }
@@ -180,11 +181,11 @@ fn parse_succinct<S: Source, K: Canon>(
     )?;
     let prefix = prefix
         .as_str()
-        .ok_or(Error::new(ErrorKind::Limit, Field::SuccinctNamePrefix))?;
+        .ok_or(Fault::new(ErrorKind::Limit, Field::SuccinctNamePrefix))?;
     let bits = u32::try_from(bits)
-        .map_err(|_| Error::new(ErrorKind::BadValue, Field::SuccinctBitLength))?;
+        .map_err(|_| Fault::new(ErrorKind::BadValue, Field::SuccinctBitLength))?;
     let name = bin_name(prefix, bits, select.path().unwrap_or_default())
-        .map_err(|e| e.in_field(Field::SuccinctBitLength))?;
+        .map_err(|e| Fault::of(e).in_field(Field::SuccinctBitLength))?;
     let name = match select {
         #[cfg(feature = "general")]
         Select::Name(wanted) => RoleName::try_from(wanted)
@@ -226,7 +227,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
                 lx.string(&mut prefix)?;
                 let prefix = prefix
                     .get()
-                    .ok_or(Error::new(ErrorKind::BadValue, Field::PathHashPrefixes))?;
+                    .ok_or(Fault::new(ErrorKind::BadValue, Field::PathHashPrefixes))?;
                 matched |= hash.as_ref().is_some_and(|h| hex_starts_with(h, prefix));
                 Ok(())
             }),
@@ -235,7 +236,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
                 lx.string(&mut pattern)?;
                 let pattern = pattern
                     .as_str()
-                    .ok_or(Error::new(ErrorKind::Limit, Field::DelegatedPaths))?;
+                    .ok_or(Fault::new(ErrorKind::Limit, Field::DelegatedPaths))?;
                 matched |= path.is_some_and(|p| glob_match(pattern, p));
                 Ok(())
             }),
@@ -245,12 +246,12 @@ fn parse_delegated_role<S: Source, K: Canon>(
     )?;
     let name = name
         .as_str()
-        .ok_or(Error::new(ErrorKind::Limit, Field::DelegatedName))?;
+        .ok_or(Fault::new(ErrorKind::Limit, Field::DelegatedName))?;
     if name.is_empty() || TOP_LEVEL.contains(&name) {
-        return Err(Error::new(ErrorKind::BadValue, Field::DelegatedName));
+        return Err(Fault::new(ErrorKind::BadValue, Field::DelegatedName));
     }
     if (seen & 0b0100 != 0) == (seen & 0b1000 != 0) {
-        return Err(Error::new(ErrorKind::BadValue, Field::DelegatedPathsOneOf));
+        return Err(Fault::new(ErrorKind::BadValue, Field::DelegatedPathsOneOf));
     }
     #[cfg(feature = "general")]
     if let Select::Name(wanted) = select {
@@ -260,7 +261,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
         return Ok(None);
     }
     let name =
-        RoleName::try_from(name).map_err(|_| Error::new(ErrorKind::Limit, Field::DelegatedName))?;
+        RoleName::try_from(name).map_err(|_| Fault::new(ErrorKind::Limit, Field::DelegatedName))?;
     Ok(Some((
         Delegated {
             name,
@@ -283,27 +284,27 @@ pub fn path_hash_matches(prefix: &str, target_path: &str) -> bool {
 /// The roles a standalone `delegations` object delegates `target_path` to, in search order
 /// (up to the first terminating one). General mode.
 #[cfg(feature = "general")]
-pub fn delegations_for_target(json: &[u8], target_path: &str) -> Result<Matches> {
+pub fn delegations_for_target(json: &[u8], target_path: &str) -> crate::Result<Matches> {
     let mut lx = Lexer::new(
         crate::json::source::SliceSource::new(json),
         crate::json::lexer::NoCanon,
     );
-    let m = parse(&mut lx, Select::Path(Some(target_path)))?;
-    lx.finish()?;
-    Ok(m)
+    let m = parse(&mut lx, Select::Path(Some(target_path)));
+    m.and_then(|m| lx.finish().map(|()| m))
+        .map_err(|f| lx.error(f))
 }
 
 /// The role named `name` in a standalone `delegations` object (a bin of `succinct_roles`
 /// too), with the keys it needs; `None` when it delegates to no role of that name. General mode.
 #[cfg(feature = "general")]
-pub fn delegated_role(json: &[u8], name: &str) -> Result<Option<Matches>> {
+pub fn delegated_role(json: &[u8], name: &str) -> crate::Result<Option<Matches>> {
     let mut lx = Lexer::new(
         crate::json::source::SliceSource::new(json),
         crate::json::lexer::NoCanon,
     );
-    let m = parse(&mut lx, Select::Name(name))?;
-    lx.finish()?;
-    Ok((!m.roles.is_empty()).then_some(m))
+    let m = parse(&mut lx, Select::Name(name));
+    m.and_then(|m| lx.finish().map(|()| (!m.roles.is_empty()).then_some(m)))
+        .map_err(|f| lx.error(f))
 }
 
 /// Whether `name` is one of the bins `{prefix}-{i:0w x}` of a `succinct_roles` delegation.

@@ -10,7 +10,8 @@ use super::{parse_signed, Body, Common, Members, MetaFile, RoleKeys};
 #[cfg(feature = "general")]
 use crate::crypto::Signatures;
 use crate::crypto::{Key, KeyId, Verifiers};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{self, ErrorKind, Field};
 use crate::hashes::Sha256;
 #[cfg(feature = "general")]
 use crate::json::canonical::emit_value;
@@ -41,7 +42,7 @@ pub(crate) struct General<'a> {
 #[cfg(feature = "general")]
 impl<'a> General<'a> {
     /// Reads the envelope and, through `body`, the role's fields.
-    pub(crate) fn parse(buf: &'a [u8], body: &mut GeneralBody<'_>) -> Result<Self> {
+    pub(crate) fn parse(buf: &'a [u8], body: &mut GeneralBody<'_>) -> error::Result<Self> {
         // Extraction also notes whether `signed` is already in canonical key order.
         let mut lx = Lexer::new(SliceSource::new(buf), Canonical::check_order());
         let (mut sigs, mut signed_at, mut common) = (Signatures::default(), 0, Common::default());
@@ -56,8 +57,9 @@ impl<'a> General<'a> {
             common = parse_signed(lx, body)?;
             sorted = !lx.canon.unchecked;
             Ok(())
-        })?;
-        lx.finish()?;
+        })
+        .and_then(|_| lx.finish())
+        .map_err(|f| lx.error(f))?;
         Ok(Self {
             buf,
             signed_at,
@@ -68,29 +70,29 @@ impl<'a> General<'a> {
     }
 
     /// Requires every authority's threshold over the canonical form of `signed`.
-    pub(crate) fn verify(&self, authorities: &[Authority<'_>]) -> Result<()> {
+    pub(crate) fn verify(&self, authorities: &[Authority<'_>]) -> error::Result<()> {
         let valid = self.valid_signers(authorities)?;
-        check_thresholds(authorities, &valid)
+        Ok(check_thresholds(authorities, &valid)?)
     }
 
     /// The key IDs, among the authorities' keys, whose signature over `signed` verifies.
     pub(crate) fn valid_signers(
         &self,
         authorities: &[Authority<'_>],
-    ) -> Result<heapless::Vec<KeyId, MAX_ROLE_KEYS>> {
+    ) -> error::Result<heapless::Vec<KeyId, MAX_ROLE_KEYS>> {
         let mut v = Verifiers::new();
         for (keys, role) in authorities {
             v.add_role(keys, role, &self.sigs)?;
         }
         if self.sorted {
-            Lexer::new(
+            let mut lx = Lexer::new(
                 SliceSource {
                     buf: self.buf,
                     pos: self.signed_at,
                 },
                 Canonical::emit(&mut v),
-            )
-            .skip()?;
+            );
+            lx.skip().map_err(|f| lx.error(f))?;
         } else {
             emit_value(self.buf, self.signed_at, &mut v)?;
         }
@@ -101,7 +103,7 @@ impl<'a> General<'a> {
 fn check_thresholds(authorities: &[Authority<'_>], valid: &[KeyId]) -> Result<()> {
     for (keys, role) in authorities {
         if !crate::crypto::verifier_threshold(keys, role, valid) {
-            return Err(Error::new(ErrorKind::Threshold, Field::Signatures));
+            return Err(Fault::new(ErrorKind::Threshold, Field::Signatures));
         }
     }
     Ok(())
@@ -134,7 +136,7 @@ pub(crate) fn stream<R: embedded_io::Read, B: Body>(
     expect: Expect<'_>,
     body: &mut B,
     authority: Authority<'_>,
-) -> Result<Streamed> {
+) -> error::Result<Streamed> {
     stream_from(&mut reader, chunk, expect, body, authority)
 }
 
@@ -180,7 +182,7 @@ pub(crate) fn stream_from(
     expect: Expect<'_>,
     body: &mut StreamBody<'_>,
     authority: Authority<'_>,
-) -> Result<Streamed> {
+) -> error::Result<Streamed> {
     let mut verifiers = Verifiers::new();
     let (common, sha256) = read_stream(reader, chunk, expect, body, authority, &mut verifiers)?;
     // The tokenizer's frame is gone when the curve arithmetic runs.
@@ -201,7 +203,7 @@ pub(crate) fn stream_checked(
     expect: Expect<'_>,
     body: &mut StreamBody<'_>,
     authority: Authority<'_>,
-) -> Result<Common> {
+) -> error::Result<Common> {
     let mut verifiers = Verifiers::new();
     let (common, _) = read_stream(reader, chunk, expect, body, authority, &mut verifiers)?;
     require_verified(authority, &mut verifiers)?;
@@ -225,7 +227,7 @@ fn read_stream<'k>(
     body: &mut StreamBody<'_>,
     authority: Authority<'k>,
     verifiers: &mut Verifiers<'k>,
-) -> Result<(Common, Option<[u8; 32]>)> {
+) -> error::Result<(Common, Option<[u8; 32]>)> {
     let max = expect
         .meta
         .and_then(|m| m.length)
@@ -234,13 +236,14 @@ fn read_stream<'k>(
     src.digests
         .start(expect.meta.map(|m| &m.hashes), expect.sha256);
     let mut canon = Canonical::strict(verifiers, false);
-    let common = read_envelope(&mut Lexer::new(&mut src, &mut canon), body, authority)?;
+    let mut lx = Lexer::new(&mut src, &mut canon);
+    let common = read_envelope(&mut lx, body, authority).map_err(|f| lx.error(f))?;
     if let Some(meta) = expect.meta {
         if meta.length.is_some_and(|l| l != src.total()) {
-            return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
+            return Err(error::Error::new(ErrorKind::MetaLength, Field::MetaLength));
         }
         if !meta.hashes.is_empty() && !meta.hashes.check(&mut src.digests) {
-            return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
+            return Err(error::Error::new(ErrorKind::MetaHash, Field::MetaHashes));
         }
     }
     let sha256 = src.digests.sha256.as_mut().map(|h| h.finish());
@@ -268,7 +271,7 @@ fn read_envelope<'k>(
             envelope.value(crate::crypto::each_signature(lx, &mut |lx, keyid, sig| {
                 lx.canon
                     .sink()
-                    .ok_or(Error::new(ErrorKind::Misuse, Field::None))?
+                    .ok_or(Fault::new(ErrorKind::Misuse, Field::None))?
                     .start(keys, role, &keyid, sig)
             }))?;
             continue;
@@ -279,7 +282,7 @@ fn read_envelope<'k>(
     }
     envelope.end(0b11)?;
     lx.finish()?;
-    lx.src.drain()?;
+    lx.src.drain().map_err(|e| lx.adopt(e))?;
     Ok(common)
 }
 
@@ -307,20 +310,21 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
         }
         return digest
             .map(|d| (value, d))
-            .ok_or(Error::new(ErrorKind::Misuse, Field::None));
+            .ok_or(Fault::new(ErrorKind::Misuse, Field::None));
     }
     #[cfg(feature = "general")]
     {
         let buf = lx
             .src
             .whole()
-            .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
-        Ok((value, hash_value(buf, start)?))
+            .ok_or(Fault::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
+        let digest = hash_value(buf, start).map_err(|e| lx.adopt(e))?;
+        Ok((value, digest))
     }
     #[cfg(not(feature = "general"))]
     {
         let _ = (start, value);
-        Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))
+        Err(Fault::new(ErrorKind::Misuse, Field::GeneralNotBuilt))
     }
 }
 
@@ -329,7 +333,7 @@ pub(crate) fn hash_canonical<S: Source, K: Canon, T>(
 /// on top of it).
 #[cfg(feature = "general")]
 #[inline(never)]
-fn hash_value(buf: &[u8], start: usize) -> Result<[u8; 32]> {
+fn hash_value(buf: &[u8], start: usize) -> error::Result<[u8; 32]> {
     let mut h = Sha256::new();
     emit_value(buf, start, &mut h)?;
     Ok(h.finish())
@@ -355,12 +359,12 @@ pub(crate) fn capture_canonical<S: Source, K: Canon>(
         let buf = lx
             .src
             .whole()
-            .ok_or(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
-        return emit_value(buf, start, sink);
+            .ok_or(Fault::new(ErrorKind::Misuse, Field::GeneralNotBuilt))?;
+        return emit_value(buf, start, sink).map_err(|e| lx.adopt(e));
     }
     // Streaming: the tokenizer's canonical output, copied.
     if !lx.canon.on() {
-        return Err(Error::new(ErrorKind::Misuse, Field::GeneralNotBuilt));
+        return Err(Fault::new(ErrorKind::Misuse, Field::GeneralNotBuilt));
     }
     lx.skip_into(sink)
 }

@@ -1,6 +1,7 @@
 //! `meta` entries (METAFILES) and target file info (TARGETS), with the hashes they pin.
 
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{Error, ErrorKind, Field};
 use crate::hashes::{Digests, Hashes};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{record, Member, Object};
@@ -16,7 +17,7 @@ pub(crate) fn read_hashes<S: Source, K: Canon>(
     mut keep: Option<&mut Hashes>,
 ) -> Result<()> {
     // A loop, not a `map` callback: a target's hashes are among the deepest reads.
-    let named = |e: Error| e.in_field(field);
+    let named = |e: Fault| e.in_field(field);
     let (mut any, mut algo) = (false, Text::<16>::default());
     // Where a hash not kept is decoded (it is still checked).
     let mut scratch = [0u8; 64];
@@ -46,11 +47,11 @@ pub(crate) fn read_hashes<S: Source, K: Canon>(
         let mut hex = crate::crypto::HexInto::new(slot);
         lx.string(&mut hex).map_err(named)?;
         if !hex.filled() {
-            return Err(Error::new(ErrorKind::BadValue, field));
+            return Err(Fault::new(ErrorKind::BadValue, field));
         }
     }
     if !any {
-        return Err(Error::new(ErrorKind::BadValue, field));
+        return Err(Fault::new(ErrorKind::BadValue, field));
     }
     Ok(())
 }
@@ -88,7 +89,7 @@ impl MetaFile {
             Ok(())
         })?;
         if m.version == 0 {
-            return Err(Error::new(ErrorKind::BadValue, Field::MetaVersion));
+            return Err(Fault::new(ErrorKind::BadValue, Field::MetaVersion));
         }
         Ok(m)
     }
@@ -97,10 +98,10 @@ impl MetaFile {
     #[cfg(feature = "general")]
     pub(crate) fn check_bytes(&self, data: &[u8]) -> Result<()> {
         if self.length.is_some_and(|l| l != data.len() as u64) {
-            return Err(Error::new(ErrorKind::MetaLength, Field::MetaLength));
+            return Err(Fault::new(ErrorKind::MetaLength, Field::MetaLength));
         }
         if !self.hashes.is_empty() && !self.hashes.check_bytes(data) {
-            return Err(Error::new(ErrorKind::MetaHash, Field::MetaHashes));
+            return Err(Fault::new(ErrorKind::MetaHash, Field::MetaHashes));
         }
         Ok(())
     }
@@ -210,7 +211,7 @@ impl TargetFile {
                         &mut custom,
                     ))?;
                     if custom.overflow {
-                        return Err(Error::new(ErrorKind::Limit, Field::TargetCustom));
+                        return Err(Fault::new(ErrorKind::Limit, Field::TargetCustom));
                     }
                 }
                 (0, None) => info.value(lx.skip())?,
@@ -260,7 +261,7 @@ impl TargetVerifier {
     }
 
     /// Feeds the next chunk; refuses any byte past the signed length.
-    pub fn update(&mut self, chunk: &[u8]) -> Result<()> {
+    pub fn update(&mut self, chunk: &[u8]) -> crate::Result<()> {
         let n = chunk.len() as u64;
         if n > self.remaining() {
             return Err(
@@ -273,7 +274,7 @@ impl TargetVerifier {
     }
 
     /// Checks that the whole file arrived and that every listed hash matches.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(mut self) -> crate::Result<()> {
         let role = crate::RoleKind::Target;
         if self.seen != self.length {
             return Err(Error::new(ErrorKind::TargetLength, Field::Length).in_role(role));

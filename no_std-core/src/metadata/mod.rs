@@ -25,7 +25,8 @@ pub use targets::Targets;
 pub use timestamp::Timestamp;
 
 use crate::crypto::{Key, KeyId, KeySet, PublicKey};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{list, Member, Object};
 use crate::json::source::Source;
@@ -72,12 +73,12 @@ impl RoleKeys {
             lx.string(&mut hex)?;
             let id = hex
                 .id()
-                .ok_or(Error::new(ErrorKind::BadValue, Field::Keyids))?;
+                .ok_or(Fault::new(ErrorKind::BadValue, Field::Keyids))?;
             if ids.contains(&id) {
-                return Err(Error::new(ErrorKind::BadValue, Field::KeyidsDuplicate));
+                return Err(Fault::new(ErrorKind::BadValue, Field::KeyidsDuplicate));
             }
             ids.push(id)
-                .map_err(|_| Error::new(ErrorKind::Limit, Field::Keyids))
+                .map_err(|_| Fault::new(ErrorKind::Limit, Field::Keyids))
         })?;
         Ok(ids)
     }
@@ -95,7 +96,7 @@ impl RoleKeys {
                         public: PublicKey::Absent,
                     };
                     keys.push(absent)
-                        .map_err(|_| Error::new(ErrorKind::Limit, Field::Keys))?;
+                        .map_err(|_| Fault::new(ErrorKind::Limit, Field::Keys))?;
                     keys.len() - 1
                 }
             };
@@ -111,7 +112,7 @@ impl RoleKeys {
     ) -> Result<()> {
         self.threshold = lx.uint()?;
         if self.threshold == 0 {
-            return Err(Error::new(ErrorKind::BadValue, Field::Threshold));
+            return Err(Fault::new(ErrorKind::BadValue, Field::Threshold));
         }
         Ok(())
     }
@@ -226,12 +227,13 @@ fn read_common<S: Source, K: Canon>(
         0 => {
             lx.string(&mut text)?;
             if !text.is(role_type) {
-                return Err(Error::new(ErrorKind::RoleType, Field::Type));
+                return Err(Fault::new(ErrorKind::RoleType, Field::Type));
             }
         }
         1 => {
             lx.string(&mut text)?;
-            common.expires = UnixTime::parse_expires(text.get().unwrap_or_default())?;
+            common.expires = UnixTime::expires(text.get().unwrap_or_default())
+                .ok_or(Fault::new(ErrorKind::BadValue, Field::Expires))?;
         }
         2 => {
             lx.string(&mut text)?;
@@ -240,7 +242,7 @@ fn read_common<S: Source, K: Canon>(
         _ => {
             common.version = lx.uint()?;
             if common.version == 0 {
-                return Err(Error::new(ErrorKind::BadValue, Field::Version));
+                return Err(Fault::new(ErrorKind::BadValue, Field::Version));
             }
         }
     }
@@ -258,10 +260,10 @@ fn check_spec_version(s: &[u8]) -> Result<()> {
         n += 1;
     }
     if !(2..=3).contains(&n) {
-        return Err(Error::new(ErrorKind::BadValue, Field::SpecVersion));
+        return Err(Fault::new(ErrorKind::BadValue, Field::SpecVersion));
     }
     if s.split(|&c| c == b'.').next() != Some(b"1") {
-        return Err(Error::new(ErrorKind::SpecVersion, Field::SpecVersion));
+        return Err(Fault::new(ErrorKind::SpecVersion, Field::SpecVersion));
     }
     Ok(())
 }

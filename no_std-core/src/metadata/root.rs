@@ -3,7 +3,8 @@
 use super::envelope::hash_canonical;
 use super::{signed_members, Body, Common, RoleKeys};
 use crate::crypto::{parse_key, HexKeyId, Key, KeySet, ParsedKey, PublicKey};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, record, Member};
 use crate::json::source::Source;
@@ -38,7 +39,7 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
     mut keys: Option<(&mut KeySet, usize)>,
 ) -> Result<()> {
     // A loop, not a `map` callback: a key is the deepest read of all (see `parse_key`).
-    let named = |e: Error| e.in_field(field);
+    let named = |e: Fault| e.in_field(field);
     let mut id = HexKeyId::default();
     lx.begin_object().map_err(named)?;
     loop {
@@ -46,12 +47,12 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
         if !lx.next_key(&mut id).map_err(named)? {
             return Ok(());
         }
-        let keyid = id.id().ok_or(Error::new(ErrorKind::KeyidMismatch, field))?;
+        let keyid = id.id().ok_or(Fault::new(ErrorKind::KeyidMismatch, field))?;
         // Read into this frame's one copy (a key returned by value is copied twice on its way).
         let mut key = ParsedKey::default();
         let ((), digest) = hash_canonical(lx, |lx| parse_key(lx, &mut key)).map_err(named)?;
         if keyid != digest && Some(keyid) != key.bare_id {
-            return Err(Error::new(ErrorKind::KeyidMismatch, field));
+            return Err(Fault::new(ErrorKind::KeyidMismatch, field));
         }
         // A key ID twice in one object is a duplicate key, which the tokenizer refuses.
         let Some((keys, from)) = keys.as_mut() else {
@@ -64,14 +65,14 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
                 Some(k) if k.public == PublicKey::Absent => {
                     core::mem::swap(&mut k.public, &mut key.public)
                 }
-                _ => return Err(Error::new(ErrorKind::DuplicateKey, field)),
+                _ => return Err(Fault::new(ErrorKind::DuplicateKey, field)),
             },
             None => keys
                 .push(Key {
                     keyid,
                     public: key.public,
                 })
-                .map_err(|_| Error::new(ErrorKind::Limit, field))?,
+                .map_err(|_| Fault::new(ErrorKind::Limit, field))?,
         }
     }
 }
@@ -136,7 +137,7 @@ impl Body for RootBody<'_> {
                         let i = ROLE_NAMES
                             .iter()
                             .position(|n| name == Some(*n))
-                            .ok_or(Error::new(ErrorKind::BadValue, Field::RolesTopLevel))?;
+                            .ok_or(Fault::new(ErrorKind::BadValue, Field::RolesTopLevel))?;
                         let Root {
                             keys,
                             root: r,
@@ -158,7 +159,7 @@ impl Body for RootBody<'_> {
                 )?;
                 if let Some(missing) = (0..4).find(|i| seen & (1 << i) == 0) {
                     let field = ROLE_FIELDS.get(missing).copied().unwrap_or(Field::Roles);
-                    return Err(Error::new(ErrorKind::MissingField, field));
+                    return Err(Fault::new(ErrorKind::MissingField, field));
                 }
             }
         }

@@ -6,7 +6,8 @@
 //! against the previous trusted snapshot (§5.5.5) covers every retained entry.
 
 use super::{signed_members, Body, Common, MetaFile, RoleName};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, Member};
 use crate::json::source::Source;
@@ -86,10 +87,10 @@ impl MetaStore {
         #[cfg(not(feature = "alloc"))]
         {
             let name =
-                RoleName::try_from(role).map_err(|_| Error::new(ErrorKind::Limit, Field::Meta))?;
+                RoleName::try_from(role).map_err(|_| Fault::new(ErrorKind::Limit, Field::Meta))?;
             self.entries
                 .push((name, meta))
-                .map_err(|_| Error::new(ErrorKind::Limit, Field::MetaRetained))?;
+                .map_err(|_| Fault::new(ErrorKind::Limit, Field::MetaRetained))?;
         }
         Ok(())
     }
@@ -177,7 +178,7 @@ impl Body for SnapshotBody<'_> {
             if role == "targets" {
                 if let Some(old) = self.previous.and_then(|p| p.targets_meta.as_ref()) {
                     if meta.version < old.version {
-                        return Err(Error::new(
+                        return Err(Fault::new(
                             ErrorKind::VersionRollback,
                             Field::MetaTargetsVersion,
                         ));
@@ -188,7 +189,7 @@ impl Body for SnapshotBody<'_> {
             }
             if let Some(old) = self.previous.and_then(|p| p.meta.get(role)) {
                 if meta.version < old.version {
-                    return Err(Error::new(ErrorKind::VersionRollback, Field::MetaVersion));
+                    return Err(Fault::new(ErrorKind::VersionRollback, Field::MetaVersion));
                 }
                 self.seen_previous += 1;
             }
@@ -203,10 +204,10 @@ impl Body for SnapshotBody<'_> {
         self.meta.seal();
         if let Some(prev) = self.previous {
             if prev.targets_meta.is_some() && self.targets.is_none() {
-                return Err(Error::new(ErrorKind::MetaMissing, Field::MetaTargets));
+                return Err(Fault::new(ErrorKind::MetaMissing, Field::MetaTargets));
             }
             if self.seen_previous < prev.meta.len() {
-                return Err(Error::new(ErrorKind::MetaMissing, Field::Meta));
+                return Err(Fault::new(ErrorKind::MetaMissing, Field::Meta));
             }
         }
         Ok(())

@@ -3,7 +3,8 @@
 
 use super::delegation::{self, Keep, Matches};
 use super::{signed_members, Body, Common, TargetFile};
-use crate::error::{Error, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::Field;
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::Member;
 use crate::json::source::Source;
@@ -72,7 +73,7 @@ fn read_targets<S: Source, K: Canon>(
     path: Option<&str>,
     target: &mut Option<TargetFile>,
 ) -> Result<()> {
-    let named = |e: Error| e.in_field(Field::Targets);
+    let named = |e: Fault| e.in_field(Field::Targets);
     lx.begin_object().map_err(named)?;
     loop {
         let mut name = SameAs::new(path.map(str::as_bytes).unwrap_or_default());

@@ -1,7 +1,8 @@
 //! `timestamp.json`: the current snapshot's version (and length and hashes).
 
 use super::{signed_members, Body, Common, MetaFile};
-use crate::error::{Error, ErrorKind, Field, Result};
+use crate::error::fault::{Fault, Result};
+use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
 use crate::json::read::{map, Member};
 use crate::json::source::Source;
@@ -45,7 +46,7 @@ impl Body for TimestampBody {
     fn finish(&mut self) -> Result<()> {
         match self.snapshot {
             Some(_) => Ok(()),
-            None => Err(Error::new(ErrorKind::MissingField, Field::MetaSnapshot)),
+            None => Err(Fault::new(ErrorKind::MissingField, Field::MetaSnapshot)),
         }
     }
 }
