@@ -140,50 +140,22 @@ impl StrOut for HexInto<'_> {
 }
 
 /// Decodes hex digits into `out` after the `digits` already there; `bad` once one is not a
-/// lower-case hex digit or does not fit. Whole pairs at a time where it can (hashes and key
-/// IDs mostly arrive as one run).
-fn push_hex(out: &mut [u8], digits: &mut usize, bad: &mut bool, mut bytes: &[u8]) {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    if *bad || *digits + bytes.len() > out.len() * 2 {
-        *bad = true;
-        return;
-    }
-    // The second half of a pair begun in the previous piece.
-    if *digits % 2 == 1 {
-        let (Some((&c, rest)), Some(b)) = (bytes.split_first(), out.get_mut(*digits / 2)) else {
-            return;
+/// lower-case hex digit or does not fit. A digit at a time, wherever the pieces split: each
+/// shifts into its byte, so a byte is whole after its second digit whatever it held.
+fn push_hex(out: &mut [u8], digits: &mut usize, bad: &mut bool, bytes: &[u8]) {
+    for &c in bytes {
+        let n = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => 16,
         };
-        let Some(n) = digit(c) else {
-            *bad = true;
-            return;
-        };
-        *b = (*b << 4) | n;
-        *digits += 1;
-        bytes = rest;
-    }
-    let pairs = bytes.chunks_exact(2);
-    let odd = pairs.remainder();
-    for (b, pair) in out.iter_mut().skip(*digits / 2).zip(pairs) {
-        let (Some(hi), Some(lo)) = (
-            pair.first().and_then(|&c| digit(c)),
-            pair.get(1).and_then(|&c| digit(c)),
-        ) else {
-            *bad = true;
-            return;
-        };
-        *b = (hi << 4) | lo;
-        *digits += 2;
-    }
-    if let (Some(&c), Some(b)) = (odd.first(), out.get_mut(*digits / 2)) {
-        let Some(n) = digit(c) else {
-            *bad = true;
-            return;
-        };
-        *b = n;
+        match out.get_mut(*digits / 2) {
+            Some(b) if n < 16 && !*bad => *b = (*b << 4) | n,
+            _ => {
+                *bad = true;
+                return;
+            }
+        }
         *digits += 1;
     }
 }
@@ -424,6 +396,32 @@ mod tests {
     use crate::json::source::SliceSource;
     extern crate std;
     use std::{format, string::String};
+
+    /// `text` pushed in the given pieces into a 3-byte `HexInto`: the bytes when it filled them.
+    fn hex_in_pieces(text: &[u8], cuts: &[usize]) -> Option<[u8; 3]> {
+        let mut out = [0xAA; 3];
+        let mut hex = HexInto::new(&mut out);
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&text.len()]) {
+            let cut = cut.clamp(from, text.len());
+            hex.push(&text[from..cut]);
+            from = cut;
+        }
+        let filled = hex.filled();
+        filled.then_some(out)
+    }
+
+    #[test]
+    fn hex_decodes_wherever_its_pieces_split_and_refuses_anything_else() {
+        for a in 0..=6 {
+            for b in a..=6 {
+                assert_eq!(hex_in_pieces(b"0fa19c", &[a, b]), Some([0x0f, 0xa1, 0x9c]));
+            }
+        }
+        for bad in [&b"0fa19"[..], b"0fa19c0", b"0FA19C", b"0fa19g", b"0f a19c", b""] {
+            assert_eq!(hex_in_pieces(bad, &[1]), None, "{bad:?}");
+        }
+    }
 
     fn bare_id_of(json: &str, sorted: bool) -> Option<KeyId> {
         let src = SliceSource::new(json.as_bytes());
