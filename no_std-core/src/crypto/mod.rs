@@ -418,7 +418,14 @@ mod tests {
                 assert_eq!(hex_in_pieces(b"0fa19c", &[a, b]), Some([0x0f, 0xa1, 0x9c]));
             }
         }
-        for bad in [&b"0fa19"[..], b"0fa19c0", b"0FA19C", b"0fa19g", b"0f a19c", b""] {
+        for bad in [
+            &b"0fa19"[..],
+            b"0fa19c0",
+            b"0FA19C",
+            b"0fa19g",
+            b"0f a19c",
+            b"",
+        ] {
             assert_eq!(hex_in_pieces(bad, &[1]), None, "{bad:?}");
         }
     }
