@@ -184,7 +184,7 @@ struct Public<'h> {
 
 impl StrOut for Public<'_> {
     fn push(&mut self, bytes: &[u8]) {
-        self.kept.push(bytes);
+        self.kept.out().push(bytes);
         if self.hashing {
             crate::json::escape_canonical(bytes, &mut |b| self.bare.update(b));
         }
@@ -249,7 +249,7 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
     let mut key = Object::begin(lx, Field::Keys, KEY)?;
     while let Some(i) = key.next(lx)? {
         match i {
-            0 => key.value(lx.string(&mut keytype))?,
+            0 => key.value(lx.string(&mut keytype.out()))?,
             1 => {
                 // Errors inside `keyval` name its member, else `keyval` (as nested records do).
                 let mut keyval = key.value(Object::begin(lx, Field::KeyVal, KEYVAL))?;
@@ -270,7 +270,7 @@ pub(crate) fn parse_key<S: Source, K: Canon>(
                 keyval_extra = key.value(keyval.end(0b1))? & OTHERS != 0;
             }
             _ => {
-                key.value(lx.string(&mut scheme))?;
+                key.value(lx.string(&mut scheme.out()))?;
                 if let (true, Some(s)) = (public.hashing, scheme.get()) {
                     let h = &mut *public.bare;
                     h.update(b"},\"scheme\":");

@@ -66,7 +66,11 @@ pub(crate) fn each_signature<S: Source, K: Canon>(
         let mut keyid = super::HexKeyId::default();
         let mut sig = Text::<{ MAX_SIGNATURE * 2 }>::default();
         record(lx, Field::Signatures, SIGNATURE, 0b11, &mut |lx, i| {
-            lx.string(if i == 0 { &mut keyid } else { &mut sig })
+            if i == 0 {
+                lx.string(&mut keyid)
+            } else {
+                lx.string(&mut sig.out())
+            }
         })?;
         let Some(id) = keyid.id() else {
             return Ok(());

@@ -62,12 +62,17 @@ impl Sink for Discard {
 }
 
 /// A decoded string of bounded length; `overflow` is set instead of failing when it does not fit
-/// (an unknown long key is simply not one of ours). Its code is the same for every `N`.
+/// (an unknown long key is simply not one of ours). `Text<N>` holds `N` bytes; its code is
+/// that of the unsized [`TextOf<[u8]>`](TextOf), once for every `N` (a reader is handed
+/// `&mut text.out()`: one `StrOut` for all capacities, not one per capacity).
+pub(crate) type Text<const N: usize> = TextOf<[u8; N]>;
+
+/// See [`Text`].
 #[derive(Clone)]
-pub(crate) struct Text<const N: usize> {
+pub(crate) struct TextOf<B: ?Sized> {
     len: usize,
     overflow: bool,
-    buf: [u8; N],
+    buf: B,
 }
 
 impl<const N: usize> Default for Text<N> {
@@ -80,7 +85,25 @@ impl<const N: usize> Default for Text<N> {
     }
 }
 
-impl<const N: usize> Text<N> {
+impl<const N: usize> core::ops::Deref for Text<N> {
+    type Target = TextOf<[u8]>;
+    fn deref(&self) -> &TextOf<[u8]> {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Text<N> {
+    fn deref_mut(&mut self) -> &mut TextOf<[u8]> {
+        self
+    }
+}
+
+impl TextOf<[u8]> {
+    /// The text as a reader's output.
+    pub(crate) fn out(&mut self) -> &mut Self {
+        self
+    }
+
     pub(crate) fn clear(&mut self) {
         self.len = 0;
         self.overflow = false;
@@ -88,7 +111,11 @@ impl<const N: usize> Text<N> {
 
     /// The text, unless it overflowed.
     pub(crate) fn get(&self) -> Option<&[u8]> {
-        text_get(&self.buf, self.len, self.overflow)
+        if self.overflow {
+            None
+        } else {
+            self.buf.get(..self.len)
+        }
     }
 
     pub(crate) fn is(&self, s: &[u8]) -> bool {
@@ -101,27 +128,15 @@ impl<const N: usize> Text<N> {
     }
 }
 
-fn text_get(buf: &[u8], len: usize, overflow: bool) -> Option<&[u8]> {
-    if overflow {
-        None
-    } else {
-        buf.get(..len)
-    }
-}
-
-fn text_push(buf: &mut [u8], len: &mut usize, overflow: &mut bool, bytes: &[u8]) {
-    match buf.get_mut(*len..*len + bytes.len()) {
-        Some(dst) if !*overflow => {
-            dst.copy_from_slice(bytes);
-            *len += bytes.len();
-        }
-        _ => *overflow = true,
-    }
-}
-
-impl<const N: usize> StrOut for Text<N> {
+impl StrOut for &mut TextOf<[u8]> {
     fn push(&mut self, bytes: &[u8]) {
-        text_push(&mut self.buf, &mut self.len, &mut self.overflow, bytes);
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(dst) if !self.overflow => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            _ => self.overflow = true,
+        }
     }
 }
 
@@ -154,23 +169,6 @@ impl StrOut for SameAs<'_> {
             Some(w) if self.same && w == bytes => self.at += bytes.len(),
             _ => self.same = false,
         }
-    }
-}
-
-/// A [`Text`] of any capacity, for readers that clear and reuse one (map keys).
-pub(crate) trait TextBuf: StrOut {
-    /// Empties it.
-    fn clear(&mut self);
-    /// Its bytes, unless they overflowed.
-    fn get(&self) -> Option<&[u8]>;
-}
-
-impl<const N: usize> TextBuf for Text<N> {
-    fn clear(&mut self) {
-        Text::clear(self);
-    }
-    fn get(&self) -> Option<&[u8]> {
-        Text::get(self)
     }
 }
 

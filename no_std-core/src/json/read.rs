@@ -4,7 +4,7 @@
 
 use super::lexer::{Canon, Lexer};
 use super::source::Source;
-use super::{Text, TextBuf};
+use super::{Text, TextOf};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 
@@ -128,7 +128,7 @@ fn next_member<S: Source, K: Canon>(
     members: &[Member],
 ) -> Result<Option<Option<usize>>> {
     let mut name = Text::<LONGEST_MEMBER>::default();
-    if !lx.next_key(&mut name)? {
+    if !lx.next_key(&mut name.out())? {
         return Ok(None);
     }
     Ok(Some(members.iter().position(|(m, _)| name.is(m))))
@@ -139,14 +139,14 @@ fn next_member<S: Source, K: Canon>(
 pub(crate) fn map<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     object: Field,
-    key: &mut dyn TextBuf,
+    mut key: &mut TextOf<[u8]>,
     each: &mut EachEntry<'_, S, K>,
 ) -> Result<()> {
     let inner = |e: Fault| e.in_field(object);
     lx.begin_object().map_err(inner)?;
     loop {
         key.clear();
-        if !lx.next_key(key).map_err(inner)? {
+        if !lx.next_key(&mut key).map_err(inner)? {
             return Ok(());
         }
         each(lx, key.get()).map_err(inner)?;

@@ -175,7 +175,7 @@ fn parse_succinct<S: Source, K: Canon>(
         &mut |lx, i| match i {
             0 => lx.uint().map(|b| bits = b),
             1 => RoleKeys::read_keyids(lx).map(|k| ids = k),
-            2 => lx.string(&mut prefix),
+            2 => lx.string(&mut prefix.out()),
             _ => role.read_threshold(lx),
         },
     )?;
@@ -221,10 +221,10 @@ fn parse_delegated_role<S: Source, K: Canon>(
         0b11_0011,
         &mut |lx, i| match i {
             0 => RoleKeys::read_keyids(lx).map(|k| ids = k),
-            1 => lx.string(&mut name),
+            1 => lx.string(&mut name.out()),
             2 => list(lx, Field::PathHashPrefixes, &mut |lx| {
                 let mut prefix = Text::<64>::default();
-                lx.string(&mut prefix)?;
+                lx.string(&mut prefix.out())?;
                 let prefix = prefix
                     .get()
                     .ok_or(Fault::new(ErrorKind::BadValue, Field::PathHashPrefixes))?;
@@ -233,7 +233,7 @@ fn parse_delegated_role<S: Source, K: Canon>(
             }),
             3 => list(lx, Field::DelegatedPaths, &mut |lx| {
                 let mut pattern = Text::<MAX_PATH>::default();
-                lx.string(&mut pattern)?;
+                lx.string(&mut pattern.out())?;
                 let pattern = pattern
                     .as_str()
                     .ok_or(Fault::new(ErrorKind::Limit, Field::DelegatedPaths))?;

@@ -24,7 +24,7 @@ pub(crate) fn read_hashes<S: Source, K: Canon>(
     lx.begin_object().map_err(named)?;
     loop {
         algo.clear();
-        if !lx.next_key(&mut algo).map_err(named)? {
+        if !lx.next_key(&mut algo.out()).map_err(named)? {
             break;
         }
         any = true;

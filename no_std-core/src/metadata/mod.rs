@@ -225,18 +225,18 @@ fn read_common<S: Source, K: Canon>(
     let mut text = Text::<32>::default();
     match i {
         0 => {
-            lx.string(&mut text)?;
+            lx.string(&mut text.out())?;
             if !text.is(role_type) {
                 return Err(Fault::new(ErrorKind::RoleType, Field::Type));
             }
         }
         1 => {
-            lx.string(&mut text)?;
+            lx.string(&mut text.out())?;
             common.expires = UnixTime::expires(text.get().unwrap_or_default())
                 .ok_or(Fault::new(ErrorKind::BadValue, Field::Expires))?;
         }
         2 => {
-            lx.string(&mut text)?;
+            lx.string(&mut text.out())?;
             check_spec_version(text.get().unwrap_or_default())?;
         }
         _ => {

@@ -132,7 +132,7 @@ impl Body for RootBody<'_> {
                 map(
                     lx,
                     Field::Roles,
-                    &mut Text::<16>::default(),
+                    Text::<16>::default().out(),
                     &mut |lx, name| {
                         let i = ROLE_NAMES
                             .iter()

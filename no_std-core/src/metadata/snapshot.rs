@@ -167,7 +167,7 @@ impl Body for SnapshotBody<'_> {
 
     fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {
         let mut name = Text::<{ MAX_ROLE_NAME + 5 }>::default();
-        map(lx, Field::Meta, &mut name, &mut |lx, name| {
+        map(lx, Field::Meta, name.out(), &mut |lx, name| {
             let meta = MetaFile::parse(lx)?;
             let Some(role) = name
                 .and_then(|n| n.strip_suffix(b".json"))

@@ -31,7 +31,7 @@ impl Body for TimestampBody {
         map(
             lx,
             Field::Meta,
-            &mut Text::<16>::default(),
+            Text::<16>::default().out(),
             &mut |lx, name| {
                 if name == Some(b"snapshot.json") {
                     self.snapshot = Some(MetaFile::parse(lx)?);
