@@ -52,7 +52,7 @@ count() {
 rows=""
 for spec in snapshot-16384/general:3 snapshot-16384/streaming:3 bin-50/general:30 bin-50/streaming:30; do
   case=${spec%:*} times=${spec#*:}
-  rows="$rows$case $(count "$here" "$case" "$times") $([ -n "$baseline" ] && count "$base" "$case" "$times")"$'\n'
+  rows="$rows$case $(count "$here" "$case" "$times") $([ -z "$baseline" ] || count "$base" "$case" "$times")"$'\n'
 done
 python3 - "$baseline" "$rows" <<'PY'
 import sys
