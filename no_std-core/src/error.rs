@@ -2,8 +2,9 @@
 //!
 //! `Error` is eight bytes and `Copy`; inside the core its readers pass a four-byte
 //! [`fault::Fault`] instead, whose offset the tokenizer keeps. A user sees the role (which
-//! file), the check (what went wrong) and the field or byte offset (where). Fields are a table ([`Field`]) rather than strings: a device's code
-//! then stores one byte per error site instead of a pointer and a length.
+//! file), the check (what went wrong) and the field or byte offset (where). Fields are a
+//! table ([`Field`]) rather than strings: a device's code then stores one byte per error site
+//! instead of a pointer and a length.
 
 use core::fmt;
 
