@@ -1,6 +1,7 @@
 //! The footprint floor: what any ed25519 TUF verifier carries whatever its parser, and no TUF.
-//! One signature checked with the backend otuf-core uses on this target (salty on a Cortex-M4;
-//! ed25519-compact, incrementally as a streaming verifier must, on a Cortex-M0), and the
+//! One signature checked with the backend otuf-core uses on this target (salty's curve
+//! arithmetic under otuf-core's SHA-512 and reduction mod L on a Cortex-M4; ed25519-compact,
+//! incrementally as a streaming verifier must, on a Cortex-M0), and the
 //! SHA-256 of the flash slot, read in 256-byte chunks; the same board support as the empty
 //! firmware.
 #![no_std]
@@ -54,13 +55,13 @@ fn check() -> bool {
     })
 }
 
-/// The signature check (salty hashes R ‖ A ‖ M itself: otuf-core streams that hash instead).
+/// The signature check as otuf-core makes it from salty's curve arithmetic (its own SHA-512
+/// and reduction mod L, salty's points and field).
 #[cfg(salty_device)]
 fn check() -> bool {
-    let Ok(key) = salty::PublicKey::try_from(&core::hint::black_box(PUBLIC_KEY)) else {
-        return false;
-    };
-    let signature = salty::Signature::from(&core::hint::black_box(SIGNATURE));
-    key.verify(core::hint::black_box(MESSAGE), &signature)
-        .is_ok()
+    otuf_core::crypto::ed25519::salty_backend::verify_message(
+        &core::hint::black_box(PUBLIC_KEY),
+        &core::hint::black_box(SIGNATURE),
+        core::hint::black_box(MESSAGE),
+    )
 }
