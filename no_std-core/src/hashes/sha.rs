@@ -179,20 +179,9 @@ pub(crate) use compact::{compress256_compact as compress256, compress512_compact
 // Every index is masked to 0..16 or bounded by the round loop: none can be out of range.
 #[allow(clippy::indexing_slicing)]
 mod compact {
-    /// The first 32 bits of the fractional parts of the cube roots of the first 64 primes.
-    const K256: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    /// The first 64 bits of the fractional parts of the cube roots of the first 80 primes.
+    /// The first 64 bits of the fractional parts of the cube roots of the first 80 primes. The
+    /// first 64 constants' high halves are SHA-256's (the first 32 bits of the same numbers):
+    /// one table in flash, not two.
     const K512: [u64; 80] = [
         0x428a2f98d728ae22,
         0x7137449123ef65cd,
@@ -299,7 +288,7 @@ mod compact {
             let t1 = h
                 .wrapping_add(s1)
                 .wrapping_add(ch)
-                .wrapping_add(K256[t])
+                .wrapping_add((K512[t] >> 32) as u32)
                 .wrapping_add(w[t & 15]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let maj = (a & b) ^ (a & c) ^ (b & c);
