@@ -251,7 +251,7 @@ impl<'t> Search<'t> {
 fn adopt(keys: &mut SearchKeys, from: &KeySet, bits: u32) -> Result<u32> {
     let mut out = 0;
     for (i, key) in from.iter().enumerate() {
-        if bits & (1 << i) == 0 || key.public == PublicKey::Absent {
+        if bits & (1 << i) == 0 || matches!(key.public, PublicKey::Absent) {
             continue;
         }
         let at = match crate::crypto::position(keys, 0, &key.keyid) {

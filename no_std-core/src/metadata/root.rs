@@ -62,7 +62,7 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
             Some(i) => match keys.get_mut(i) {
                 // Swapped, not assigned: an assignment here is a 33-byte memmove (1.5 KiB of
                 // compiler-builtins on a device).
-                Some(k) if k.public == PublicKey::Absent => {
+                Some(k) if matches!(k.public, PublicKey::Absent) => {
                     core::mem::swap(&mut k.public, &mut key.public)
                 }
                 _ => return Err(Fault::new(ErrorKind::DuplicateKey, field)),
