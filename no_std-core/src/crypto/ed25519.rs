@@ -415,7 +415,11 @@ mod tests {
             cases.push(w);
         }
         for w in cases {
-            assert_eq!(reduce_wide(&w), salty::Scalar::from_u512_le(&w).0, "{w:02x?}");
+            assert_eq!(
+                reduce_wide(&w),
+                salty::Scalar::from_u512_le(&w).0,
+                "{w:02x?}"
+            );
         }
     }
 

@@ -17,7 +17,7 @@ use crate::error::fault::Result;
 use crate::error::Field;
 use crate::hashes::Sha256;
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{Member, Object, OTHERS};
+use crate::json::read::{members, MemberTable, Object, OTHERS};
 use crate::json::source::Source;
 use crate::json::{StrOut, Text};
 use crate::limits::MAX_KEYS;
@@ -276,12 +276,12 @@ impl Default for ParsedKey {
     }
 }
 
-const KEY: &[Member] = &[
-    (b"keytype", Field::KeyType),
-    (b"keyval", Field::KeyVal),
-    (b"scheme", Field::KeyScheme),
+const KEY: &MemberTable = members![
+    ("keytype", Field::KeyType),
+    ("keyval", Field::KeyVal),
+    ("scheme", Field::KeyScheme),
 ];
-const KEYVAL: &[Member] = &[(b"public", Field::KeyPublic)];
+const KEYVAL: &MemberTable = members![("public", Field::KeyPublic)];
 
 /// Reads a key object (`keytype`, `scheme`, `keyval.public`; other fields are ignored but, as
 /// part of the object, covered by its key ID).

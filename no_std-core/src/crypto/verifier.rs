@@ -4,7 +4,7 @@ use super::{Key, KeyId, PublicKey};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{list, record, Member};
+use crate::json::read::{list, members, record, MemberTable};
 use crate::json::source::Source;
 use crate::json::{Sink, Text};
 use crate::limits::{MAX_ROLE_KEYS, MAX_SIGNATURE, MAX_SIGNATURES};
@@ -48,9 +48,9 @@ impl Signatures {
     }
 }
 
-const SIGNATURE: &[Member] = &[
-    (b"keyid", Field::SignatureKeyid),
-    (b"sig", Field::SignatureSig),
+const SIGNATURE: &MemberTable = members![
+    ("keyid", Field::SignatureKeyid),
+    ("sig", Field::SignatureSig),
 ];
 
 /// Reads the `signatures` array, handing each signature to `each` as it comes (streaming

@@ -8,8 +8,60 @@ use super::{Text, TextOf};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 
-/// A member of an object the core reads: its name, and the field an error about it names.
-pub(crate) type Member = (&'static [u8], Field);
+/// The members of an object the core reads: their names, packed into one string, where each
+/// name ends in it, and the field an error about each one names. Made by [`members!`]: two
+/// bytes per member beside its name, where a slice and a field took twelve on a device.
+pub(crate) struct MemberTable {
+    pub(crate) names: &'static str,
+    pub(crate) ends: &'static [u8],
+    pub(crate) fields: &'static [Field],
+}
+
+impl MemberTable {
+    /// The position of the member called `name`.
+    fn position(&self, name: &[u8]) -> Option<usize> {
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            let end = usize::from(end);
+            if self.names.as_bytes().get(start..end) == Some(name) {
+                return Some(i);
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// The field of member `i`, or `or`.
+    fn field(&self, i: usize, or: Field) -> Field {
+        self.fields.get(i).copied().unwrap_or(or)
+    }
+}
+
+/// Where each of names of lengths `lens` ends, packed one after another (at most 255 bytes in
+/// all, which the compiler checks).
+pub(crate) const fn ends<const N: usize>(lens: [usize; N]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut i, mut end) = (0, 0);
+    while i < N {
+        end += lens[i];
+        assert!(end <= u8::MAX as usize, "member names over 255 bytes");
+        out[i] = end as u8;
+        i += 1;
+    }
+    out
+}
+
+/// A [`MemberTable`] of `("name", field)` pairs, in the order members are numbered.
+macro_rules! members {
+    ($(($name:literal, $field:expr)),* $(,)?) => {
+        &$crate::json::read::MemberTable {
+            names: concat!($($name),*),
+            ends: &$crate::json::read::ends([$($name.len()),*]),
+            fields: &[$($field),*],
+        }
+    };
+}
+pub(crate) use members;
 
 /// Longest member name the core knows (`consistent_snapshot`).
 const LONGEST_MEMBER: usize = 20;
@@ -32,7 +84,7 @@ pub(crate) type EachItem<'e, S, K> = dyn FnMut(&mut Lexer<S, K>) -> Result<()> +
 pub(crate) fn record<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
     object: Field,
-    members: &[Member],
+    members: &MemberTable,
     required: u32,
     each: &mut EachMember<'_, S, K>,
 ) -> Result<u32> {
@@ -49,7 +101,7 @@ pub(crate) fn record<S: Source, K: Canon>(
 /// three.
 pub(crate) struct Object<'m> {
     object: Field,
-    members: &'m [Member],
+    members: &'m MemberTable,
     seen: u32,
     /// The field of the member being read.
     current: Field,
@@ -61,7 +113,7 @@ impl<'m> Object<'m> {
     pub(crate) fn begin<S: Source, K: Canon>(
         lx: &mut Lexer<S, K>,
         object: Field,
-        members: &'m [Member],
+        members: &'m MemberTable,
     ) -> Result<Self> {
         lx.begin_object().map_err(|e| e.in_field(object))?;
         Ok(Self {
@@ -88,7 +140,7 @@ impl<'m> Object<'m> {
                 lx.skip()?;
                 continue;
             };
-            self.current = self.members.get(i).map_or(self.object, |m| m.1);
+            self.current = self.members.field(i, self.object);
             if self.seen & (1 << i) != 0 {
                 return Err(Fault::new(ErrorKind::DuplicateKey, self.current));
             }
@@ -111,7 +163,7 @@ impl<'m> Object<'m> {
         let missing = required & !self.seen & !OTHERS;
         if missing != 0 {
             let first = missing.trailing_zeros() as usize;
-            let field = self.members.get(first).map_or(self.object, |m| m.1);
+            let field = self.members.field(first, self.object);
             return Err(Fault::new(ErrorKind::MissingField, field));
         }
         Ok(self.seen)
@@ -125,13 +177,13 @@ impl<'m> Object<'m> {
 #[cfg_attr(otuf_small, inline(never))]
 fn next_member<S: Source, K: Canon>(
     lx: &mut Lexer<S, K>,
-    members: &[Member],
+    members: &MemberTable,
 ) -> Result<Option<Option<usize>>> {
     let mut name = Text::<LONGEST_MEMBER>::default();
     if !lx.next_key(&mut name.out())? {
         return Ok(None);
     }
-    Ok(Some(members.iter().position(|(m, _)| name.is(m))))
+    Ok(Some(name.get().and_then(|n| members.position(n))))
 }
 
 /// Reads an object whose keys are data (key IDs, role and file names, paths): each key is
@@ -173,7 +225,7 @@ mod tests {
     use crate::json::lexer::NoCanon;
     use crate::json::source::SliceSource;
 
-    const MEMBERS: &[Member] = &[(b"a", Field::Keys), (b"b", Field::Roles)];
+    const MEMBERS: &MemberTable = members![("a", Field::Keys), ("b", Field::Roles)];
 
     fn read(json: &str) -> crate::Result<(u32, u64)> {
         let mut lx = Lexer::new(SliceSource::new(json.as_bytes()), NoCanon);

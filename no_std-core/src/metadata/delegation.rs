@@ -9,7 +9,7 @@ use crate::crypto::KeySet;
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{list, record, Member};
+use crate::json::read::{list, members, record, MemberTable};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::{MAX_PATH, MAX_ROLE_NAME, MAX_SEARCH_STACK};
@@ -89,26 +89,26 @@ pub(crate) fn parse<S: Source, K: Canon>(
     Ok(out)
 }
 
-const DELEGATIONS: &[Member] = &[
-    (b"keys", Field::DelegationKeys),
-    (b"roles", Field::DelegationRoles),
-    (b"succinct_roles", Field::Succinct),
+const DELEGATIONS: &MemberTable = members![
+    ("keys", Field::DelegationKeys),
+    ("roles", Field::DelegationRoles),
+    ("succinct_roles", Field::Succinct),
 ];
 
-const SUCCINCT: &[Member] = &[
-    (b"bit_length", Field::SuccinctBitLength),
-    (b"keyids", Field::Keyids),
-    (b"name_prefix", Field::SuccinctNamePrefix),
-    (b"threshold", Field::Threshold),
+const SUCCINCT: &MemberTable = members![
+    ("bit_length", Field::SuccinctBitLength),
+    ("keyids", Field::Keyids),
+    ("name_prefix", Field::SuccinctNamePrefix),
+    ("threshold", Field::Threshold),
 ];
 
-const DELEGATED: &[Member] = &[
-    (b"keyids", Field::Keyids),
-    (b"name", Field::DelegatedName),
-    (b"path_hash_prefixes", Field::PathHashPrefixes),
-    (b"paths", Field::DelegatedPaths),
-    (b"terminating", Field::DelegatedTerminating),
-    (b"threshold", Field::Threshold),
+const DELEGATED: &MemberTable = members![
+    ("keyids", Field::Keyids),
+    ("name", Field::DelegatedName),
+    ("path_hash_prefixes", Field::PathHashPrefixes),
+    ("paths", Field::DelegatedPaths),
+    ("terminating", Field::DelegatedTerminating),
+    ("threshold", Field::Threshold),
 ];
 
 /// Reads a `delegations` object into `keep` (only checked without one).

@@ -18,7 +18,7 @@ use crate::json::canonical::emit_value;
 use crate::json::lexer::{Canon, Canonical, Lexer};
 #[cfg(feature = "general")]
 use crate::json::read::record;
-use crate::json::read::{Member, Object};
+use crate::json::read::{members, MemberTable, Object};
 #[cfg(feature = "general")]
 use crate::json::source::SliceSource;
 use crate::json::source::{ReadSource, Source};
@@ -250,10 +250,8 @@ fn read_stream<'k>(
     Ok((common, sha256))
 }
 
-const ENVELOPE: &[Member] = &[
-    (b"signatures", Field::Signatures),
-    (b"signed", Field::Signed),
-];
+const ENVELOPE: &MemberTable =
+    members![("signatures", Field::Signatures), ("signed", Field::Signed),];
 
 /// The envelope's members, in one pass: the signatures start the checks, which then consume
 /// the canonical bytes of `signed` while the body is read; then the rest of the input.

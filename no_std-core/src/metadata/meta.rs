@@ -4,7 +4,7 @@ use crate::error::fault::{Fault, Result};
 use crate::error::{Error, ErrorKind, Field};
 use crate::hashes::{Digests, Hashes};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{record, Member, Object};
+use crate::json::read::{members, record, MemberTable, Object};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::MAX_CUSTOM;
@@ -67,10 +67,10 @@ pub struct MetaFile {
     pub hashes: Hashes,
 }
 
-const META_FILE: &[Member] = &[
-    (b"hashes", Field::MetaHashes),
-    (b"length", Field::MetaLength),
-    (b"version", Field::MetaVersion),
+const META_FILE: &MemberTable = members![
+    ("hashes", Field::MetaHashes),
+    ("length", Field::MetaLength),
+    ("version", Field::MetaVersion),
 ];
 
 impl MetaFile {
@@ -183,10 +183,10 @@ fn skip_value(mut rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-const TARGET_FILE: &[Member] = &[
-    (b"custom", Field::TargetCustom),
-    (b"hashes", Field::TargetHashes),
-    (b"length", Field::TargetLength),
+const TARGET_FILE: &MemberTable = members![
+    ("custom", Field::TargetCustom),
+    ("hashes", Field::TargetHashes),
+    ("length", Field::TargetLength),
 ];
 
 impl TargetFile {

@@ -28,7 +28,7 @@ use crate::crypto::{Key, KeyId, KeySet, PublicKey};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{list, Member, Object};
+use crate::json::read::{list, MemberTable, Object};
 use crate::json::source::Source;
 use crate::json::Text;
 use crate::limits::{MAX_ROLE_KEYS, MAX_ROLE_NAME};
@@ -129,13 +129,13 @@ pub struct Common {
 
 /// The members every role's `signed` has, first in each role's table (bits 0 to 3).
 macro_rules! signed_members {
-    ($($member:expr),* $(,)?) => {
-        &[
-            (b"_type", $crate::error::Field::Type),
-            (b"expires", $crate::error::Field::Expires),
-            (b"spec_version", $crate::error::Field::SpecVersion),
-            (b"version", $crate::error::Field::Version),
-            $($member),*
+    ($(($name:literal, $field:expr)),* $(,)?) => {
+        $crate::json::read::members![
+            ("_type", $crate::error::Field::Type),
+            ("expires", $crate::error::Field::Expires),
+            ("spec_version", $crate::error::Field::SpecVersion),
+            ("version", $crate::error::Field::Version),
+            $(($name, $field)),*
         ]
     };
 }
@@ -149,7 +149,7 @@ pub(crate) trait Body {
     /// `_type` of this role.
     const TYPE: &'static [u8];
     /// The members of `signed`: [`signed_members!`] and the role's own.
-    const MEMBERS: &'static [Member];
+    const MEMBERS: &'static MemberTable;
     /// The role's own required members (bits over `MEMBERS`).
     const REQUIRED: u32;
     /// Reads the value of the role's own member `MEMBERS[i]`.
@@ -166,7 +166,7 @@ pub(crate) trait Members<S: Source, K: Canon> {
     /// `Body::TYPE`.
     fn role_type(&self) -> &'static [u8];
     /// `Body::MEMBERS`.
-    fn members(&self) -> &'static [Member];
+    fn members(&self) -> &'static MemberTable;
     /// `Body::REQUIRED`.
     fn required(&self) -> u32;
     /// `Body::member`.
@@ -179,7 +179,7 @@ impl<S: Source, K: Canon, B: Body> Members<S, K> for B {
     fn role_type(&self) -> &'static [u8] {
         B::TYPE
     }
-    fn members(&self) -> &'static [Member] {
+    fn members(&self) -> &'static MemberTable {
         B::MEMBERS
     }
     fn required(&self) -> u32 {

@@ -6,7 +6,7 @@ use crate::crypto::{parse_key, HexKeyId, Key, KeySet, ParsedKey, PublicKey};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{map, record, Member};
+use crate::json::read::{map, members, record, MemberTable};
 use crate::json::source::Source;
 use crate::json::Text;
 
@@ -77,9 +77,9 @@ pub(crate) fn parse_keys<S: Source, K: Canon>(
     }
 }
 
-const ROLE: &[Member] = &[
-    (b"keyids", Field::RoleKeyids),
-    (b"threshold", Field::RoleThreshold),
+const ROLE: &MemberTable = members![
+    ("keyids", Field::RoleKeyids),
+    ("threshold", Field::RoleThreshold),
 ];
 
 /// Reads a top-level role's `keyids` and `threshold`, its keys positions in `keys`.
@@ -115,10 +115,10 @@ const ROLE_FIELDS: [Field; 4] = [
 
 impl Body for RootBody<'_> {
     const TYPE: &'static [u8] = b"root";
-    const MEMBERS: &'static [Member] = signed_members![
-        (b"consistent_snapshot", Field::ConsistentSnapshot),
-        (b"keys", Field::Keys),
-        (b"roles", Field::Roles),
+    const MEMBERS: &'static MemberTable = signed_members![
+        ("consistent_snapshot", Field::ConsistentSnapshot),
+        ("keys", Field::Keys),
+        ("roles", Field::Roles),
     ];
     const REQUIRED: u32 = 0b111_0000;
 
@@ -173,7 +173,7 @@ pub(crate) struct RootSignaturesOnly;
 
 impl Body for RootSignaturesOnly {
     const TYPE: &'static [u8] = b"root";
-    const MEMBERS: &'static [Member] = signed_members![];
+    const MEMBERS: &'static MemberTable = signed_members![];
     const REQUIRED: u32 = 0;
 
     fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {

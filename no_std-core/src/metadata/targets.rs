@@ -6,7 +6,7 @@ use super::{signed_members, Body, Common, TargetFile};
 use crate::error::fault::{Fault, Result};
 use crate::error::Field;
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::Member;
+use crate::json::read::MemberTable;
 use crate::json::source::Source;
 use crate::json::SameAs;
 
@@ -46,9 +46,9 @@ impl<'p, 'k> TargetsBody<'p, 'k> {
 
 impl Body for TargetsBody<'_, '_> {
     const TYPE: &'static [u8] = b"targets";
-    const MEMBERS: &'static [Member] = signed_members![
-        (b"delegations", Field::Delegations),
-        (b"targets", Field::Targets),
+    const MEMBERS: &'static MemberTable = signed_members![
+        ("delegations", Field::Delegations),
+        ("targets", Field::Targets),
     ];
     const REQUIRED: u32 = 0b10_0000;
 

@@ -4,7 +4,7 @@ use super::{signed_members, Body, Common, MetaFile};
 use crate::error::fault::{Fault, Result};
 use crate::error::{ErrorKind, Field};
 use crate::json::lexer::{Canon, Lexer};
-use crate::json::read::{map, Member};
+use crate::json::read::{map, MemberTable};
 use crate::json::source::Source;
 use crate::json::Text;
 
@@ -24,7 +24,7 @@ pub(crate) struct TimestampBody {
 
 impl Body for TimestampBody {
     const TYPE: &'static [u8] = b"timestamp";
-    const MEMBERS: &'static [Member] = signed_members![(b"meta", Field::Meta)];
+    const MEMBERS: &'static MemberTable = signed_members![("meta", Field::Meta)];
     const REQUIRED: u32 = 0b1_0000;
 
     fn member<S: Source, K: Canon>(&mut self, lx: &mut Lexer<S, K>, _: usize) -> Result<()> {
