@@ -160,15 +160,22 @@ pub(crate) trait Body {
     }
 }
 
+/// What a role's `signed` holds: `Body`'s constants, behind one reference.
+pub(crate) struct Schema {
+    /// `Body::TYPE`.
+    role_type: &'static [u8],
+    /// `Body::MEMBERS`.
+    members: &'static MemberTable,
+    /// `Body::REQUIRED`.
+    required: u32,
+}
+
 /// [`Body`] for one tokenizer type, callable through `dyn`: `parse_signed` then exists once per
 /// tokenizer, not once per role as well (code size on a device).
 pub(crate) trait Members<S: Source, K: Canon> {
-    /// `Body::TYPE`.
-    fn role_type(&self) -> &'static [u8];
-    /// `Body::MEMBERS`.
-    fn members(&self) -> &'static MemberTable;
-    /// `Body::REQUIRED`.
-    fn required(&self) -> u32;
+    /// The role's constants (one method for the three: each is a vtable entry and a function
+    /// per role on a device).
+    fn schema(&self) -> &'static Schema;
     /// `Body::member`.
     fn member(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()>;
     /// `Body::finish`.
@@ -176,14 +183,14 @@ pub(crate) trait Members<S: Source, K: Canon> {
 }
 
 impl<S: Source, K: Canon, B: Body> Members<S, K> for B {
-    fn role_type(&self) -> &'static [u8] {
-        B::TYPE
-    }
-    fn members(&self) -> &'static MemberTable {
-        B::MEMBERS
-    }
-    fn required(&self) -> u32 {
-        B::REQUIRED
+    fn schema(&self) -> &'static Schema {
+        &const {
+            Schema {
+                role_type: B::TYPE,
+                members: B::MEMBERS,
+                required: B::REQUIRED,
+            }
+        }
     }
     fn member(&mut self, lx: &mut Lexer<S, K>, i: usize) -> Result<()> {
         Body::member(self, lx, i)
@@ -199,12 +206,13 @@ pub(crate) fn parse_signed<S: Source, K: Canon>(
     body: &mut dyn Members<S, K>,
 ) -> Result<Common> {
     let mut common = Common::default();
-    let (members, required) = (body.members(), body.required() | COMMON);
+    let schema = body.schema();
+    let (members, required) = (schema.members, schema.required | COMMON);
     // A loop, not a `record` callback: every role's deepest read is below this one.
     let mut signed = Object::begin(lx, Field::Signed, members)?;
     while let Some(i) = signed.next(lx)? {
         signed.value(match i {
-            0..=3 => read_common(lx, i, body.role_type(), &mut common),
+            0..=3 => read_common(lx, i, schema.role_type, &mut common),
             _ => body.member(lx, i),
         })?;
     }
