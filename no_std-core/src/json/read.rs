@@ -23,7 +23,10 @@ impl MemberTable {
         let mut start = 0;
         for (i, &end) in self.ends.iter().enumerate() {
             let end = usize::from(end);
-            if self.names.as_bytes().get(start..end) == Some(name) {
+            // Lengths first: most names differ in length, and then no bytes are compared.
+            if end.saturating_sub(start) == name.len()
+                && self.names.as_bytes().get(start..end) == Some(name)
+            {
                 return Some(i);
             }
             start = end;
