@@ -42,6 +42,9 @@ impl MemberTable {
 
 /// Where each of names of lengths `lens` ends, packed one after another (at most 255 bytes in
 /// all, which the compiler checks).
+// Indexing: only ever evaluated by the compiler (tables are constants), where `i < N` holds and
+// `get_mut` is not a `const fn`.
+#[allow(clippy::indexing_slicing)]
 pub(crate) const fn ends<const N: usize>(lens: [usize; N]) -> [u8; N] {
     let mut out = [0u8; N];
     let (mut i, mut end) = (0, 0);
