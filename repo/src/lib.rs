@@ -9,6 +9,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod index;
 pub mod metrics;
+pub mod portal;
 pub mod publish;
 pub mod root;
 pub mod serve;

@@ -37,6 +37,13 @@ enum Command {
     Sign(cli::sign::Sign),
     /// Show where the service stands: bootstrap, root, online key, pending signatures, expiry.
     Status(cli::status::Status),
+    /// Write the web portal's files (the page and its wasm verifier) into a folder, for a static
+    /// server or a CDN in front of `metadata/` and `targets/`.
+    Portal {
+        /// The folder to write `index.html` and `portal/` into (the root the server serves).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Update bundles for air-gapped devices (`otuf-agent install-bundle`).
     #[command(subcommand)]
     Bundle(cli::bundle::Bundle),
@@ -107,6 +114,9 @@ fn main() -> ExitCode {
         Command::Sign(s) => client(s.run()),
         Command::Status(s) => client(s.run()),
         Command::Bundle(cli::bundle::Bundle::Export(e)) => e.run(),
+        Command::Portal { out } => {
+            otuf_repo::portal::export(&out).map_err(|e| format!("{}: {e}", out.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

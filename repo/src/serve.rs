@@ -159,6 +159,7 @@ pub async fn serve(opts: Options) -> Result<()> {
     };
     let scraped = repo.clone();
     let app = app
+        .merge(crate::portal::router())
         .route(
             "/metrics",
             axum::routing::get(move || {

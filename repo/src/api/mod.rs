@@ -9,6 +9,7 @@ mod bootstrap;
 mod config;
 mod delegations;
 mod import;
+mod listing;
 mod metadata;
 
 use crate::publish::{Bootstrap, Repo};
@@ -203,7 +204,11 @@ pub fn router(app: App) -> Router {
         post(delegations::add).put(delegations::update),
     );
     r = both(r, "/api/v1/delegations/delete", post(delegations::delete));
-    r = both(r, "/api/v1/artifacts/", post(artifacts::add));
+    r = both(
+        r,
+        "/api/v1/artifacts/",
+        get(listing::list).post(artifacts::add),
+    );
     r = both(r, "/api/v1/artifacts/delete", post(artifacts::delete));
     r = both(r, "/api/v1/artifacts/publish/", post(artifacts::publish));
     r = both(r, "/api/v1/task/", get(task));

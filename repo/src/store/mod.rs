@@ -56,6 +56,34 @@ pub struct Deleted {
     pub hardware: Vec<String>,
 }
 
+/// What a page of the artifact listing asks for (`GET /api/v1/artifacts`): newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// A substring of the path.
+    pub path: Option<String>,
+    /// `custom.hardware`, `custom.channel` and `custom.version`, each exactly.
+    pub hardware: Option<String>,
+    /// See `hardware`.
+    pub channel: Option<String>,
+    /// See `hardware`.
+    pub version: Option<String>,
+    /// Only artifacts added before this position (the previous page's `next`).
+    pub before: Option<i64>,
+    /// Most artifacts on the page.
+    pub limit: u32,
+}
+
+/// One artifact of the listing: its position (newer is larger), path and stored info.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    /// Position in the listing (newest first).
+    pub position: i64,
+    /// Target path.
+    pub path: String,
+    /// `{"length", "hashes", "custom"}` as stored.
+    pub info: Value,
+}
+
 /// The state operations, one implementation per database.
 pub trait Backend: Send + Sync {
     /// A setting.
@@ -102,6 +130,8 @@ pub trait Backend: Send + Sync {
     fn artifacts_at(&self, paths: &BTreeSet<String>) -> Result<Vec<(String, Value)>>;
     /// Every artifact whose `custom.hardware` is `hardware`, sorted by path.
     fn artifacts_for_hardware(&self, hardware: &str) -> Result<Vec<(String, Value)>>;
+    /// A page of the listing: the artifacts matching `listing`, newest first.
+    fn list_artifacts(&self, listing: &Listing) -> Result<Vec<Listed>>;
     /// The state of every role.
     fn roles(&self) -> Result<Vec<(String, RoleState)>>;
     /// Records new role states and settings together (one transaction): a publication's

@@ -3,7 +3,7 @@
 //! killed while publishing never blocks the others. Commits are durable (`synchronous_commit`),
 //! except claims and artifact changes, which a crash makes the next publisher redo anyway.
 
-use super::{now, Backend, Change, Deleted, PublicationLock, RoleState, Task};
+use super::{now, Backend, Change, Deleted, Listed, Listing, PublicationLock, RoleState, Task};
 use crate::error::{Error, Result};
 use postgres::{Client, NoTls};
 use serde_json::Value;
@@ -23,6 +23,12 @@ CREATE TABLE tasks (seq BIGSERIAL, id TEXT PRIMARY KEY, action TEXT NOT NULL, pa
 CREATE INDEX tasks_state ON tasks (state);
 CREATE TABLE generation (id INT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO generation VALUES (1, 0);
+", "
+-- The listing (GET /api/v1/artifacts): newest first, a path found by any substring.
+ALTER TABLE artifacts ADD COLUMN seq BIGSERIAL;
+CREATE INDEX artifacts_seq ON artifacts (seq);
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX artifacts_path_trigrams ON artifacts USING gin (path gin_trgm_ops);
 "];
 
 /// Records a new task (`PENDING`).
@@ -274,7 +280,7 @@ impl Backend for Postgres {
         self.relaxed(|tx| {
             let upsert = tx.prepare(
                 "INSERT INTO artifacts (path, bin, info, hardware) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (path) DO UPDATE SET bin = EXCLUDED.bin, info = EXCLUDED.info, hardware = EXCLUDED.hardware",
+                 ON CONFLICT (path) DO UPDATE SET bin = EXCLUDED.bin, info = EXCLUDED.info, hardware = EXCLUDED.hardware, seq = DEFAULT",
             )?;
             let delete =
                 tx.prepare("DELETE FROM artifacts WHERE path = $1 RETURNING bin, hardware")?;
@@ -329,7 +335,7 @@ impl Backend for Postgres {
             copy.finish()?;
             tx.execute(
                 "INSERT INTO artifacts (path, bin, info, hardware) SELECT path, bin, info, hardware FROM import
-                 ON CONFLICT (path) DO UPDATE SET bin = EXCLUDED.bin, info = EXCLUDED.info, hardware = EXCLUDED.hardware",
+                 ON CONFLICT (path) DO UPDATE SET bin = EXCLUDED.bin, info = EXCLUDED.info, hardware = EXCLUDED.hardware, seq = DEFAULT",
                 &[],
             )?;
             let (id, action, payload) = task;
@@ -406,6 +412,34 @@ impl Backend for Postgres {
             )?
             .iter()
             .map(|r| (r.get(0), parse(r.get(1))))
+            .collect())
+        })
+    }
+
+    fn list_artifacts(&self, listing: &Listing) -> Result<Vec<Listed>> {
+        // LIKE's own characters in the term stand for themselves.
+        let pattern = listing.path.as_deref().filter(|t| !t.is_empty()).map(|t| {
+            let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let before = listing.before.unwrap_or(i64::MAX);
+        let limit = i64::from(listing.limit);
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT seq, path, info FROM artifacts WHERE seq < $1
+                   AND ($2::text IS NULL OR path LIKE $2)
+                   AND ($3::text IS NULL OR hardware = $3)
+                   AND ($4::text IS NULL OR info::jsonb -> 'custom' ->> 'channel' = $4)
+                   AND ($5::text IS NULL OR info::jsonb -> 'custom' ->> 'version' = $5)
+                 ORDER BY seq DESC LIMIT $6",
+                &[&before, &pattern, &listing.hardware, &listing.channel, &listing.version, &limit],
+            )?
+            .iter()
+            .map(|r| Listed {
+                position: r.get(0),
+                path: r.get(1),
+                info: parse(r.get(2)),
+            })
             .collect())
         })
     }

@@ -1,7 +1,7 @@
 //! The embedded default: one SQLite file (WAL, synchronous FULL, so a task is on disk before its
 //! 202 is answered). One process: its publication lock is a mutex.
 
-use super::{now, Backend, Change, Deleted, PublicationLock, RoleState, Task};
+use super::{now, Backend, Change, Deleted, Listed, Listing, PublicationLock, RoleState, Task};
 use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -32,6 +32,20 @@ CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, action TEXT NOT NULL, pay
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
 ";
 
+/// The listing's path search: a trigram index of the paths, kept by triggers (a REPLACE
+/// deletes through them too: `recursive_triggers`). Newest first is rowid order, which a
+/// REPLACE renews.
+const SEARCH: &str = "
+CREATE VIRTUAL TABLE artifacts_search USING fts5(path, content='artifacts', content_rowid='rowid', tokenize='trigram');
+CREATE TRIGGER artifacts_search_add AFTER INSERT ON artifacts BEGIN
+  INSERT INTO artifacts_search (rowid, path) VALUES (new.rowid, new.path);
+END;
+CREATE TRIGGER artifacts_search_remove AFTER DELETE ON artifacts BEGIN
+  INSERT INTO artifacts_search (artifacts_search, rowid, path) VALUES ('delete', old.rowid, old.path);
+END;
+INSERT INTO artifacts_search (artifacts_search) VALUES ('rebuild');
+";
+
 impl Sqlite {
     /// Opens (creating and migrating) the database at `path`.
     pub(super) fn open(path: &Path) -> Result<Self> {
@@ -39,6 +53,15 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "recursive_triggers", "ON")?;
+        let searchable: bool = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'artifacts_search'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !searchable {
+            conn.execute_batch(&format!("BEGIN; {SEARCH} COMMIT;"))?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             publication: Mutex::new(()),
@@ -287,6 +310,46 @@ impl Backend for Sqlite {
                 let info: String = r.get(1)?;
                 Ok((r.get(0)?, serde_json::from_str(&info).unwrap_or(Value::Null)))
             })?;
+            rows.collect()
+        })
+    }
+
+    fn list_artifacts(&self, listing: &Listing) -> Result<Vec<Listed>> {
+        // Trigrams need three characters; a shorter term is looked for row by row.
+        let term = listing.path.as_deref().filter(|t| !t.is_empty());
+        let indexed = term.is_some_and(|t| t.chars().count() >= 3);
+        let mut sql = String::from("SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1");
+        if indexed {
+            sql.push_str(" AND a.rowid IN (SELECT rowid FROM artifacts_search WHERE artifacts_search MATCH ?2)");
+        } else if term.is_some() {
+            sql.push_str(" AND instr(a.path, ?2) > 0");
+        }
+        for (field, n) in [("hardware", 3), ("channel", 4), ("version", 5)] {
+            sql.push_str(&format!(" AND (?{n} IS NULL OR json_extract(a.info, '$.custom.{field}') = ?{n})"));
+        }
+        sql.push_str(" ORDER BY a.rowid DESC LIMIT ?6");
+        // An FTS5 phrase: the term quoted, its quotes doubled.
+        let pattern = term.map(|t| if indexed { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_string() });
+        self.with(|c| {
+            let mut q = c.prepare_cached(&sql)?;
+            let rows = q.query_map(
+                params![
+                    listing.before.unwrap_or(i64::MAX),
+                    pattern,
+                    listing.hardware,
+                    listing.channel,
+                    listing.version,
+                    listing.limit,
+                ],
+                |r| {
+                    let info: String = r.get(2)?;
+                    Ok(Listed {
+                        position: r.get(0)?,
+                        path: r.get(1)?,
+                        info: serde_json::from_str(&info).unwrap_or(Value::Null),
+                    })
+                },
+            )?;
             rows.collect()
         })
     }
