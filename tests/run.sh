@@ -4,11 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # --- set-up (idempotent) ---
-rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi >/dev/null
+# wasm32: the portal's in-browser verifier (otuf-repo's build.rs would add it too).
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-unknown-unknown >/dev/null
 # Debian packages: curl drives the REST API, faketime runs the service's clock ahead,
-# qemu-system-arm runs the Cortex-M4 firmware example (firmware-examples/).
+# qemu-system-arm runs the Cortex-M4 firmware example (firmware-examples/), chromium the web
+# portal's browser test (tests/portal/browser.py), node its wasm verifier against the native one.
 missing=""
-for tool in curl faketime qemu-system-arm; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in curl faketime qemu-system-arm chromium; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+command -v node >/dev/null || missing="$missing nodejs"
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

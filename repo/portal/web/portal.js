@@ -183,7 +183,7 @@ async function download(path, info, button) {
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     const result = await verifier.verifyDownload(path, readChunks(response));
     if (result.error) {
-      say(`Refused ${path}: ${result.error}. Nothing was saved.`);
+      say(`Refused ${result.error}. Nothing was saved.`);
       return;
     }
     const blob = new Blob(result.chunks, { type: "application/octet-stream" });

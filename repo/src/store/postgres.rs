@@ -426,7 +426,7 @@ impl Backend for Postgres {
         let limit = i64::from(listing.limit);
         self.with(|c| {
             Ok(c.query(
-                "SELECT seq, path, info FROM artifacts WHERE seq < $1
+                "SELECT seq, path, info FROM artifacts WHERE seq < $1 AND path NOT LIKE 'otuf-index/%'
                    AND ($2::text IS NULL OR path LIKE $2)
                    AND ($3::text IS NULL OR hardware = $3)
                    AND ($4::text IS NULL OR info::jsonb -> 'custom' ->> 'channel' = $4)

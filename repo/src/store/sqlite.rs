@@ -318,7 +318,10 @@ impl Backend for Sqlite {
         // Trigrams need three characters; a shorter term is looked for row by row.
         let term = listing.path.as_deref().filter(|t| !t.is_empty());
         let indexed = term.is_some_and(|t| t.chars().count() >= 3);
-        let mut sql = String::from("SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1");
+        // The device indexes under otuf-index/ are the service's own, not for people.
+        let mut sql = String::from(
+            "SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1 AND substr(a.path, 1, 11) <> 'otuf-index/'",
+        );
         if indexed {
             sql.push_str(" AND a.rowid IN (SELECT rowid FROM artifacts_search WHERE artifacts_search MATCH ?2)");
         } else if term.is_some() {
