@@ -440,3 +440,99 @@ fn housekeeping_removes_old_versions_and_metrics_report_the_service() {
     let expiry = value("otuf_expiry_seconds");
     assert!(expiry > 3600.0 && expiry <= 86_400.0, "{expiry}");
 }
+
+/// `GET /api/v1/artifacts`: newest first, keyset pages that cover everything once, a path
+/// found by any substring (trigram-indexed from three characters, scanned below), exact
+/// filters on `custom`, LIKE's own characters taken literally, device indexes left out, and
+/// every bad query parameter a 422 naming it. Run on both backends (tests/run.sh).
+#[test]
+fn the_listing_pages_searches_and_filters_newest_first() {
+    let svc = Service::start_dev();
+    let add = |prefix: &str, n: u32, hardware: &str, channel: &str| {
+        let artifacts: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"path": format!("{prefix}/{i}.bin"), "info": {"length": i, "hashes": {"sha256": format!("{i:064x}")},
+                       "custom": {"version": format!("1.0.{i}"), "hardware": hardware, "channel": channel}}})
+            })
+            .collect();
+        let (code, reply) = svc.post("/api/v1/artifacts/", &json!({ "artifacts": artifacts }));
+        assert_eq!(code, 202, "{reply}");
+        let task = svc.wait(reply["data"]["task_id"].as_str().unwrap());
+        assert_eq!(task["state"], "SUCCESS", "{task}");
+    };
+    add("old", 60, "plc-a", "stable");
+    add("new", 10, "rtu_b", "beta");
+    let page = |query: &str| -> (Vec<String>, Value) {
+        let reply = svc.get(&format!("/api/v1/artifacts?{query}"));
+        let paths = reply["data"]["artifacts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {reply}"))
+            .iter()
+            .map(|a| a["path"].as_str().unwrap().to_string())
+            .collect();
+        (paths, reply["data"]["next"].clone())
+    };
+    let all = |query: &str| -> Vec<String> {
+        let (mut paths, mut next) = page(query);
+        while let Some(before) = next.as_i64() {
+            let (more, after) = page(&format!("{query}&before={before}"));
+            paths.extend(more);
+            next = after;
+        }
+        paths
+    };
+
+    let (first, next) = page("");
+    assert_eq!(first.len(), 50);
+    assert!(first[..10].iter().all(|p| p.starts_with("new/")), "{first:?}");
+    assert!(first[10..].iter().all(|p| p.starts_with("old/")), "{first:?}");
+    assert!(next.as_i64().is_some());
+    let everything = all("limit=7");
+    assert_eq!(everything.len(), 70, "{everything:?}");
+    let unique: std::collections::BTreeSet<_> = everything.iter().collect();
+    assert_eq!(unique.len(), 70, "pages overlap");
+    assert!(everything.iter().all(|p| !p.starts_with("otuf-index/")));
+
+    // A path by any substring: from three characters through the index, shorter row by row.
+    let mut found = all("path=old/5");
+    found.sort();
+    let mut want: Vec<String> = std::iter::once(5)
+        .chain(50..60)
+        .map(|i| format!("old/{i}.bin"))
+        .collect();
+    want.sort();
+    assert_eq!(found, want);
+    assert_eq!(all("path=w/").len(), 10);
+    assert_eq!(all("path=%25").len(), 0, "% is a character, not a wildcard");
+    assert_eq!(all("path=rtu_b").len(), 0, "paths only, not custom");
+    // Exact filters on custom, alone and together.
+    assert_eq!(all("hardware=rtu_b").len(), 10);
+    assert_eq!(all("hardware=rtu%25").len(), 0);
+    assert_eq!(all("channel=stable").len(), 60);
+    assert_eq!(page("version=1.0.5&channel=beta").0, vec!["new/5.bin"]);
+    assert_eq!(page("path=.bin&hardware=plc-a&version=1.0.42").0, vec!["old/42.bin"]);
+
+    // An artifact added again is the newest.
+    add("old", 1, "plc-a", "stable");
+    assert_eq!(page("limit=1").0, vec!["old/0.bin"]);
+
+    for (query, name) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=x", "limit"),
+        ("before=-1", "before"),
+        ("before=x", "before"),
+        ("sort=path", "sort"),
+    ] {
+        let o = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .arg(format!("{}/api/v1/artifacts?{query}", svc.base))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(o.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(code, "422", "{query}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", name]), "{query}: {body}");
+    }
+}

@@ -440,9 +440,10 @@ mod tests {
             }
         }
         // GET+POST bootstrap, GET+PUT config, metadata, online, GET+POST sign, sign/delete,
-        // POST+PUT delegations, delegations/delete, artifacts, delete, publish, upload, import,
+        // POST+PUT delegations, delegations/delete, GET+POST artifacts, delete, publish, upload,
+        // import,
         // task, openapi.json.
-        assert_eq!(described, 19);
+        assert_eq!(described, 20);
     }
 
     #[test]
