@@ -14,6 +14,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     ("portal.css", "text/css; charset=utf-8", include_bytes!("../portal/web/portal.css")),
     ("portal.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/portal.js")),
     ("verifier.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/verifier.js")),
+    ("operator.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/operator.js")),
     ("verifier.wasm", "application/wasm", include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm"))),
 ];
 

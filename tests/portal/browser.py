@@ -3,13 +3,21 @@
 
     browser.py <otuf-repo binary> <screenshot.png>
 
-Starts `otuf-repo serve --dev` in a temporary folder, publishes three artifacts with
-`otuf-repo publish`, and checks in the page: the signed metadata verified, the three listed
-newest first and each verified; search by path and filters by hardware and channel; a
-download whose bytes equal the published file. Then it tampers with a published bin on disk
-and with a target file on disk and checks that the page refuses each, says why, and saves no
-file. The listing's screenshot is written to the path given. Exits non-zero on any failure.
+Starts `otuf-repo serve --dev` with bearer tokens on in a temporary folder, publishes three
+artifacts with `otuf-repo publish`, and checks in the page: the signed metadata verified, the
+three listed newest first and each verified; search by path and filters by hardware and
+channel; a download whose bytes equal the published file. Then it tampers with a published bin
+on disk and with a target file on disk and checks that the page refuses each, says why, and
+saves no file. The operator view stays empty without the admin token (and with a publish
+one), and with it shows the bootstrap, the online roles counting down to their expiry, the
+recent tasks and charts of /metrics. Last, the portal's files as `otuf-repo portal --out`
+writes them, served by a plain static server in front of metadata/ and targets/: an exact path
+is looked up, verified and downloaded in the page with no API at all. The listing's
+screenshot is written to the path given. Exits non-zero on any failure.
 """
+import functools
+import http.server
+import threading
 import json
 import socket
 import subprocess
@@ -67,14 +75,83 @@ def search(page, **fields) -> list:
     return rows(page)
 
 
+PUBLISH_TOKEN, ADMIN_TOKEN = "publish-token-0123456789", "admin-token-0123456789ab"
+
+
+def operator_view(page, screenshot: Path) -> None:
+    """The operator view: refused without the admin token, shown with it."""
+    page.get_by_role("button", name="Operator").click()
+    expect(page.locator("#operator-message")).to_contain_text("needs the admin token")
+    expect(page.locator("#operator-message")).to_contain_text("401")
+    page.fill("#token", PUBLISH_TOKEN)
+    page.press("#token", "Enter")
+    expect(page.locator("#operator-message")).to_contain_text("403")
+    assert page.locator("#operator .card").count() == 0, "shown with a publish token"
+    page.fill("#token", ADMIN_TOKEN)
+    page.press("#token", "Enter")
+    expect(page.locator("#operator .card").first).to_be_visible()
+    cards = page.inner_text("#operator")
+    assert "finished" in cards, cards
+    assert "threshold 1 of 1" in cards, cards
+    for role in ("timestamp v", "snapshot v", "targets v", "delegated roles"):
+        assert role in cards, (role, cards)
+    assert cards.count("expires in") >= 4, cards
+    first = page.locator("#operator .card span.verified").first.inner_text()
+    page.wait_for_timeout(1100)
+    assert page.locator("#operator .card span.verified").first.inner_text() != first, "no countdown"
+    tasks = page.locator("#operator table tbody tr")
+    assert tasks.count() >= 3, page.inner_text("#operator table")
+    assert "SUCCESS" in page.inner_text("#operator table")
+    expect(page.locator("#operator-charts svg")).to_have_count(4)
+    page.screenshot(path=str(screenshot), full_page=True)
+    page.get_by_role("button", name="Artifacts").click()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def static_portal(browser, repo_bin: str, data: Path, work: Path, files: dict) -> None:
+    """The exported portal on a plain static server: no API, an exact path looked up."""
+    site = work / "static"
+    subprocess.run([repo_bin, "portal", "--out", str(site)], check=True)
+    (site / "metadata").symlink_to(data / "metadata")
+    (site / "targets").symlink_to(data / "targets")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_selector("body[data-ready=true]", timeout=30000)
+        expect(page.locator("#trust-state")).to_have_class("verified")
+        expect(page.locator("#listing-caption")).to_contain_text("no listing")
+        listed = search(page, path="firmware/plc-a-1.0.0.bin")
+        assert listed == [["firmware/plc-a-1.0.0.bin", "1.0.0", "plc-a", "stable", "4,096", "Verified"]], listed
+        with page.expect_download() as wait:
+            page.get_by_role("button", name="Download firmware/plc-a-1.0.0.bin").click()
+        assert Path(wait.value.path()).read_bytes() == files["firmware/plc-a-1.0.0.bin"]
+        missing = search(page, path="firmware/none.bin")
+        assert missing[0][5].startswith("Not verified") and "no trusted role" in missing[0][5], missing
+        context.close()
+    finally:
+        server.shutdown()
+
+
 def main() -> None:
     repo_bin, screenshot = sys.argv[1], Path(sys.argv[2])
     work = Path(tempfile.mkdtemp(prefix="otuf-portal-"))
     data = work / "data"
+    tokens = work / "tokens"
+    tokens.write_text(f"publish {PUBLISH_TOKEN}\nadmin {ADMIN_TOKEN}\n")
+    tokens.chmod(0o600)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     service = subprocess.Popen(
-        [repo_bin, "serve", "--dev", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}"],
+        [repo_bin, "serve", "--dev", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
+         "--tokens-file", str(tokens)],
         stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "w"))
     try:
         wait_listening(port, service)
@@ -83,7 +160,7 @@ def main() -> None:
             local = work / f"artifact-{i}.bin"
             local.write_bytes(bytes((i * 7 + n) % 251 for n in range(4096 + i * 1000)))
             files[path] = local.read_bytes()
-            subprocess.run([repo_bin, "publish", f"--api-server={base}", str(local),
+            subprocess.run([repo_bin, "publish", f"--api-server={base}", f"--token={PUBLISH_TOKEN}", str(local),
                             "--path", path, "--custom", json.dumps(custom)],
                            check=True, capture_output=True)
         with sync_playwright() as p:
@@ -152,10 +229,12 @@ def main() -> None:
             assert after["firmware/plc-a-1.0.0.bin"][5] == "Verified", after
             page.wait_for_timeout(500)
             assert len(downloads) == count, "a refused file was handed to the user"
+            operator_view(page, screenshot.with_name("operator.png"))
             assert not errors, errors
+            static_portal(browser, repo_bin, data, work, files)
             browser.close()
-        print(f"portal: listing, search, filters, a verified download and two refusals checked in "
-              f"Chromium; screenshot {screenshot}")
+        print(f"portal: listing, search, filters, a verified download, two refusals, the operator "
+              f"view and the static portal checked in Chromium; screenshot {screenshot}")
     finally:
         service.terminate()
         service.wait(timeout=10)

@@ -171,4 +171,26 @@ fn wasm_verdicts_are_the_native_builds_on_every_fixture_repository() {
         }
     }
     assert!(refused > 10 && found > 50, "refusals {refused}, targets verified {found}");
+    page_weight(portal.path());
+}
+
+/// The page weight budget (issue 16): everything the portal loads, gzip-compressed as a
+/// server or CDN sends it, under 300 KB.
+fn page_weight(site: &Path) {
+    let mut files = vec![site.join("index.html")];
+    files.extend(
+        std::fs::read_dir(site.join("portal"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let mut total = 0;
+    for f in &files {
+        let gz = Command::new("gzip").args(["-9", "-c"]).arg(f).output().unwrap();
+        assert!(gz.status.success());
+        println!("{}: {} bytes compressed", f.display(), gz.stdout.len());
+        total += gz.stdout.len();
+    }
+    println!("page weight: {total} bytes compressed (budget 300,000)");
+    assert!(files.len() >= 6, "{files:?}");
+    assert!(total < 300_000, "the portal weighs {total} bytes compressed");
 }

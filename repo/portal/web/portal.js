@@ -3,6 +3,7 @@
 // once its signed length and hashes match. Paths are relative to the page, so the same files
 // work under any static server in front of metadata/ and targets/.
 import { Verifier, httpFiles, readChunks } from "./verifier.js";
+import { operator } from "./operator.js";
 
 const base = new URL(".", document.baseURI);
 const metadata = httpFiles(new URL("metadata/", base));
@@ -289,6 +290,7 @@ async function main() {
   });
   $("show-artifacts").addEventListener("click", () => view(false));
   $("show-operator").addEventListener("click", () => view(true));
+  operator(base, say);
   await search();
   document.body.dataset.ready = "true";
 }

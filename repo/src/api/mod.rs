@@ -10,6 +10,7 @@ mod config;
 mod delegations;
 mod import;
 mod listing;
+mod status;
 mod metadata;
 
 use crate::publish::{Bootstrap, Repo};
@@ -112,10 +113,9 @@ async fn authorize(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if app.tokens.is_empty()
-        || req.method() == axum::http::Method::GET
-        || req.method() == axum::http::Method::HEAD
-    {
+    // Reads are open, as RSTUF's, but for the operator view's status.
+    let read = req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
+    if app.tokens.is_empty() || (read && !req.uri().path().starts_with("/api/v1/status")) {
         return next.run(req).await;
     }
     let needed = if req.uri().path().starts_with("/api/v1/artifacts") {
@@ -212,6 +212,7 @@ pub fn router(app: App) -> Router {
     r = both(r, "/api/v1/artifacts/delete", post(artifacts::delete));
     r = both(r, "/api/v1/artifacts/publish/", post(artifacts::publish));
     r = both(r, "/api/v1/task/", get(task));
+    r = both(r, "/api/v1/status", get(status::status));
     // Firmware images are large: this route streams its body to disk, unbounded by axum's 2 MB.
     r = r.route(
         "/api/v1/artifacts/upload/{*path}",
@@ -441,9 +442,9 @@ mod tests {
         }
         // GET+POST bootstrap, GET+PUT config, metadata, online, GET+POST sign, sign/delete,
         // POST+PUT delegations, delegations/delete, GET+POST artifacts, delete, publish, upload,
-        // import,
+        // import, status,
         // task, openapi.json.
-        assert_eq!(described, 20);
+        assert_eq!(described, 21);
     }
 
     #[test]

@@ -56,6 +56,21 @@ pub struct Deleted {
     pub hardware: Vec<String>,
 }
 
+/// A task as the operator view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskState {
+    /// Task id.
+    pub id: String,
+    /// RSTUF's action name.
+    pub action: String,
+    /// `PENDING`, `RUNNING`, `SUCCESS`, `FAILURE` or `ERRORED`.
+    pub state: String,
+    /// The result, once finished.
+    pub result: Option<Value>,
+    /// Last change (UNIX seconds).
+    pub updated: i64,
+}
+
 /// What a page of the artifact listing asks for (`GET /api/v1/artifacts`): newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
@@ -99,6 +114,8 @@ pub trait Backend: Send + Sync {
     fn insert_tasks(&self, tasks: &[(String, String, Value)]) -> Result<()>;
     /// A task's state and result.
     fn task(&self, id: &str) -> Result<Option<(String, Option<Value>)>>;
+    /// The `limit` tasks changed last, newest first.
+    fn recent_tasks(&self, limit: u32) -> Result<Vec<TaskState>>;
     /// Claims every pending (or interrupted) task, oldest first. Called under the publication
     /// lock, so a task still `RUNNING` was left so by a publisher that died.
     fn claim_tasks(&self) -> Result<Vec<Task>>;

@@ -3,7 +3,9 @@
 //! killed while publishing never blocks the others. Commits are durable (`synchronous_commit`),
 //! except claims and artifact changes, which a crash makes the next publisher redo anyway.
 
-use super::{now, Backend, Change, Deleted, Listed, Listing, PublicationLock, RoleState, Task};
+use super::{
+    now, Backend, Change, Deleted, Listed, Listing, PublicationLock, RoleState, Task, TaskState,
+};
 use crate::error::{Error, Result};
 use postgres::{Client, NoTls};
 use serde_json::Value;
@@ -24,11 +26,19 @@ CREATE INDEX tasks_state ON tasks (state);
 CREATE TABLE generation (id INT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO generation VALUES (1, 0);
 ", "
--- The listing (GET /api/v1/artifacts): newest first, a path found by any substring.
+-- The listing (GET /api/v1/artifacts): newest first, each filter's index read in seq order,
+-- a path found by any substring.
 ALTER TABLE artifacts ADD COLUMN seq BIGSERIAL;
 CREATE INDEX artifacts_seq ON artifacts (seq);
+CREATE INDEX artifacts_hardware_seq ON artifacts (hardware, seq);
+CREATE INDEX artifacts_channel_seq ON artifacts (((info::jsonb) -> 'custom' ->> 'channel'), seq);
+CREATE INDEX artifacts_version_seq ON artifacts (((info::jsonb) -> 'custom' ->> 'version'), seq);
+CREATE INDEX artifacts_hardware_channel_seq ON artifacts (hardware, ((info::jsonb) -> 'custom' ->> 'channel'), seq);
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX artifacts_path_trigrams ON artifacts USING gin (path gin_trgm_ops);
+", "
+-- The operator view's recent tasks.
+CREATE INDEX tasks_updated ON tasks (updated);
 "];
 
 /// Records a new task (`PENDING`).
@@ -243,6 +253,24 @@ impl Backend for Postgres {
         })
     }
 
+    fn recent_tasks(&self, limit: u32) -> Result<Vec<TaskState>> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT id, action, state, result, updated FROM tasks ORDER BY updated DESC, seq DESC LIMIT $1",
+                &[&i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| TaskState {
+                id: r.get(0),
+                action: r.get(1),
+                state: r.get(2),
+                result: r.get::<_, Option<String>>(3).map(|s| parse(&s)),
+                updated: r.get(4),
+            })
+            .collect())
+        })
+    }
+
     fn claim_tasks(&self) -> Result<Vec<Task>> {
         self.relaxed(|tx| {
             let rows = tx.query(
@@ -424,16 +452,26 @@ impl Backend for Postgres {
         });
         let before = listing.before.unwrap_or(i64::MAX);
         let limit = i64::from(listing.limit);
+        // Only the conditions given, so that the planner can read a filter's index in order.
+        let mut sql = String::from(
+            "SELECT seq, path, info FROM artifacts WHERE seq < $1 AND path NOT LIKE 'otuf-index/%'",
+        );
+        let mut args: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &limit];
+        let conditions = [
+            ("path LIKE", &pattern),
+            ("hardware =", &listing.hardware),
+            ("((info::jsonb) -> 'custom' ->> 'channel') =", &listing.channel),
+            ("((info::jsonb) -> 'custom' ->> 'version') =", &listing.version),
+        ];
+        for (condition, value) in conditions {
+            if let Some(v) = value {
+                args.push(v);
+                sql.push_str(&format!(" AND {condition} ${}", args.len()));
+            }
+        }
+        sql.push_str(" ORDER BY seq DESC LIMIT $2");
         self.with(|c| {
-            Ok(c.query(
-                "SELECT seq, path, info FROM artifacts WHERE seq < $1 AND path NOT LIKE 'otuf-index/%'
-                   AND ($2::text IS NULL OR path LIKE $2)
-                   AND ($3::text IS NULL OR hardware = $3)
-                   AND ($4::text IS NULL OR info::jsonb -> 'custom' ->> 'channel' = $4)
-                   AND ($5::text IS NULL OR info::jsonb -> 'custom' ->> 'version' = $5)
-                 ORDER BY seq DESC LIMIT $6",
-                &[&before, &pattern, &listing.hardware, &listing.channel, &listing.version, &limit],
-            )?
+            Ok(c.query(&sql, &args)?
             .iter()
             .map(|r| Listed {
                 position: r.get(0),
