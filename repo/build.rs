@@ -12,7 +12,10 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.parent().expect("repo/ is in the workspace");
     for watched in ["portal/verifier/src", "portal/verifier/Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", manifest.join(watched).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest.join(watched).display()
+        );
     }
     println!(
         "cargo:rerun-if-changed={}",
@@ -39,8 +42,13 @@ fn main() {
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the portal's verifier for {WASM_TARGET} failed");
-    let wasm = target_dir.join(WASM_TARGET).join("wasm/otuf_portal_verifier.wasm");
+    assert!(
+        status.success(),
+        "building the portal's verifier for {WASM_TARGET} failed"
+    );
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join("wasm/otuf_portal_verifier.wasm");
     std::fs::copy(&wasm, out.join("verifier.wasm"))
         .unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
 }

@@ -2,6 +2,8 @@
 # Runs every otuf test on a fresh machine: installs what the tests need, then runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's start, in seconds since this script began (where the suite's time goes).
+step() { echo "=== [${SECONDS} s] $*"; }
 
 # --- set-up (idempotent) ---
 # wasm32: the portal's in-browser verifier (otuf-repo's build.rs would add it too).
@@ -23,23 +25,26 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$
   echo "$req" > .venv/.requirements
 fi
 
-# --- the core builds for a Cortex-M4 without std or a heap ---
+step "the core builds for a Cortex-M4 without std or a heap"
 cargo build -p otuf-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p otuf-core --no-default-features --features ecdsa,general --target thumbv7em-none-eabihf
 
-# --- fixtures are reproducible from their committed generators ---
+step "fixtures are reproducible from their committed generators"
 .venv/bin/python tests/fixtures/canonical/generate.py --check
 
-# --- unit, property and interop tests (the interop tests run the built otuf-agent binary) ---
+step "unit, property and interop tests (the interop tests run the built binaries)"
 cargo build --workspace --all-features
 cargo test --workspace --all-features
 # the repository service's API and interop tests again, unchanged, on the scale-out backends:
 # PostgreSQL on 127.0.0.1:5432 (a database per test) and an S3 server (moto, from the venv)
+step "the service's tests on PostgreSQL + S3"
 OTUF_TEST_BACKEND=postgres-s3 cargo test --workspace --all-features \
   --test repo_service --test repo_delegations --test repo_lifecycle --test repo_tough
 # the heap-free build in both modes, with a device's size-optimised crypto (the device build,
 # streaming only with --cfg otuf_small, runs on the target in tests/tests/firmware_qemu.rs)
+step "the heap-free core with a device's crypto"
 cargo test -p otuf-core --no-default-features --features general,blake2b,opt-size
 
-# --- the Cortex-M4 example's footprint, measured under QEMU (firmware-examples/README.md) ---
+step "the Cortex-M4 example's footprint, measured under QEMU (firmware-examples/README.md)"
 .venv/bin/python firmware-examples/footprint.py
+step "done"

@@ -10,19 +10,46 @@ use axum::Router;
 
 /// The portal's files: name under `/portal/`, media type, bytes.
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("index.html", "text/html; charset=utf-8", include_bytes!("../portal/web/index.html")),
-    ("portal.css", "text/css; charset=utf-8", include_bytes!("../portal/web/portal.css")),
-    ("portal.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/portal.js")),
-    ("verifier.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/verifier.js")),
-    ("operator.js", "text/javascript; charset=utf-8", include_bytes!("../portal/web/operator.js")),
-    ("verifier.wasm", "application/wasm", include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm"))),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../portal/web/index.html"),
+    ),
+    (
+        "portal.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../portal/web/portal.css"),
+    ),
+    (
+        "portal.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../portal/web/portal.js"),
+    ),
+    (
+        "verifier.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../portal/web/verifier.js"),
+    ),
+    (
+        "operator.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../portal/web/operator.js"),
+    ),
+    (
+        "verifier.wasm",
+        "application/wasm",
+        include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm")),
+    ),
 ];
 
 /// `/` (the page) and `/portal/<asset>`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut r = Router::new().route("/", get(|| async { asset("index.html") }));
     for (name, _, _) in ASSETS {
-        r = r.route(&format!("/portal/{name}"), get(move || async move { asset(name) }));
+        r = r.route(
+            &format!("/portal/{name}"),
+            get(move || async move { asset(name) }),
+        );
     }
     r
 }

@@ -92,15 +92,11 @@ fn target(portal: &mut Portal, path: &str, dir: &Path) -> String {
 /// The native verdicts, one per case, in verdicts.mjs's shape.
 fn native(case: &str) -> Value {
     let dir = repos().join(case);
-    let spec: Value = serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
     let root = std::fs::read(dir.join("trusted_root.json")).unwrap();
     let mut portal = Portal::default();
-    let refreshed = refresh(
-        &mut portal,
-        &root,
-        spec["now"].as_i64().unwrap(),
-        &dir,
-    );
+    let refreshed = refresh(&mut portal, &root, spec["now"].as_i64().unwrap(), &dir);
     let mut targets = serde_json::Map::new();
     if let Some(ready) = refreshed.get("ready") {
         for t in spec["targets"].as_array().into_iter().flatten() {
@@ -151,26 +147,42 @@ fn wasm_verdicts_are_the_native_builds_on_every_fixture_repository() {
     let (mut refused, mut found) = (0, 0);
     for case in &cases {
         let native = native(case);
-        assert_eq!(wasm[case], native, "{case}: wasm and native verdicts differ");
+        assert_eq!(
+            wasm[case], native,
+            "{case}: wasm and native verdicts differ"
+        );
         // Both agree with the case's expectations (python-tuf's verdicts).
         let spec: Value =
             serde_json::from_slice(&std::fs::read(repos().join(case).join("case.json")).unwrap())
                 .unwrap();
         let ok = spec["refresh"]["ok"].as_bool().unwrap();
-        assert_eq!(native["refresh"].get("ok").is_some(), ok, "{case}: refresh verdict");
+        assert_eq!(
+            native["refresh"].get("ok").is_some(),
+            ok,
+            "{case}: refresh verdict"
+        );
         refused += usize::from(!ok);
         if !ok {
             continue;
         }
         for t in spec["targets"].as_array().into_iter().flatten() {
-            let got = native["targets"][t["path"].as_str().unwrap()].as_str().unwrap();
+            let got = native["targets"][t["path"].as_str().unwrap()]
+                .as_str()
+                .unwrap();
             let want = t["expect"].as_str().unwrap();
-            let kind = if got.starts_with("error") { "error" } else { got };
+            let kind = if got.starts_with("error") {
+                "error"
+            } else {
+                got
+            };
             assert_eq!(kind, want, "{case}: {}: {got}", t["path"]);
             found += usize::from(got == "ok");
         }
     }
-    assert!(refused > 10 && found > 50, "refusals {refused}, targets verified {found}");
+    assert!(
+        refused > 10 && found > 50,
+        "refusals {refused}, targets verified {found}"
+    );
     page_weight(portal.path());
 }
 
@@ -185,12 +197,19 @@ fn page_weight(site: &Path) {
     );
     let mut total = 0;
     for f in &files {
-        let gz = Command::new("gzip").args(["-9", "-c"]).arg(f).output().unwrap();
+        let gz = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(f)
+            .output()
+            .unwrap();
         assert!(gz.status.success());
         println!("{}: {} bytes compressed", f.display(), gz.stdout.len());
         total += gz.stdout.len();
     }
     println!("page weight: {total} bytes compressed (budget 300,000)");
     assert!(files.len() >= 6, "{files:?}");
-    assert!(total < 300_000, "the portal weighs {total} bytes compressed");
+    assert!(
+        total < 300_000,
+        "the portal weighs {total} bytes compressed"
+    );
 }

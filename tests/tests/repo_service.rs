@@ -484,8 +484,14 @@ fn the_listing_pages_searches_and_filters_newest_first() {
 
     let (first, next) = page("");
     assert_eq!(first.len(), 50);
-    assert!(first[..10].iter().all(|p| p.starts_with("new/")), "{first:?}");
-    assert!(first[10..].iter().all(|p| p.starts_with("old/")), "{first:?}");
+    assert!(
+        first[..10].iter().all(|p| p.starts_with("new/")),
+        "{first:?}"
+    );
+    assert!(
+        first[10..].iter().all(|p| p.starts_with("old/")),
+        "{first:?}"
+    );
     assert!(next.as_i64().is_some());
     let everything = all("limit=7");
     assert_eq!(everything.len(), 70, "{everything:?}");
@@ -510,7 +516,10 @@ fn the_listing_pages_searches_and_filters_newest_first() {
     assert_eq!(all("hardware=rtu%25").len(), 0);
     assert_eq!(all("channel=stable").len(), 60);
     assert_eq!(page("version=1.0.5&channel=beta").0, vec!["new/5.bin"]);
-    assert_eq!(page("path=.bin&hardware=plc-a&version=1.0.42").0, vec!["old/42.bin"]);
+    assert_eq!(
+        page("path=.bin&hardware=plc-a&version=1.0.42").0,
+        vec!["old/42.bin"]
+    );
 
     // An artifact added again is the newest.
     add("old", 1, "plc-a", "stable");
@@ -533,6 +542,10 @@ fn the_listing_pages_searches_and_filters_newest_first() {
         let (body, code) = text.rsplit_once('\n').unwrap();
         let body: Value = serde_json::from_str(body).unwrap();
         assert_eq!(code, "422", "{query}: {body}");
-        assert_eq!(body["detail"][0]["loc"], json!(["query", name]), "{query}: {body}");
+        assert_eq!(
+            body["detail"][0]["loc"],
+            json!(["query", name]),
+            "{query}: {body}"
+        );
     }
 }

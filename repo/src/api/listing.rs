@@ -42,7 +42,9 @@ fn parse(query: &HashMap<String, String>) -> Result<Listing, Response> {
                     .parse::<u32>()
                     .ok()
                     .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| bad(&format!("limit must be an integer from 1 to {MAX_PAGE}")))?;
+                    .ok_or_else(|| {
+                        bad(&format!("limit must be an integer from 1 to {MAX_PAGE}"))
+                    })?;
             }
             _ => {
                 return Err(bad(

@@ -10,8 +10,8 @@ mod config;
 mod delegations;
 mod import;
 mod listing;
-mod status;
 mod metadata;
+mod status;
 
 use crate::publish::{Bootstrap, Repo};
 use axum::extract::{Query, State};

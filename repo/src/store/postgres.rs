@@ -41,6 +41,10 @@ CREATE INDEX artifacts_path_trigrams ON artifacts USING gin (path gin_trgm_ops);
 CREATE INDEX tasks_updated ON tasks (updated);
 "];
 
+/// How many of the newest artifacts a path search reads in order before it asks the trigram
+/// index (`list_artifacts`).
+const SEARCH_WINDOW: i64 = 20_000;
+
 /// Records a new task (`PENDING`).
 const INSERT_TASK: &str =
     "INSERT INTO tasks (id, action, payload, state, updated) VALUES ($1, $2, $3, 'PENDING', $4)";
@@ -63,6 +67,8 @@ pub(super) struct Postgres {
     lock: Mutex<Option<Client>>,
     /// To connect again for the lock, should its connection be lost.
     url: String,
+    /// The newest artifacts a path search reads in order ([`SEARCH_WINDOW`]; smaller in tests).
+    search_window: i64,
 }
 
 fn connect(url: &str) -> Result<Client> {
@@ -101,6 +107,7 @@ impl Postgres {
             next: std::sync::atomic::AtomicUsize::new(0),
             lock: Mutex::new(Some(lock)),
             url: url.to_string(),
+            search_window: SEARCH_WINDOW,
         })
     }
 
@@ -447,38 +454,86 @@ impl Backend for Postgres {
     fn list_artifacts(&self, listing: &Listing) -> Result<Vec<Listed>> {
         // LIKE's own characters in the term stand for themselves.
         let pattern = listing.path.as_deref().filter(|t| !t.is_empty()).map(|t| {
-            let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
-        let before = listing.before.unwrap_or(i64::MAX);
         let limit = i64::from(listing.limit);
         // Only the conditions given, so that the planner can read a filter's index in order.
-        let mut sql = String::from(
-            "SELECT seq, path, info FROM artifacts WHERE seq < $1 AND path NOT LIKE 'otuf-index/%'",
-        );
-        let mut args: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &limit];
-        let conditions = [
+        let mut conditions = String::from("path NOT LIKE 'otuf-index/%'");
+        let mut args: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+        for (condition, value) in [
             ("path LIKE", &pattern),
             ("hardware =", &listing.hardware),
-            ("((info::jsonb) -> 'custom' ->> 'channel') =", &listing.channel),
-            ("((info::jsonb) -> 'custom' ->> 'version') =", &listing.version),
-        ];
-        for (condition, value) in conditions {
+            (
+                "((info::jsonb) -> 'custom' ->> 'channel') =",
+                &listing.channel,
+            ),
+            (
+                "((info::jsonb) -> 'custom' ->> 'version') =",
+                &listing.version,
+            ),
+        ] {
             if let Some(v) = value {
                 args.push(v);
-                sql.push_str(&format!(" AND {condition} ${}", args.len()));
+                conditions.push_str(&format!(" AND {condition} ${}", args.len() + 2));
             }
         }
-        sql.push_str(" ORDER BY seq DESC LIMIT $2");
+        let rows = |c: &mut Client,
+                    sql: &str,
+                    before: i64,
+                    n: i64|
+         -> Result<Vec<Listed>, postgres::Error> {
+            let mut all: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &n];
+            all.extend(&args);
+            Ok(c.query(sql, &all)?
+                .iter()
+                .map(|r| Listed {
+                    position: r.get(0),
+                    path: r.get(1),
+                    info: parse(r.get(2)),
+                })
+                .collect())
+        };
+        let plain = format!(
+            "SELECT seq, path, info FROM artifacts WHERE seq < $1 AND {conditions} ORDER BY seq DESC LIMIT $2"
+        );
+        let before = listing.before.unwrap_or(i64::MAX);
+        if pattern.is_none() {
+            return self.with(|c| rows(c, &plain, before, limit));
+        }
+        // A path search: the trigram index finds a rare substring fast, but a common one (whose
+        // trigrams match most paths) costs it every match before the newest 50. So the newest
+        // SEARCH_WINDOW artifacts are read in order first; only a page they do not fill asks
+        // the index, for the older ones.
+        let windowed = format!(
+            "SELECT seq, path, info FROM (SELECT seq, path, info, hardware FROM artifacts WHERE seq < $1
+               ORDER BY seq DESC LIMIT {window}) recent
+             WHERE {conditions} ORDER BY seq DESC LIMIT $2",
+            window = self.search_window
+        );
         self.with(|c| {
-            Ok(c.query(&sql, &args)?
-            .iter()
-            .map(|r| Listed {
-                position: r.get(0),
-                path: r.get(1),
-                info: parse(r.get(2)),
-            })
-            .collect())
+            let mut page = rows(c, &windowed, before, limit)?;
+            if page.len() as i64 == limit {
+                return Ok(page);
+            }
+            let (read, lowest): (i64, Option<i64>) = {
+                let r = c.query_one(
+                    &format!(
+                        "SELECT count(*), min(seq) FROM (SELECT seq FROM artifacts WHERE seq < $1
+                                ORDER BY seq DESC LIMIT {}) recent",
+                        self.search_window
+                    ),
+                    &[&before],
+                )?;
+                (r.get(0), r.get(1))
+            };
+            if let (true, Some(lowest)) = (read == self.search_window, lowest) {
+                page.extend(rows(c, &plain, lowest, limit - page.len() as i64)?);
+            }
+            Ok(page)
         })
     }
 
@@ -596,5 +651,81 @@ impl Backend for Postgres {
 
     fn is_shared(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of its own on the local PostgreSQL (127.0.0.1:5432, trust authentication).
+    fn fresh() -> (Postgres, String) {
+        let name = format!("otuf_unit_{}_{}", std::process::id(), now());
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let mut c = Client::connect(admin, NoTls).expect("PostgreSQL on 127.0.0.1:5432");
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let db = Postgres::open(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
+        (db, name)
+    }
+
+    /// A path search gives what a scan of every artifact gives, newest first, page by page,
+    /// whether its page is filled from the newest artifacts read in order, from the trigram
+    /// index for the older ones, or from both (a window of 16 of 300 artifacts).
+    #[test]
+    fn a_path_search_past_its_window_is_what_a_scan_finds() {
+        let (mut db, name) = fresh();
+        db.search_window = 16;
+        let rows: Vec<(String, String, Value)> = (0..300)
+            .map(|i| {
+                let path = format!("site-{}/unit-{i}.bin", i % 7);
+                let hardware = if i % 3 == 0 { "plc" } else { "rtu" };
+                (
+                    path,
+                    "bins-0".to_string(),
+                    serde_json::json!({"length": i, "custom": {"hardware": hardware}}),
+                )
+            })
+            .collect();
+        db.apply(&[&Change::Upsert(rows.clone())]).unwrap();
+        for (term, hardware) in [
+            ("unit-1", None),
+            ("site-3/", None),
+            ("site-3/", Some("plc")),
+            ("-29", None),
+            ("unit-7.", None),
+            ("none", None),
+        ] {
+            let want: Vec<String> = rows
+                .iter()
+                .rev()
+                .filter(|(p, _, info)| {
+                    p.contains(term) && hardware.is_none_or(|h| info["custom"]["hardware"] == h)
+                })
+                .map(|(p, _, _)| p.clone())
+                .collect();
+            let mut got = Vec::new();
+            let mut before = None;
+            loop {
+                let page = db
+                    .list_artifacts(&Listing {
+                        path: Some(term.into()),
+                        hardware: hardware.map(str::to_string),
+                        before,
+                        limit: 5,
+                        ..Listing::default()
+                    })
+                    .unwrap();
+                got.extend(page.iter().map(|l| l.path.clone()));
+                if page.len() < 5 {
+                    break;
+                }
+                before = page.last().map(|l| l.position);
+            }
+            assert_eq!(got, want, "{term} {hardware:?}");
+        }
+        drop(db);
+        let mut c = Client::connect("postgres://postgres@127.0.0.1:5432/postgres", NoTls).unwrap();
+        c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
     }
 }

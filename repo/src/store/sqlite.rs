@@ -58,7 +58,8 @@ INSERT INTO artifacts_search (artifacts_search) VALUES ('rebuild');
 /// Adds the rows `inserted` (their rowids; some may be gone again) to the path search.
 fn index_new_paths(tx: &rusqlite::Transaction<'_>, inserted: &[i64]) -> rusqlite::Result<()> {
     {
-        let mut q = tx.prepare_cached("INSERT OR IGNORE INTO artifacts_unindexed (id) VALUES (?1)")?;
+        let mut q =
+            tx.prepare_cached("INSERT OR IGNORE INTO artifacts_unindexed (id) VALUES (?1)")?;
         for id in inserted {
             q.execute([id])?;
         }
@@ -367,25 +368,46 @@ impl Backend for Sqlite {
         // Trigrams need three characters; a shorter term is looked for row by row.
         let term = listing.path.as_deref().filter(|t| !t.is_empty());
         let indexed = term.is_some_and(|t| t.chars().count() >= 3);
-        // The device indexes under otuf-index/ are the service's own, not for people.
-        let mut sql = String::from(
-            "SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1 AND substr(a.path, 1, 11) <> 'otuf-index/'",
-        );
-        if indexed {
-            sql.push_str(" AND a.rowid IN (SELECT rowid FROM artifacts_search WHERE artifacts_search MATCH ?2)");
-        } else if term.is_some() {
+        // A path searched through the trigram index walks its matches newest first (CROSS
+        // JOIN keeps it the outer loop) and stops at a page: no match set is built. The device
+        // indexes under otuf-index/ are the service's own, not for people.
+        let mut sql = String::from(if indexed {
+            "SELECT a.rowid, a.path, a.info FROM artifacts_search s CROSS JOIN artifacts a ON a.rowid = s.rowid
+             WHERE artifacts_search MATCH ?2 AND s.rowid < ?1"
+        } else {
+            "SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1"
+        });
+        sql.push_str(" AND substr(a.path, 1, 11) <> 'otuf-index/'");
+        if term.is_some() && !indexed {
             sql.push_str(" AND instr(a.path, ?2) > 0");
         }
         // Only the filters given, so that the planner can read a filter's index in order.
-        let filters = [("hardware", &listing.hardware), ("channel", &listing.channel), ("version", &listing.version)];
+        let filters = [
+            ("hardware", &listing.hardware),
+            ("channel", &listing.channel),
+            ("version", &listing.version),
+        ];
         for (n, (field, value)) in filters.iter().enumerate() {
             if value.is_some() {
-                sql.push_str(&format!(" AND json_extract(a.info, '$.custom.{field}') = ?{}", n + 3));
+                sql.push_str(&format!(
+                    " AND json_extract(a.info, '$.custom.{field}') = ?{}",
+                    n + 3
+                ));
             }
         }
-        sql.push_str(" ORDER BY a.rowid DESC LIMIT ?6");
+        sql.push_str(if indexed {
+            " ORDER BY s.rowid DESC LIMIT ?6"
+        } else {
+            " ORDER BY a.rowid DESC LIMIT ?6"
+        });
         // An FTS5 phrase: the term quoted, its quotes doubled.
-        let pattern = term.map(|t| if indexed { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_string() });
+        let pattern = term.map(|t| {
+            if indexed {
+                format!("\"{}\"", t.replace('"', "\"\""))
+            } else {
+                t.to_string()
+            }
+        });
         self.with(|c| {
             let mut q = c.prepare_cached(&sql)?;
             let rows = q.query_map(

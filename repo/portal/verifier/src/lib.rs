@@ -75,7 +75,11 @@ impl Portal {
                 version,
                 max_length,
             }) => {
-                let version = if role == Role::Timestamp { None } else { version };
+                let version = if role == Role::Timestamp {
+                    None
+                } else {
+                    version
+                };
                 json!({
                     "fetch": file_name(role.name(), version),
                     "role": role.name(),
@@ -107,7 +111,11 @@ impl Portal {
         };
         let asked = match client.next() {
             Ok(Next::Fetch { role, version, .. }) => {
-                let version = if role == Role::Timestamp { None } else { version };
+                let version = if role == Role::Timestamp {
+                    None
+                } else {
+                    version
+                };
                 file_name(role.name(), version)
             }
             _ => "metadata".into(),
@@ -180,7 +188,10 @@ impl Portal {
         let mut search = Search::new(client.trusted(), path).map_err(refused)?;
         loop {
             let role = search.pending().unwrap_or("targets").to_string();
-            match search.next().map_err(|e| json!({ "error": format!("{role}: {e}") }))? {
+            match search
+                .next()
+                .map_err(|e| json!({ "error": format!("{role}: {e}") }))?
+            {
                 SearchStep::Found(info) => return Ok(Found::Target(info.clone())),
                 SearchStep::NotFound => return Ok(Found::Missing),
                 SearchStep::Fetch {
