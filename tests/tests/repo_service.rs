@@ -509,6 +509,12 @@ fn the_listing_pages_searches_and_filters_newest_first() {
     want.sort();
     assert_eq!(found, want);
     assert_eq!(all("path=w/").len(), 10);
+    assert_eq!(all("path=OLD/5").len(), 0, "paths are case-sensitive");
+    assert_eq!(
+        all("path=ld/5&hardware=plc-a").len(),
+        11,
+        "filter index first"
+    );
     assert_eq!(all("path=%25").len(), 0, "% is a character, not a wildcard");
     assert_eq!(all("path=rtu_b").len(), 0, "paths only, not custom");
     // Exact filters on custom, alone and together.

@@ -68,11 +68,16 @@ pub(super) async fn list(
     let repo = app.repo.clone();
     let page = tokio::task::spawn_blocking({
         let listing = listing.clone();
-        move || repo.store.list_artifacts(&listing)
+        move || {
+            repo.store
+                .list_artifacts(&listing)
+                .map_err(|e| e.to_string())
+        }
     })
-    .await;
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
     match page {
-        Ok(Ok(rows)) => {
+        Ok(rows) => {
             let next = (rows.len() == listing.limit as usize)
                 .then(|| rows.last().map(|r| r.position))
                 .flatten();
@@ -93,15 +98,6 @@ pub(super) async fn list(
                 "Artifacts.",
             )
         }
-        Ok(Err(e)) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Listing failed.",
-            &e.to_string(),
-        ),
-        Err(e) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Listing failed.",
-            &e.to_string(),
-        ),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Listing failed.", &e),
     }
 }

@@ -48,18 +48,11 @@ pub(super) async fn status(State(app): State<App>) -> Response {
             "recent_tasks": tasks,
         }))
     })
-    .await;
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
     match gathered {
-        Ok(Ok(data)) => reply(StatusCode::OK, data, "Repository status."),
-        Ok(Err(e)) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Status unavailable.",
-            &e.to_string(),
-        ),
-        Err(e) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Status unavailable.",
-            &e.to_string(),
-        ),
+        Ok(data) => reply(StatusCode::OK, data, "Repository status."),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable.", &e),
     }
 }

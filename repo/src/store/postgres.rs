@@ -504,10 +504,10 @@ impl Backend for Postgres {
         if pattern.is_none() {
             return self.with(|c| rows(c, &plain, before, limit));
         }
-        // A path search: the trigram index finds a rare substring fast, but a common one (whose
-        // trigrams match most paths) costs it every match before the newest 50. So the newest
-        // SEARCH_WINDOW artifacts are read in order first; only a page they do not fill asks
-        // the index, for the older ones.
+        // A path search. The newest SEARCH_WINDOW artifacts are read in order first: a term
+        // with recent matches fills its page there. Only a page they do not fill asks the
+        // trigram index, for every older match at once (materialised: left to itself, the
+        // planner walks the seq index through the whole table, expecting a match soon).
         let windowed = format!(
             "SELECT seq, path, info FROM (SELECT seq, path, info, hardware FROM artifacts WHERE seq < $1
                ORDER BY seq DESC LIMIT {window}) recent
@@ -531,7 +531,12 @@ impl Backend for Postgres {
                 (r.get(0), r.get(1))
             };
             if let (true, Some(lowest)) = (read == self.search_window, lowest) {
-                page.extend(rows(c, &plain, lowest, limit - page.len() as i64)?);
+                let older = format!(
+                    "WITH matches AS MATERIALIZED (SELECT seq, path, info, hardware FROM artifacts
+                       WHERE path LIKE $3 AND seq < $1)
+                     SELECT seq, path, info FROM matches WHERE {conditions} ORDER BY seq DESC LIMIT $2"
+                );
+                page.extend(rows(c, &older, lowest, limit - page.len() as i64)?);
             }
             Ok(page)
         })

@@ -46,7 +46,7 @@ CREATE INDEX IF NOT EXISTS artifacts_channel ON artifacts (json_extract(info, '$
 CREATE INDEX IF NOT EXISTS artifacts_version ON artifacts (json_extract(info, '$.custom.version'));
 CREATE INDEX IF NOT EXISTS artifacts_hardware_channel ON artifacts
   (json_extract(info, '$.custom.hardware'), json_extract(info, '$.custom.channel'));
-CREATE VIRTUAL TABLE artifacts_search USING fts5(path, content='artifacts', content_rowid='rowid', tokenize='trigram');
+CREATE VIRTUAL TABLE artifacts_search USING fts5(path, content='artifacts', content_rowid='rowid', tokenize='trigram case_sensitive 1');
 CREATE TABLE artifacts_unindexed (id INTEGER PRIMARY KEY);
 CREATE TRIGGER artifacts_search_remove AFTER DELETE ON artifacts
 WHEN old.rowid NOT IN (SELECT id FROM artifacts_unindexed) BEGIN
@@ -54,6 +54,33 @@ WHEN old.rowid NOT IN (SELECT id FROM artifacts_unindexed) BEGIN
 END;
 INSERT INTO artifacts_search (artifacts_search) VALUES ('rebuild');
 ";
+
+/// Fewer artifacts than this selected by the listing's filters lead a path search (see
+/// `list_artifacts`).
+const SELECTIVE: i64 = 5_000;
+
+/// Binds the listing's values to the parameters `q` names (the query names only those given).
+fn bind(
+    q: &mut rusqlite::Statement<'_>,
+    listing: &Listing,
+    before: i64,
+    term: Option<&str>,
+) -> rusqlite::Result<()> {
+    let values: [(&str, &dyn rusqlite::ToSql); 6] = [
+        (":before", &before),
+        (":term", &term),
+        (":hardware", &listing.hardware),
+        (":channel", &listing.channel),
+        (":version", &listing.version),
+        (":limit", &listing.limit),
+    ];
+    for (name, value) in values {
+        if let Some(i) = q.parameter_index(name)? {
+            q.raw_bind_parameter(i, value)?;
+        }
+    }
+    Ok(())
+}
 
 /// Adds the rows `inserted` (their rowids; some may be gone again) to the path search.
 fn index_new_paths(tx: &rusqlite::Transaction<'_>, inserted: &[i64]) -> rusqlite::Result<()> {
@@ -365,40 +392,56 @@ impl Backend for Sqlite {
     }
 
     fn list_artifacts(&self, listing: &Listing) -> Result<Vec<Listed>> {
-        // Trigrams need three characters; a shorter term is looked for row by row.
         let term = listing.path.as_deref().filter(|t| !t.is_empty());
-        let indexed = term.is_some_and(|t| t.chars().count() >= 3);
-        // A path searched through the trigram index walks its matches newest first (CROSS
-        // JOIN keeps it the outer loop) and stops at a page: no match set is built. The device
-        // indexes under otuf-index/ are the service's own, not for people.
-        let mut sql = String::from(if indexed {
-            "SELECT a.rowid, a.path, a.info FROM artifacts_search s CROSS JOIN artifacts a ON a.rowid = s.rowid
-             WHERE artifacts_search MATCH ?2 AND s.rowid < ?1"
-        } else {
-            "SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < ?1"
-        });
-        sql.push_str(" AND substr(a.path, 1, 11) <> 'otuf-index/'");
-        if term.is_some() && !indexed {
-            sql.push_str(" AND instr(a.path, ?2) > 0");
-        }
         // Only the filters given, so that the planner can read a filter's index in order.
-        let filters = [
+        let mut conditions = String::new();
+        for (field, value) in [
             ("hardware", &listing.hardware),
             ("channel", &listing.channel),
             ("version", &listing.version),
-        ];
-        for (n, (field, value)) in filters.iter().enumerate() {
+        ] {
             if value.is_some() {
-                sql.push_str(&format!(
-                    " AND json_extract(a.info, '$.custom.{field}') = ?{}",
-                    n + 3
+                conditions.push_str(&format!(
+                    " AND json_extract(a.info, '$.custom.{field}') = :{field}"
                 ));
             }
         }
-        sql.push_str(if indexed {
-            " ORDER BY s.rowid DESC LIMIT ?6"
+        let before = listing.before.unwrap_or(i64::MAX);
+        // A path is searched through the trigram index (from three characters), unless the
+        // filters given select fewer than SELECTIVE artifacts: then their index leads and each
+        // path is checked as it comes.
+        let indexed = term.is_some_and(|t| t.chars().count() >= 3)
+            && (conditions.is_empty()
+                || {
+                    let sql = format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM artifacts a WHERE a.rowid < :before{conditions} LIMIT {SELECTIVE})"
+                );
+                    let counted = self.with(|c| {
+                        let mut q = c.prepare_cached(&sql)?;
+                        bind(&mut q, listing, before, None)?;
+                        let mut rows = q.raw_query();
+                        rows.next()?.map_or(Ok(0), |r| r.get::<_, i64>(0))
+                    })?;
+                    counted == SELECTIVE
+                });
+        // Through the trigram index, the matches are walked newest first (CROSS JOIN keeps the
+        // index the outer loop) and the walk stops at a page: no match set is built. The device
+        // indexes under otuf-index/ are the service's own, not for people.
+        let mut sql = String::from(if indexed {
+            "SELECT a.rowid, a.path, a.info FROM artifacts_search s CROSS JOIN artifacts a ON a.rowid = s.rowid
+             WHERE artifacts_search MATCH :term AND s.rowid < :before"
         } else {
-            " ORDER BY a.rowid DESC LIMIT ?6"
+            "SELECT a.rowid, a.path, a.info FROM artifacts a WHERE a.rowid < :before"
+        });
+        sql.push_str(" AND substr(a.path, 1, 11) <> 'otuf-index/'");
+        if term.is_some() && !indexed {
+            sql.push_str(" AND instr(a.path, :term) > 0");
+        }
+        sql.push_str(&conditions);
+        sql.push_str(if indexed {
+            " ORDER BY s.rowid DESC LIMIT :limit"
+        } else {
+            " ORDER BY a.rowid DESC LIMIT :limit"
         });
         // An FTS5 phrase: the term quoted, its quotes doubled.
         let pattern = term.map(|t| {
@@ -410,25 +453,18 @@ impl Backend for Sqlite {
         });
         self.with(|c| {
             let mut q = c.prepare_cached(&sql)?;
-            let rows = q.query_map(
-                params![
-                    listing.before.unwrap_or(i64::MAX),
-                    pattern,
-                    listing.hardware,
-                    listing.channel,
-                    listing.version,
-                    listing.limit,
-                ],
-                |r| {
-                    let info: String = r.get(2)?;
-                    Ok(Listed {
-                        position: r.get(0)?,
-                        path: r.get(1)?,
-                        info: serde_json::from_str(&info).unwrap_or(Value::Null),
-                    })
-                },
-            )?;
-            rows.collect()
+            bind(&mut q, listing, before, pattern.as_deref())?;
+            let mut rows = q.raw_query();
+            let mut page = Vec::new();
+            while let Some(r) = rows.next()? {
+                let info: String = r.get(2)?;
+                page.push(Listed {
+                    position: r.get(0)?,
+                    path: r.get(1)?,
+                    info: serde_json::from_str(&info).unwrap_or(Value::Null),
+                });
+            }
+            Ok(page)
         })
     }
 
