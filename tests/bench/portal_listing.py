@@ -5,33 +5,21 @@ times over HTTP and prints its p50 and p95 against the goal of 50 ms p50 (issue 
 
     portal_listing.py BASE_URL N
 """
-import json
 import statistics
 import sys
 import time
 import urllib.parse
-import urllib.request
+
+from service_api import Service
 
 base, total = sys.argv[1], int(sys.argv[2])
 GOAL_MS = 50
-
-
-def call(path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{base}{path}", data=data, method="GET" if body is None else "POST",
-                                 headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
+service = Service(base)
+call = service.call
 
 
 def wait(task: str) -> None:
-    while True:
-        state = call(f"/api/v1/task/?task_id={task}")["data"]["state"]
-        if state == "SUCCESS":
-            return
-        if state in ("FAILURE", "ERRORED"):
-            sys.exit(f"task {task}: {state}")
-        time.sleep(0.01)
+    service.wait(task, poll=0.01)
 
 
 def artifact(i: int) -> dict:

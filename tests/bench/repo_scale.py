@@ -6,31 +6,15 @@ metadata.
 
     repo_scale.py BASE_URL N
 """
-import json
 import statistics
 import sys
 import time
-import urllib.request
+
+from service_api import Service
 
 base, total = sys.argv[1], int(sys.argv[2])
-
-
-def call(path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{base}{path}", data=data, method="GET" if body is None else "POST",
-                                 headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
-
-
-def wait(task: str) -> None:
-    while True:
-        state = call(f"/api/v1/task/?task_id={task}")["data"]["state"]
-        if state == "SUCCESS":
-            return
-        if state in ("FAILURE", "ERRORED"):
-            sys.exit(f"task {task}: {state}")
-        time.sleep(0.0005)
+service = Service(base)
+call, wait = service.call, service.wait
 
 
 def artifact(name: str, i: int) -> dict:

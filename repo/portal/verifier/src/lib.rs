@@ -192,7 +192,7 @@ impl Portal {
                 .next()
                 .map_err(|e| json!({ "error": format!("{role}: {e}") }))?
             {
-                SearchStep::Found(info) => return Ok(Found::Target(info.clone())),
+                SearchStep::Found(info) => return Ok(Found::Target(Box::new(info.clone()))),
                 SearchStep::NotFound => return Ok(Found::Missing),
                 SearchStep::Fetch {
                     role,
@@ -256,7 +256,8 @@ impl Portal {
 }
 
 enum Found {
-    Target(TargetFile),
+    // Boxed: a target's info is a kilobyte of fixed capacity, the other answers are small.
+    Target(Box<TargetFile>),
     Fetch(Value),
     Missing,
 }
