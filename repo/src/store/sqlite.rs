@@ -82,15 +82,23 @@ fn bind(
     Ok(())
 }
 
-/// Adds the rows `inserted` (their rowids; some may be gone again) to the path search.
-fn index_new_paths(tx: &rusqlite::Transaction<'_>, inserted: &[i64]) -> rusqlite::Result<()> {
-    {
-        let mut q =
-            tx.prepare_cached("INSERT OR IGNORE INTO artifacts_unindexed (id) VALUES (?1)")?;
-        for id in inserted {
-            q.execute([id])?;
-        }
-    }
+/// Adds or replaces an artifact, and queues its new row for the path search (queued at once,
+/// so that a removal later in the same transaction knows it never joined the index).
+fn upsert_artifact(
+    tx: &rusqlite::Transaction<'_>,
+    path: &str,
+    bin: &str,
+    info: &Value,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)")?
+        .execute(params![path, bin, info.to_string()])?;
+    tx.prepare_cached("INSERT OR IGNORE INTO artifacts_unindexed (id) VALUES (?1)")?
+        .execute([tx.last_insert_rowid()])?;
+    Ok(())
+}
+
+/// Adds the rows queued by `upsert_artifact` (some may be gone again) to the path search.
+fn index_new_paths(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "INSERT INTO artifacts_search (rowid, path)
            SELECT a.rowid, a.path FROM artifacts_unindexed u JOIN artifacts a ON a.rowid = u.id;
@@ -253,11 +261,7 @@ impl Backend for Sqlite {
         self.relaxed(|c| {
             let tx = c.transaction()?;
             let mut out = Vec::with_capacity(changes.len());
-            let mut inserted = Vec::new();
             {
-                let mut upsert = tx.prepare(
-                    "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
-                )?;
                 let mut find = tx.prepare(
                     "SELECT bin, json_extract(info, '$.custom.hardware') FROM artifacts WHERE path = ?1",
                 )?;
@@ -266,8 +270,7 @@ impl Backend for Sqlite {
                     match change {
                         Change::Upsert(rows) => {
                             for (path, bin, info) in rows {
-                                upsert.execute(params![path, bin, info.to_string()])?;
-                                inserted.push(tx.last_insert_rowid());
+                                upsert_artifact(&tx, path, bin, info)?;
                             }
                             out.push(None);
                         }
@@ -292,7 +295,7 @@ impl Backend for Sqlite {
                     }
                 }
             }
-            index_new_paths(&tx, &inserted)?;
+            index_new_paths(&tx)?;
             tx.commit()?;
             Ok(out)
         })
@@ -301,17 +304,10 @@ impl Backend for Sqlite {
     fn import(&self, rows: &[(String, String, Value)], task: (&str, &str, &Value)) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let mut inserted = Vec::with_capacity(rows.len());
-            {
-                let mut upsert = tx.prepare(
-                    "INSERT OR REPLACE INTO artifacts (path, bin, info) VALUES (?1, ?2, ?3)",
-                )?;
-                for (path, bin, info) in rows {
-                    upsert.execute(params![path, bin, info.to_string()])?;
-                    inserted.push(tx.last_insert_rowid());
-                }
+            for (path, bin, info) in rows {
+                upsert_artifact(&tx, path, bin, info)?;
             }
-            index_new_paths(&tx, &inserted)?;
+            index_new_paths(&tx)?;
             let (id, action, payload) = task;
             tx.execute(INSERT_TASK, params![id, action, payload.to_string(), now()])?;
             tx.commit()
@@ -575,4 +571,57 @@ fn write_settings(
         };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An artifact added and removed in one transaction, one replaced in it, and one removed
+    /// after it was indexed: the path search finds exactly what is there, and FTS5's own
+    /// integrity check passes (a removal of a row that never joined the index would fail it).
+    #[test]
+    fn the_path_search_follows_additions_and_removals_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Sqlite::open(&dir.path().join("state.sqlite3")).unwrap();
+        let row = |p: &str| {
+            (
+                p.to_string(),
+                "bins-0".to_string(),
+                serde_json::json!({"length": 1}),
+            )
+        };
+        db.apply(&[&Change::Upsert(vec![
+            row("keep/old.bin"),
+            row("gone/old.bin"),
+        ])])
+        .unwrap();
+        db.apply(&[
+            &Change::Upsert(vec![row("tmp/a.bin"), row("keep/new.bin")]),
+            &Change::Delete(vec!["tmp/a.bin".into(), "gone/old.bin".into()]),
+            &Change::Upsert(vec![row("keep/new.bin"), row("tmp/b.bin")]),
+        ])
+        .unwrap();
+        let search = |term: &str| -> Vec<String> {
+            let listing = Listing {
+                path: Some(term.into()),
+                limit: 50,
+                ..Listing::default()
+            };
+            db.list_artifacts(&listing)
+                .unwrap()
+                .into_iter()
+                .map(|l| l.path)
+                .collect()
+        };
+        assert_eq!(search("keep/"), ["keep/new.bin", "keep/old.bin"]);
+        assert_eq!(search("tmp/"), ["tmp/b.bin"]);
+        assert_eq!(search("gone/"), Vec::<String>::new());
+        db.with(|c| {
+            c.execute_batch(
+                "INSERT INTO artifacts_search (artifacts_search) VALUES ('integrity-check')",
+            )
+        })
+        .unwrap();
+    }
 }

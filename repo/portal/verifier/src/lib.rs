@@ -46,6 +46,16 @@ fn file_name(role: &str, version: Option<u64>) -> String {
     name
 }
 
+/// The name of the file a refresh step asks for: `timestamp.json` never has a version in it.
+fn fetched_name(role: Role, version: Option<u64>) -> String {
+    file_name(role.name(), version.filter(|_| role != Role::Timestamp))
+}
+
+/// The answer to a step taken before `start`.
+fn no_root() -> Value {
+    json!({ "error": "no trusted root: start first" })
+}
+
 impl Portal {
     /// Starts a refresh from the root the portal was given, at `now` (UNIX seconds).
     pub fn start(&mut self, root: &[u8], now: i64) -> Value {
@@ -67,7 +77,7 @@ impl Portal {
     /// with what is now trusted.
     pub fn next(&self) -> Value {
         let Some(client) = &self.client else {
-            return json!({ "error": "no trusted root: start first" });
+            return no_root();
         };
         match client.next() {
             Ok(Next::Fetch {
@@ -75,13 +85,8 @@ impl Portal {
                 version,
                 max_length,
             }) => {
-                let version = if role == Role::Timestamp {
-                    None
-                } else {
-                    version
-                };
                 json!({
-                    "fetch": file_name(role.name(), version),
+                    "fetch": fetched_name(role, version),
                     "role": role.name(),
                     "max_length": max_length,
                     "root": role == Role::Root,
@@ -107,17 +112,10 @@ impl Portal {
     /// Verifies the file the last `next` asked for, then says what comes next.
     pub fn handle(&mut self, bytes: &[u8]) -> Value {
         let Some(client) = &mut self.client else {
-            return json!({ "error": "no trusted root: start first" });
+            return no_root();
         };
         let asked = match client.next() {
-            Ok(Next::Fetch { role, version, .. }) => {
-                let version = if role == Role::Timestamp {
-                    None
-                } else {
-                    version
-                };
-                file_name(role.name(), version)
-            }
+            Ok(Next::Fetch { role, version, .. }) => fetched_name(role, version),
             _ => "metadata".into(),
         };
         match client.handle(bytes) {
@@ -138,7 +136,7 @@ impl Portal {
     /// does not verify is only not used (`{"current": false, "unused": why}`).
     pub fn offer_local(&mut self, bytes: &[u8]) -> Value {
         let Some(client) = &mut self.client else {
-            return json!({ "error": "no trusted root: start first" });
+            return no_root();
         };
         match client.offer_local(bytes) {
             Ok(current) => json!({ "current": current }),
@@ -149,7 +147,7 @@ impl Portal {
     /// The server has no next root version: the chain is complete.
     pub fn not_found(&mut self) -> Value {
         let Some(client) = &mut self.client else {
-            return json!({ "error": "no trusted root: start first" });
+            return no_root();
         };
         match client.not_found() {
             Ok(()) => self.next(),
@@ -181,10 +179,7 @@ impl Portal {
     }
 
     fn find(&self, path: &str) -> Result<Found, Value> {
-        let client = self
-            .client
-            .as_ref()
-            .ok_or_else(|| json!({ "error": "no trusted root: start first" }))?;
+        let client = self.client.as_ref().ok_or_else(no_root)?;
         let mut search = Search::new(client.trusted(), path).map_err(refused)?;
         loop {
             let role = search.pending().unwrap_or("targets").to_string();
