@@ -69,8 +69,9 @@ def settled(page) -> None:
 def search(page, **fields) -> list:
     for name in ("path", "hardware", "channel", "version"):
         page.fill(f"#q-{name}", fields.get(name, ""))
+    done = page.get_attribute("body", "data-searches")
     page.press("#q-path", "Enter")  # the keyboard submits the search
-    page.wait_for_function("document.querySelector('#trust-state').className !== 'checking'")
+    page.wait_for_function(f"document.body.dataset.searches !== '{done}'")
     settled(page)
     return rows(page)
 

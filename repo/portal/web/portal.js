@@ -237,11 +237,15 @@ async function show(before) {
   for (const [path, view] of views) await check(path, view);
 }
 
+let searches = 0;
+
 async function search(event) {
   event?.preventDefault();
   pages.before = [null];
   await refresh();
   await show(null);
+  // How many searches have finished: what a test waits on (the page changes in several steps).
+  document.body.dataset.searches = String(++searches);
 }
 
 async function loadRoot(event) {
